@@ -68,6 +68,7 @@ import struct
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import index as _as_index
 
 import torch
 from torch import Tensor, nn
@@ -155,12 +156,16 @@ def check_is_deterministic(encoder: nn.Module, synth: Synth, x: Tensor, seed_hat
     so a training-mode encoder with dropout fails; ``curvature`` switches it to eval first."""
     with torch.no_grad():
         theta_a, theta_b = encoder(x), encoder(x)
+        if not torch.isfinite(theta_a).all():
+            raise ValueError("encoder output is not finite")
         if not torch.equal(theta_a, theta_b):
             raise ValueError(
                 "encoder is not deterministic: two forward passes on the same batch differ "
                 "(dropout or batch-norm in training mode? call encoder.eval())"
             )
         x_a, x_b = synth(theta_a, seed_hat), synth(theta_a, seed_hat)
+        if not torch.isfinite(x_a).all():
+            raise ValueError("synth output is not finite")
         if not torch.equal(x_a, x_b):
             raise ValueError(
                 "synth is not deterministic: two calls with the same theta and seed differ "
@@ -172,8 +177,13 @@ def check_is_deterministic(encoder: nn.Module, synth: Synth, x: Tensor, seed_hat
 
 
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+    """Accepts Python, NumPy and 0-d integer torch values (anything with ``__index__``), not bool."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        value = _as_index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
     if value < low or (high is not None and value >= high):
         allowed = f">= {low}" if high is None else f"in [{low}, {high})"
         raise ValueError(f"{name} must be {allowed}, got {value}")
@@ -187,8 +197,7 @@ def _check_indices(name: str, values: Sequence[int], high: int | None) -> tuple[
         raise ValueError(f"{name} must be a sequence of integers, got {values!r}") from None
     if not values:
         raise ValueError(f"{name} must not be empty")
-    for v in values:
-        _check_int(f"{name} entry", v, 0, high)
+    values = tuple(_check_int(f"{name} entry", v, 0, high) for v in values)
     if len(set(values)) != len(values):
         raise ValueError(f"{name} must not contain duplicates, got {list(values)}")
     return values
@@ -371,7 +380,7 @@ def _path_curvature(encoder, synth, path_loss, weights, batches, p, theta_dims, 
                     n_iter, tol, agg, seed, rebuild_graphs):
     """One row ``C[p, theta_dims]``, the iteration counts and the number of HVPs."""
     cached = None if rebuild_graphs else [
-        _Graph(encoder, synth, path_loss, weights, x, s, p, theta_dims) for x, s in batches]
+        _Graph(encoder, synth, path_loss, weights, x, seed_hat, p, theta_dims) for x, seed_hat in batches]
     n_hvp = 0
     values = torch.empty(len(theta_dims), dtype=torch.float64)
     iterations = torch.zeros(len(theta_dims), len(groups), dtype=torch.int64)
@@ -385,9 +394,9 @@ def _path_curvature(encoder, synth, path_loss, weights, batches, p, theta_dims, 
                 nonlocal n_hvp
                 vs = [c.view(shape) for c, shape in zip(torch.split(v, sizes), shapes)]
                 total = None
-                for b, (x, s) in enumerate(batches):
+                for b, (x, seed_hat) in enumerate(batches):
                     graph = cached[b] if cached is not None else _Graph(
-                        encoder, synth, path_loss, weights, x, s, p, (u,))
+                        encoder, synth, path_loss, weights, x, seed_hat, p, (u,))
                     y = torch.cat([t.reshape(-1) for t in graph.hvp(u, group, weights, vs)])
                     total = y if total is None else total + y
                     n_hvp += 1
@@ -455,7 +464,8 @@ def probabilities(C: Tensor, min_prob_frac: float = 0.0) -> Tensor:
 
     ``q[p, u] = C[p, u] / Σ_p' C[p', u]`` and ``π_p = (1/U) Σ_u [(1 − f) q[p, u] + f/P]`` with
     ``f = min_prob_frac`` (0 in every experiment, giving exactly Eq. 10; then ``π_p ≥ f/P``). As in
-    the released code, ``C`` is clamped to ``≥ 1e-12`` and normalised in log space in float64.
+    the released code, ``C`` is clamped to ``≥ 1e-12`` and normalised in log space in float64, so a
+    θ-dimension whose column is all zero contributes a uniform ``q``.
     Returns ``(P,)`` float64 on the CPU, summing to 1.
     """
     if not isinstance(C, Tensor):

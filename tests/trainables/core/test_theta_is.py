@@ -252,6 +252,9 @@ def test_chunks_merge_to_the_full_call(toy):
         ([1, 0], [0], curvature(encoder, synth, path_loss, batches[:1], [1, 0], [0], **kw)),
     ]
     merged = merge_curvature(blocks, n_paths=P, n_theta=U)
+    # Integer-like indices (NumPy / torch scalars, as a Ray fan-out may pass) are accepted.
+    torch.testing.assert_close(curvature(encoder, synth, path_loss, batches[:1], torch.arange(2, 4), **kw),
+                               blocks[0][2], rtol=0, atol=0)
     torch.testing.assert_close(merged, full, rtol=1e-12, atol=0)
     # Same seed, same values; the init depends on the seed.
     torch.testing.assert_close(curvature(encoder, synth, path_loss, batches[:1], range(4), **kw), full,
@@ -350,6 +353,8 @@ def test_frozen_weights_are_excluded_and_progress_reports_each_path(toy):
     (dict(paths=[0, 4], n_paths=4), "paths"),
     (dict(paths=[1, 1]), "paths"),
     (dict(paths=[-1]), "paths"),
+    (dict(paths=[0.5]), "paths"),
+    (dict(paths=[True]), "paths"),
     (dict(theta_dims=[2]), "theta_dims"),
     (dict(theta_dims=[]), "theta_dims"),
     (dict(agg="median"), "agg"),
