@@ -1,0 +1,183 @@
+"""The path engine against golden values (notes §12.3), a literal reference implementation of notes §4,
+and invariants (shapes, gradients, channels, full JTFS consistency, bad input)."""
+import numpy as np
+import pytest
+import torch
+
+from trainables.core.filters import periodize_sum
+from trainables.core.jtfs import JTFSPaths
+
+TINY = dict(shape=8192, J=8, Q1=8, Q2=2, J_fr=3, Q_fr=2)
+SMALL = dict(shape=1024, J=5, Q1=4, Q2=2, J_fr=2, Q_fr=1)  # P small enough to sweep every path
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return JTFSPaths(**TINY)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return JTFSPaths(**SMALL)
+
+
+def golden_inputs():
+    n = np.arange(8192)
+    sr = 8192
+    x = np.sin(2 * np.pi * 440 * n / sr + 3 * np.sin(2 * np.pi * 3 * n / sr)) * np.exp(-(((n - 4096) / 1638.4) ** 2))
+    y = np.sin(2 * np.pi * 600 * n / sr) * (1 + 0.5 * np.sin(2 * np.pi * 5 * n / sr)) * np.exp(-(((n - 4096) / 2048) ** 2))
+    as_t = lambda a: torch.tensor(a.astype(np.float32)).view(1, 1, -1)  # noqa: E731
+    return as_t(x), as_t(y)
+
+
+# p: (‖S_p x‖_F, d(x, y), d_log1p(x, y), relative tolerance) from the released implementation.
+GOLDEN = {
+    0: (7.1543e-07, 2.7148e-07, 2.7143e-04, 3e-5),
+    7: (5.8020e-07, 2.1979e-07, 2.1976e-04, 3e-5),
+    8: (2.1219e-07, 7.9536e-08, 7.9531e-05, 3e-4),  # float32 floor
+    60: (1.45011e-04, 6.80605e-05, 6.55136e-02, 3e-5),
+    120: (1.249181e-03, 5.474527e-04, 4.186192e-01, 3e-5),
+    194: (4.842546e-03, 1.931780e-02, 1.044954e01, 3e-5),
+}
+
+
+@pytest.fixture
+def one_thread():
+    """The golden values were measured single-threaded; float32 sums depend on the thread split."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("p", sorted(GOLDEN))
+def test_golden_values(tiny, one_thread, p):
+    x, y = golden_inputs()
+    norm, dist, dist_log, rtol = GOLDEN[p]
+    Sx, Sy = tiny.coefficients(x, p), tiny.coefficients(y, p)
+    assert torch.linalg.vector_norm(Sx).item() == pytest.approx(norm, rel=rtol)
+    assert torch.linalg.vector_norm(Sx - Sy).item() == pytest.approx(dist, rel=rtol)
+    log = lambda s: torch.log1p(s / 1e-3)  # noqa: E731
+    assert torch.linalg.vector_norm(log(Sx) - log(Sy)).item() == pytest.approx(dist_log, rel=rtol)
+
+
+@pytest.mark.parametrize("p", sorted(GOLDEN))
+def test_golden_values_in_float64(tiny, p):
+    """In float64 the engine sits within the released float32 values' own error (~5e-5 on the
+    fastest paths, 3e-4 on p = 8), whatever the thread count."""
+    x, y = golden_inputs()
+    norm, dist, _, rtol = GOLDEN[p]
+    jtfs = JTFSPaths(**TINY, dtype=torch.float64)
+    Sx, Sy = jtfs.coefficients(x.double(), p), jtfs.coefficients(y.double(), p)
+    assert torch.linalg.vector_norm(Sx).item() == pytest.approx(norm, rel=max(rtol, 6e-5))
+    assert torch.linalg.vector_norm(Sx - Sy).item() == pytest.approx(dist, rel=max(rtol, 6e-5))
+
+
+def reference_path(fb, x: np.ndarray, p: int) -> np.ndarray:
+    """Notes §4 pseudo-code, literally: full FFTs, decimation = mean over Fourier blocks,
+    sub-level filters periodised by sum, float64."""
+    def decim(H, k, axis=-1):
+        H = np.moveaxis(H, axis, -1)
+        out = H.reshape(*H.shape[:-1], 2**k, H.shape[-1] >> k).mean(-2) if k else H
+        return np.moveaxis(out, -1, axis)
+
+    N_pad, pad_l, pad_r = fb.padding
+    log2_T, log2_F = fb.log2_T, fb.log2_F
+    n2, n_fr = fb.path(p)
+    j2 = int(fb.j2[n2])
+    X = np.fft.fft(np.pad(x, ((0, 0), (pad_l, pad_r)), mode="reflect"))
+    rows = []
+    for n1 in range(fb.n1_max(j2)):
+        k1 = min(int(fb.j1[n1]), log2_T)
+        u = np.abs(np.fft.ifft(decim(X * fb.psi1[n1], k1))) + 1e-12
+        k2 = min(j2 - k1, log2_T)
+        rows.append(np.fft.ifft(decim(np.fft.fft(u) * periodize_sum(fb.psi2(n2), k1), k2)))
+    Y = np.zeros((x.shape[0], fb.N_fr, N_pad >> j2), complex)
+    Y[:, : len(rows)] = np.stack(rows, axis=1)
+    kf = min(int(fb.j_fr[n_fr]), log2_F)
+    A = np.abs(np.fft.ifft(decim(np.fft.fft(Y, axis=1) * fb.psi_fr[n_fr][:, None], kf, axis=1), axis=1)) + 1e-12
+    S = np.fft.ifft(decim(np.fft.fft(A) * periodize_sum(fb.phi_T, j2), log2_T - j2)).real
+    if fb.spin[n_fr] != 0:
+        phi = periodize_sum(fb.phi_F, kf)[:, None]
+        S = np.fft.ifft(decim(np.fft.fft(S, axis=1) * phi, log2_F - kf, axis=1), axis=1).real
+    return S
+
+
+def relative_error(got: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
+
+
+def test_every_path_matches_the_literal_reference_in_float64(small):
+    """Sparse Fourier blocks and n1 matrices compute exactly the literal algorithm (float64)."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 1, SMALL["shape"], dtype=torch.float64)
+    engine = JTFSPaths(**SMALL, dtype=torch.float64)
+    for p in range(engine.n_paths):
+        ref = reference_path(engine.fb, x[:, 0].numpy(), p)
+        got = engine.coefficients(x, p).numpy()
+        assert got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("p", [0, 14, 60, 121, 194])
+def test_tiny_paths_match_the_literal_reference_in_float32(tiny, p):
+    x, y = golden_inputs()
+    batch = torch.cat([x, y])
+    ref = reference_path(tiny.fb, batch[:, 0].double().numpy(), p)
+    got = tiny.coefficients(batch, p).double().numpy()
+    for b in range(2):
+        assert relative_error(got[b], ref[b]) < 5e-4  # float32 floor of the fastest, faintest paths
+
+
+@pytest.mark.parametrize("settings, shape", [
+    (dict(shape=32768, J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2), (21, 16)),
+    (dict(shape=44100, J=12, Q1=8, Q2=2, J_fr=5, Q_fr=2, T=2048, F=1), (96, 64)),
+    (TINY, (17, 64)),
+])
+def test_output_shape_per_example(settings, shape):
+    jtfs = JTFSPaths(**settings)
+    out = jtfs.coefficients(torch.randn(2, 1, settings["shape"]), jtfs.n_paths - 1)  # a cheap path
+    assert tuple(out.shape) == (2, *shape)
+
+
+def test_zero_in_gives_near_zero_out_and_gradients_flow(tiny):
+    assert tiny.coefficients(torch.zeros(1, 1, 8192), 30).abs().max() < 1e-10
+    x = torch.randn(2, 1, 8192, requires_grad=True)
+    tiny.coefficients(x, 30).sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_channels_fold_into_the_batch(small):
+    x = torch.randn(2, 3, SMALL["shape"])
+    folded = small.coefficients(x, 5)
+    assert folded.shape[0] == 6
+    torch.testing.assert_close(folded[4], small.coefficients(x[1:2, 1:2], 5)[0])
+
+
+def test_full_jtfs_contains_every_path_time_unpadded(small):
+    x = torch.randn(2, 1, SMALL["shape"])
+    full = small.full_coefficients(x)
+    K = small.fb.K
+    assert len(full) == small.n_paths + K + 1
+    start, end = small.fb.unpadded_frames()
+    for p in range(small.n_paths):
+        torch.testing.assert_close(full[K + 1 + p], small.coefficients(x, p)[..., start:end])
+    assert all(torch.isfinite(s).all() for s in full[: K + 1])
+
+
+def test_path_table_matches_the_filter_bank(tiny):
+    table = tiny.path_table(8192)
+    assert len(table) == 195 and [r["index"] for r in table] == list(range(195))
+    assert (table[60]["n2"], table[60]["n_fr"]) == tiny.path(60) == (8, 0)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda j: j.coefficients(torch.zeros(1, 1, 8192), 195), r"path_idx must be an integer in \[0, 195\)"),
+    (lambda j: j.coefficients(torch.zeros(1, 1, 8192), -1), r"path_idx"),
+    (lambda j: j.coefficients(torch.zeros(1, 1, 4096), 0), r"x must have shape \(batch, 1, 8192\)"),
+    (lambda j: j.coefficients(torch.zeros(1, 8192), 0), r"x must have shape"),
+    (lambda j: j.coefficients(torch.zeros(1, 1, 8192, dtype=torch.int64), 0), r"x must be a real floating-point"),
+])
+def test_bad_input_raises_value_error(tiny, bad, match):
+    with pytest.raises(ValueError, match=match):
+        bad(tiny)

@@ -1,0 +1,174 @@
+"""P-Adam and P-SAGA (paper §3.2–3.3, Algorithm 1) as a ``torch.optim.Optimizer``.
+
+The released code rewrites gradients with tensor hooks inside the loss and cannot resume from a
+checkpoint. Here the same transform is an optimizer whose ``step(path_idx)`` applies it and then
+plain SGD with coupled weight decay, with all state in ``state_dict()`` (notes §7).
+
+Algorithm (``variant="released"``, the code that produced the paper's numbers), for the gradient
+``g`` of the batch-mean loss on path ``p`` at step ``k`` (1-based), per parameter tensor ``w``::
+
+    g    = grad_mult * g
+    t    = k + 1                                      # released off-by-one; "paper": t = k
+    if P-Adam:
+        d      = (t - tau[p]) / P                     # tau[p] = 0 for a path never drawn
+        m[p]   = b1**d * m[p] + (1 - b1**d) * g
+        v[p]   = b2**d * v[p] + (1 - b2**d) * g * g
+        g      = (m[p] / (1 - b1**(t/P))) / (sqrt(v[p] / (1 - b2**(t/P))) + eps)
+                                                      # "paper": / sqrt(eps + v_hat)
+        tau[p] = t
+    if P-SAGA:
+        avg    = sum_paths(G) / max(1, |seen ∪ {p}| - 1)     # "paper": / max(1, |seen|)
+        g, G[p] = g - G[p] + avg, g                   # G[p] keeps the P-Adam output (or raw g)
+    seen  += {p}
+    w     -= lr * (g + weight_decay * w)              # SGD, momentum 0, coupled L2 decay
+
+Only the buffers the enabled toggles need are allocated: ``m`` and ``v`` (P × |w| each) for P-Adam,
+``G`` (P × |w|) for P-SAGA.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+VARIANTS = ("released", "paper")
+_PATHS = "paths"  # key of the state shared by all parameters (step counter, tau, seen)
+
+
+def pathwise_transform(g: Tensor, state: dict, p: int, t: int, tau_p: int, n_paths: int,
+                       saga_divisor: int, *, use_p_adam: bool, use_p_saga: bool, beta1: float,
+                       beta2: float, eps: float, eps_inside_sqrt: bool) -> Tensor:
+    """Apply P-Adam then P-SAGA to one parameter's (already ``grad_mult``-scaled) gradient ``g``,
+    updating ``state["m"], state["v"], state["G"]`` row ``p`` in place. Returns the new direction."""
+    if use_p_adam:
+        m, v = state["m"], state["v"]
+        d = (t - tau_p) / n_paths
+        m_p = beta1**d * m[p] + (1 - beta1**d) * g
+        v_p = beta2**d * v[p] + (1 - beta2**d) * g * g
+        m[p], v[p] = m_p, v_p
+        m_hat = m_p / (1 - beta1 ** (t / n_paths))
+        v_hat = v_p / (1 - beta2 ** (t / n_paths))
+        g = m_hat / torch.sqrt(eps + v_hat) if eps_inside_sqrt else m_hat / (torch.sqrt(v_hat) + eps)
+    if use_p_saga:
+        G = state["G"]
+        avg = G.sum(dim=0) / saga_divisor
+        g_out = g - G[p] + avg
+        G[p] = g
+        g = g_out
+    return g
+
+
+class PathwiseSGD(Optimizer):
+    """P-Adam and/or P-SAGA gradient transform followed by SGD with coupled weight decay.
+
+    Args:
+        params: parameters (or parameter groups) of the network.
+        n_paths: P, the number of SCRAPL paths.
+        lr: learning rate α.
+        use_p_adam / use_p_saga: the two independent toggles of the ablation.
+        betas, eps: P-Adam's β1, β2, ε.
+        weight_decay: coupled L2 decay of the SGD step (0.01 in the paper's runs).
+        grad_mult: gradient scale before the transform (released default 1e8; 1 with log1p ρ).
+        variant: ``"released"`` (default: ``t = k+1``, ε outside the square root, P-SAGA divisor
+            ``|seen ∪ {p}| − 1``) or ``"paper"`` (Eqs. 6–9: ``t = k``, ``sqrt(ε + v̂)``,
+            divisor ``card Γ``).
+
+    Call ``step(path_idx)`` after ``backward()`` with the path the loss used.
+    """
+
+    def __init__(self, params: Iterable, n_paths: int, lr: float, *, use_p_adam: bool = True,
+                 use_p_saga: bool = True, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01, grad_mult: float = 1e8, variant: str = "released") -> None:
+        if isinstance(n_paths, bool) or not isinstance(n_paths, int) or n_paths < 1:
+            raise ValueError(f"n_paths must be a positive integer, got {n_paths!r}")
+        if not lr > 0:
+            raise ValueError(f"lr must be > 0, got {lr!r}")
+        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
+            raise ValueError(f"betas must be in [0, 1), got {betas!r}")
+        if not eps >= 0:
+            raise ValueError(f"eps must be >= 0, got {eps!r}")
+        if not weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        if not grad_mult > 0:
+            raise ValueError(f"grad_mult must be > 0, got {grad_mult!r}")
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        super().__init__(params, defaults)
+        self.n_paths = n_paths
+        self.use_p_adam, self.use_p_saga = bool(use_p_adam), bool(use_p_saga)
+        self.grad_mult, self.variant = float(grad_mult), variant
+
+    def _paths_state(self) -> dict:
+        if _PATHS not in self.state:
+            self.state[_PATHS] = {"step": torch.tensor(0, dtype=torch.int64),
+                                  "tau": torch.zeros(self.n_paths, dtype=torch.int64),
+                                  "seen": torch.zeros(self.n_paths, dtype=torch.bool)}
+        return self.state[_PATHS]
+
+    def _param_state(self, w: Tensor) -> dict:
+        state = self.state[w]
+        if not state:
+            shape = (self.n_paths, *w.shape)
+            if self.use_p_adam:
+                state["m"] = torch.zeros(shape, dtype=w.dtype, device=w.device)
+                state["v"] = torch.zeros(shape, dtype=w.dtype, device=w.device)
+            if self.use_p_saga:
+                state["G"] = torch.zeros(shape, dtype=w.dtype, device=w.device)
+        return state
+
+    @torch.no_grad()
+    def step(self, path_idx: int, closure=None):  # type: ignore[override]
+        """Transform each gradient for path ``path_idx`` and take one SGD step."""
+        if isinstance(path_idx, Tensor):
+            path_idx = int(path_idx)
+        if isinstance(path_idx, bool) or not isinstance(path_idx, int) or not 0 <= path_idx < self.n_paths:
+            raise ValueError(f"path_idx must be an integer in [0, {self.n_paths}), got {path_idx!r}")
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        shared = self._paths_state()
+        shared["step"] += 1
+        k = int(shared["step"])
+        p = path_idx
+        released = self.variant == "released"
+        t = k + 1 if released else k
+        tau_p = int(shared["tau"][p])
+        seen_before = int(shared["seen"].sum())
+        if released:
+            saga_divisor = max(1, seen_before + (0 if shared["seen"][p] else 1) - 1)
+        else:
+            saga_divisor = max(1, seen_before)
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for w in group["params"]:
+                if w.grad is None:
+                    continue
+                g = self.grad_mult * w.grad
+                g = pathwise_transform(
+                    g, self._param_state(w), p, t, tau_p, self.n_paths, saga_divisor,
+                    use_p_adam=self.use_p_adam, use_p_saga=self.use_p_saga, beta1=beta1, beta2=beta2,
+                    eps=group["eps"], eps_inside_sqrt=not released)
+                if group["weight_decay"]:
+                    g = g.add(w, alpha=group["weight_decay"])
+                w.add_(g, alpha=-group["lr"])
+        if self.use_p_adam:
+            shared["tau"][p] = t
+        shared["seen"][p] = True
+        return loss
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Load a ``state_dict()`` (deep-copied: the loaded optimizer never shares buffers with it)."""
+        paths = state_dict.get("state", {}).get(_PATHS)
+        if paths is not None and tuple(paths["tau"].shape) != (self.n_paths,):
+            raise ValueError(f"state_dict is for {paths['tau'].shape[0]} paths, this optimizer has {self.n_paths}")
+        super().load_state_dict(copy.deepcopy(state_dict))
+
+    def buffer_bytes(self) -> int:
+        """Bytes held by the per-path buffers (m, v, G) allocated so far."""
+        return sum(t.numel() * t.element_size() for key, s in self.state.items() if key != _PATHS
+                   for t in s.values() if isinstance(t, Tensor))
