@@ -22,6 +22,29 @@ Metrics of a trial run
 * final summary metrics (logged once, at the last step): ``TEST_THETA_L1`` (+ ``_<name>``),
   ``VAL_TOTAL_VARIATION``, ``CONVERGENCE_STEP`` (+ ``_<name>``; *absent* when the run never reached
   the threshold), ``STEPS_PER_SECOND``.
+
+Added for the analysis side (what `analysis` additionally relies on)
+--------------------------------------------------------------------
+* ``VAL_THETA_L1`` is logged only at validation steps **> 0**: the paper's curve excludes the step-0
+  sanity check, and `analysis` rejects curves with a step <= 0 rather than silently changing TV.
+  Compute the final ``VAL_TOTAL_VARIATION`` / ``CONVERGENCE_STEP`` with
+  ``analysis.curves.summarize_curve`` (numpy only, safe to import in a trial).
+* ``SEED`` holds a decimal integer; ``ARM`` any non-empty string. Within one study,
+  (``PRESET``, ``ARM``, ``SEED``) identifies a trial: `analysis` refuses two FINISHED runs with the
+  same triple (it names both run ids). Only runs with MLflow status ``FINISHED`` are analysed by
+  default; the others are listed as excluded.
+* Optional parent-run tag ``ARMS``: the study's arm order, comma-separated (default order of
+  tables when ``--arms`` is not given).
+* θ-IS artifacts on the parent run, one directory per preset, ``pi_artifact_dir(preset)``:
+  ``PI_NPY`` (1-D float64 array of P probabilities, ``numpy.save``) **or** ``PI_JSON`` (a JSON list
+  of P floats, or an object ``{"pi": [...]}``), plus ``PATHS_JSON``: a JSON list of P objects with
+  the keys ``PATH_KEYS`` — ``index`` (0..P-1, the position in π), ``n2``, ``n_fr``, ``spin``
+  (-1, 0 or +1), ``rate_hz`` (> 0, temporal modulation rate of the path) and ``scale_cyc_per_oct``
+  (>= 0, magnitude of the frequential scale; the sign is carried by ``spin``).
+* Per-seed CSV optional columns: ``PRESET_COLUMN`` (needed when a file mixes presets, e.g. the
+  θ-IS study), ``RUN_ID_COLUMN``, ``STEPS_PER_SECOND`` and the per-parameter columns. An empty
+  ``CONVERGENCE_STEP`` cell means "never converged".
+* Long curve CSV optional columns: ``PRESET_COLUMN``, ``ELAPSED_S``, ``VAL_THETA_L1 + "_" + name``.
 """
 from __future__ import annotations
 
@@ -38,6 +61,9 @@ PRESET = "scrapl.preset"
 TRIAL_ID = "scrapl.trial_id"
 FAILURE_REASON = "scrapl.failure_reason"
 PARENT_RUN_ID = "mlflow.parentRunId"
+ARMS = "scrapl.arms"  # optional, on the parent run: arm order, comma-separated
+# MLflow run status of a trial that completed (runs with another status are not analysed by default)
+STATUS_FINISHED = "FINISHED"
 
 # --- curve metrics (step = global training step) ----------------------------------------------------
 VAL_THETA_L1 = "val_theta_l1"
@@ -55,10 +81,19 @@ STEPS_PER_SECOND = "steps_per_second"
 ARM_COLUMN = "arm"
 SEED_COLUMN = "seed"
 REQUIRED_COLUMNS = (ARM_COLUMN, SEED_COLUMN, TEST_THETA_L1, VAL_TOTAL_VARIATION, CONVERGENCE_STEP)
+PRESET_COLUMN = "preset"   # optional: the PRESET tag (the "configuration" of Tables 3/7)
+RUN_ID_COLUMN = "run_id"   # optional: the MLflow run id (written by `analysis export`)
 
 # --- long validation-curve CSV ---------------------------------------------------------------------
 STEP_COLUMN = "step"
 CURVE_COLUMNS = (ARM_COLUMN, SEED_COLUMN, STEP_COLUMN, VAL_THETA_L1)
+
+# --- θ-IS artifacts on the study's parent run --------------------------------------------------------
+PI_ARTIFACT_ROOT = "theta_is"
+PI_NPY = "pi.npy"
+PI_JSON = "pi.json"
+PATHS_JSON = "paths.json"
+PATH_KEYS = ("index", "n2", "n_fr", "spin", "rate_hz", "scale_cyc_per_oct")
 
 # The paper's convergence threshold on θ L1 ([0, 1] scale): "L1 < 100 %" means L1 <= 0.1.
 CONVERGENCE_THRESHOLD = 0.1
@@ -69,3 +104,8 @@ PAPER_SCALE = 1000.0
 def per_param(metric: str, name: str) -> str:
     """Name of the per-parameter variant of ``metric`` (e.g. ``test_theta_l1_density``)."""
     return f"{metric}_{name}"
+
+
+def pi_artifact_dir(preset: str) -> str:
+    """Artifact directory (on the study's parent run) holding the θ-IS π of one preset."""
+    return f"{PI_ARTIFACT_ROOT}/{preset}"
