@@ -89,6 +89,22 @@ def test_instantaneous_frequency_by_zero_crossings():
     assert abs(crossings - 2 * f0 * 0.55) > 20                     # an unmodulated tone fails
 
 
+def test_samples_match_the_closed_form():
+    """x[n] = sin(2πφ(t))·fm·exp(−(n−N/2)²/(2σ²))·sin(π·am·t), σ = 0.1·2·sr/fm (float64)."""
+    synth = ChirpletSynth("lo-med", max_shift=0)
+    theta_am, theta_fm = 0.3, 0.6
+    x = synth(torch.tensor([[theta_am, theta_fm]], dtype=torch.float64), torch.tensor([0]))[0, 0]
+    am = 2 ** (theta_am * (math.log2(1.9799) - math.log2(0.9899)) + math.log2(0.9899))
+    fm = 2 ** (1 + theta_fm)                                        # 2..4 oct/s, log-uniform
+    sigma = 0.1 * 2 * 8192 / fm
+    for n in (16384 + 37, 16384 + 300, 16384 - 555, 16384 + int(sigma), 16384 - 2 * int(sigma)):
+        t = (n - 16384) / 8192
+        phi = 512 / (fm * math.log(2)) * (2 ** (fm * t) - 1)
+        expected = (math.sin(2 * math.pi * phi) * fm * math.exp(-0.5 * ((n - 16384) / sigma) ** 2)
+                    * math.sin(math.pi * am * t))
+        assert float(x[n]) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
 def test_window_and_envelope():
     """At the centre the envelope sin(π·am·t) is zero; the Gaussian std is 0.2·sr/fm samples."""
     synth = ChirpletSynth("lo-lo", max_shift=0)

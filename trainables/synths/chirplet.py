@@ -128,8 +128,9 @@ class ChirpletSynth(nn.Module):
             raise ValueError(f"ranges.fm_oct_per_s max {ranges.fm_oct_per_s[1]} oct/s sweeps more "
                              f"than 64 octaves over ±{half_duration} s; reduce it or n_samples")
         n = torch.arange(n_samples, dtype=torch.float64) - n_samples / 2
-        self.register_buffer("t", (n / sample_rate).float(), persistent=False)      # s
-        self.register_buffer("n_centered", n.float(), persistent=False)           # samples
+        # Derived from the arguments (not in the state_dict); float64, cast to θ's dtype.
+        self.register_buffer("t", n / sample_rate, persistent=False)               # s
+        self.register_buffer("n_centered", n, persistent=False)                   # samples
 
     @property
     def n_params(self) -> int:

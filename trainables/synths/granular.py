@@ -120,10 +120,11 @@ class GranularSynth(nn.Module):
 
         L = self.grain_n_samples
         n = torch.arange(L, dtype=torch.float64)
-        # Buffers are derived from the constructor arguments: not part of the state_dict.
-        self.register_buffer("tau", ((n - L / 2) / sample_rate).float(), persistent=False)
-        self.register_buffer("hann", torch.sin(math.pi * n / L).pow(2).float(), persistent=False)
-        self.register_buffer("grain_index", torch.arange(self.n_grains, dtype=torch.float32),
+        # Derived from the constructor arguments (not in the state_dict); float64, cast to θ's
+        # dtype in forward.
+        self.register_buffer("tau", (n - L / 2) / sample_rate, persistent=False)
+        self.register_buffer("hann", torch.sin(math.pi * n / L).pow(2), persistent=False)
+        self.register_buffer("grain_index", torch.arange(self.n_grains, dtype=torch.float64),
                              persistent=False)
 
     @property
@@ -176,10 +177,12 @@ class GranularSynth(nn.Module):
         amp = self.grain_amplitudes(theta[:, 0])                              # (B, G)
         gamma = self.chirp_rate(theta[:, 1])                                  # (B,)
         tau = self.tau.to(theta)                                              # (L,)
-        freq = f0.unsqueeze(-1) * torch.exp2(gamma.view(B, 1, 1) * tau)       # (B, G, L) Hz
-        phase = (2 * math.pi) * torch.cumsum(freq / self.sample_rate, dim=-1)
+        # φ_n = 2π·cumsum_n(f0·2^(γτ)/sr) = (2π f0/sr)·cumsum_n(2^(γτ)): the cumsum is shared by
+        # all grains of an example, so only one (B, G, L) product is needed.
+        sweep = torch.cumsum(torch.exp2(gamma.unsqueeze(-1) * tau), dim=-1)  # (B, L)
+        phase = ((2 * math.pi / self.sample_rate) * f0).unsqueeze(-1) * sweep.unsqueeze(1)
         gain = amp / f0.sqrt()                                                # (B, G)
-        grains = torch.sin(phase) * (gain.unsqueeze(-1) * self.hann.to(theta))
+        grains = torch.sin(phase) * (gain.unsqueeze(-1) * self.hann.to(theta))  # (B, G, L)
 
         index = onset.unsqueeze(-1) + torch.arange(L, device=theta.device)   # (B, G, L)
         x = theta.new_zeros(B, N).scatter_add(1, index.view(B, G * L), grains.view(B, G * L))
