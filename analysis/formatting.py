@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from analysis.schema import PAPER_SCALE
 
 __all__ = ["NA", "format_sig", "format_int", "format_p", "format_p_bare", "format_rate",
-           "format_dz", "format_value_ci", "scale"]
+           "format_dz", "format_value_ci", "cell_text", "scale"]
 
 NA = "n/a"
 
@@ -99,3 +99,10 @@ def format_value_ci(mean: float, half_width: float, kind: str) -> tuple[str, str
     else:
         raise ValueError(f"unknown kind {kind!r}; expected 'value' or 'steps'")
     return value, ci
+
+
+def cell_text(value: str, ci: str | None = None, p: str | None = None, note: str | None = None) -> str:
+    """Compose a plain-text cell: ``value ± ci (p; note)``, e.g. ``-12.3 ± 17 (p = 0.15)``."""
+    text = value if ci is None else f"{value} ± {ci}"
+    extra = "; ".join(x for x in (p, note) if x)
+    return text + (f" ({extra})" if extra else "")

@@ -16,6 +16,8 @@ import io
 import math
 from dataclasses import dataclass, field
 
+from analysis.formatting import cell_text
+
 __all__ = ["Cell", "Column", "Table", "render", "to_markdown", "to_latex", "to_csv", "FORMATS",
            "latex_escape"]
 
@@ -71,11 +73,11 @@ def _md_cell(cell: Cell) -> str:
     if cell.text:
         body = _md_escape(cell.value)
         return f"**{body}**" if cell.bold and body else body
-    main = cell.value if cell.ci is None else f"{cell.value} ± {cell.ci}"
+    main = cell_text(cell.value, cell.ci)
     if cell.bold:
         main = f"**{main}**"
-    extra = "; ".join(x for x in (cell.p, cell.note) if x)
-    return _md_escape(main + (f" ({extra})" if extra else ""))
+    extra = cell_text("", None, cell.p, cell.note)
+    return _md_escape(main + extra)
 
 
 def to_markdown(table: Table) -> str:
