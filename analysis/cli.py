@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="figures (PNG + PDF): curves, cost, paths",
                           description="Figures written as OUT.png and OUT.pdf.")
     psub = plot.add_subparsers(dest="plot", required=True, metavar="PLOT")
-    p = psub.add_parser("curves", help="validation curves, mean ± 95% CI band per arm",
+    p = psub.add_parser("curves", help="validation curves, mean ± 95%% CI band per arm",
                         description="Validation θ L1 (×1000) per arm, mean ± 95% CI band over seeds, against "
                                     "training steps and/or wall-clock time (mean elapsed_s at each step).")
     _add_source(p, curves_only=True)
