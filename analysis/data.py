@@ -211,7 +211,8 @@ def load_curves_csv(path: str | Path) -> pd.DataFrame:
 def validate_curves(raw: pd.DataFrame, source: str = "curve table") -> pd.DataFrame:
     """Validate a long curve table: one row per (preset, arm, seed, step), steps > 0.
 
-    Returns a typed copy sorted by (preset, arm, seed, step), with its original index.
+    Returns a typed copy with the original row order and index (arms keep their order of first
+    appearance; consumers order points by step themselves).
     """
     _check_columns(raw, CURVE_COLUMNS, source)
     if len(raw) == 0:
@@ -235,7 +236,7 @@ def validate_curves(raw: pd.DataFrame, source: str = "curve table") -> pd.DataFr
         keys = _key_columns(out) + [STEP_COLUMN]
         _check_duplicates(out, keys, problems, "curve points (" + ", ".join(keys) + ")")
     _raise(problems, source)
-    return out.sort_values(_key_columns(out) + [STEP_COLUMN], kind="stable")
+    return out
 
 
 def _curve_params(curves: pd.DataFrame) -> list[str]:

@@ -126,7 +126,7 @@ def plot_cost(per_seed: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[s
         ax.set_xscale("log")
     rel = f" / {names[relative_to]}" if relative_to else ""
     ax.set_xlabel(f"seconds per training step{rel}")
-    ax.set_ylabel(f"test θ L1 × {PAPER_SCALE:g}{rel}")
+    ax.set_ylabel(f"test θ L1{rel}" if relative_to else f"test θ L1 × {PAPER_SCALE:g}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title or f"Accuracy vs cost, mean ± 95 % CI ({ci})", fontsize=10)

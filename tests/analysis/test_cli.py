@@ -215,3 +215,10 @@ def test_plots_via_cli(mlflow_store, tiny_csv, tmp_path, capsys):
     assert names == ["cost.pdf", "cost.png", "curves.pdf", "curves.png", "paths.pdf", "paths.png"]
     code, _, err = main(capsys, "plot", "cost", "--csv", str(tiny_csv), "--out", str(tmp_path / "x"))
     assert code == 1 and "no 'steps_per_second' column" in err
+
+
+def test_unreachable_tracking_server_fails_fast(capsys, monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    code, _, err = main(capsys, "table", "ablation", "--study", "x", "--mlflow-uri", "http://127.0.0.1:9")
+    assert code == 1 and "cannot read MLflow at http://127.0.0.1:9" in err

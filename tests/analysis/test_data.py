@@ -178,3 +178,11 @@ def test_with_curve_summaries_replaces_columns_and_checks_runs(tmp_path, write_c
         required=("arm", "seed", "test_theta_l1"))
     with pytest.raises(ValueError, match=r"runs without a validation curve: \[\('A', 5\)\]"):
         data.with_curve_summaries(extra, curves)
+
+
+def test_curves_keep_arm_order_of_appearance(tmp_path, write_csv):
+    rows = [["B", 0, 96, 0.2, 1.0, 0.1], ["A", 0, 96, 0.3, 1.0, 0.1], ["B", 0, 192, 0.1, 2.0, 0.1]]
+    curves = data.load_curves_csv(write_csv(tmp_path / "c.csv", CURVE_HEADER, rows))
+    assert data.arms_in_order(curves) == ["B", "A"]
+    steps, _, values = data.curve_matrix(curves, "B")
+    assert steps.tolist() == [96, 192] and values.tolist() == [[0.2, 0.1]]
