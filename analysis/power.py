@@ -41,30 +41,42 @@ def achieved_power(d_z: float, n: int, alpha: float) -> float:
         # scipy 1.16's nct.cdf returns NaN far in the lower tail (large effects): that tail is then
         # negligible (< 1e-12), so the two-sided power is the upper tail at alpha / 2.
         value = float(solver.power(effect_size=abs(d_z), nobs=n, alpha=alpha / 2, alternative="larger"))
+    if math.isnan(value):
+        # ... and nct.sf fails too when the non-centrality exceeds the critical value by many
+        # standard errors: the power is then 1 to double precision.
+        from scipy import stats as sps
+
+        if abs(d_z) * math.sqrt(n) - sps.t.isf(alpha / 2, n - 1) > 10:
+            value = 1.0
     return value
 
 
 def seeds_needed(d_z: float, alpha: float, power: float = 0.8) -> int | None:
     """Smallest number of paired seeds giving ``power`` to detect ``d_z`` at level ``alpha``.
 
-    Returns None when the effect is zero or undefined (no finite number of seeds suffices), and
-    raises if more than ``MAX_SEEDS`` would be needed.
-    """
-    from statsmodels.stats.power import TTestPower
+    Doubling then bisection over n on ``TTestPower().power`` (monotone in n): exact on the integers,
+    and it only evaluates the power near the answer (``solve_power``'s root finder and scipy's
+    non-central t both break down for very large effects or very large n).
 
+    Returns:
+        n >= 2, or None when the effect is zero/undefined or more than ``MAX_SEEDS`` seeds would be
+        needed.
+    """
     if not 0 < power < 1:
         raise ValueError(f"power must be in (0, 1), got {power}")
     if not math.isfinite(d_z) or d_z == 0:
         return None
-    solver = TTestPower()
-    n = solver.solve_power(effect_size=abs(d_z), nobs=None, alpha=alpha, power=power,
-                           alternative="two-sided")
-    n = max(2, math.ceil(float(n) - 1e-9))
-    # solve_power's root is continuous: step to the first integer that really reaches the power
-    while achieved_power(d_z, n, alpha) < power:
-        n += 1
-        if n > MAX_SEEDS:
-            raise ValueError(f"more than {MAX_SEEDS} seeds needed for d_z = {d_z:g}")
-    while n > 2 and achieved_power(d_z, n - 1, alpha) >= power:
-        n -= 1
-    return n
+    if achieved_power(d_z, 2, alpha) >= power:
+        return 2
+    low, high = 2, 4  # invariant: power(low) < target
+    while not achieved_power(d_z, high, alpha) >= power:
+        if high >= MAX_SEEDS:
+            return None
+        low, high = high, min(2 * high, MAX_SEEDS)
+    while high - low > 1:  # power(low) < target <= power(high)
+        mid = (low + high) // 2
+        if achieved_power(d_z, mid, alpha) >= power:
+            high = mid
+        else:
+            low = mid
+    return high

@@ -374,10 +374,7 @@ def theta_is_table(df: pd.DataFrame, arms: Sequence[str], params: Sequence[str],
     rows, group_starts, counts = [], set(), {}
     for config in configs:
         sub = df[df[PRESET_COLUMN] == config] if has_config else df
-        try:
-            sub = select_arms(sub, arms, source=f"configuration {config!r}")
-        except ValueError as exc:
-            raise ValueError(str(exc)) from None
+        sub = select_arms(sub, arms, source=f"configuration {config!r}")
         for p in params:
             _require_values(sub, per_param(TEST_THETA_L1, p), f" in configuration {config!r}")
         group_starts.add(len(rows))
@@ -463,5 +460,6 @@ def plan_seeds_table(df: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[
                 "equals Bonferroni)" if correction != "none" else " per comparison (no correction)") + ".",
              "d_z = mean(d) / std(d, ddof=1) of the pilot's paired differences (later − earlier arm); "
              "Conv. Steps over the seeds where both arms converged.",
-             "N/A: no effect in the pilot (d_z = 0 or undefined).", *notes]
+             f"n/a: no effect in the pilot (d_z = 0 or undefined) or more than {power_fns.MAX_SEEDS} seeds needed.",
+             *notes]
     return Table("Seed planning", columns, rows, " ".join(parts))

@@ -46,3 +46,21 @@ def test_no_effect_and_bad_arguments():
         power.seeds_needed(0.5, 0.05, 1.2)
     with pytest.raises(ValueError, match="at least 2 pairs"):
         power.achieved_power(0.5, 1, 0.05)
+
+
+def test_extreme_effects():
+    # d_z = 0.01 at alpha 0.05/9 needs about 130 000 seeds: beyond MAX_SEEDS -> None, not a crash
+    assert power.seeds_needed(0.01, 0.05 / 9) is None
+    # solve_power's root finder fails (NaN) for d_z = 50; the bisection gives the minimum, 2 pairs...
+    # ...unless even 2 pairs are not enough at a tiny alpha, in which case it is still small
+    n = power.seeds_needed(50.0, 0.05 / 9)
+    assert n is not None and 2 <= n <= 4 and power.achieved_power(50.0, n, 0.05 / 9) >= 0.8
+
+
+def test_no_nan_far_beyond_the_answer():
+    # scipy's non-central t gives NaN for both tails at d_z = 0.5, n = 6446; the power is 1 there
+    alpha = 0.05 / 9
+    assert power.achieved_power(0.5, 6446, alpha) == 1.0
+    # the search must not be fooled by such points: 57 = ceil(solve_power) = 56.13 rounded up
+    assert power.seeds_needed(0.5, alpha) == math.ceil(TTestPower().solve_power(effect_size=0.5, alpha=alpha, power=0.8))
+    assert power.seeds_needed(0.04, alpha) == 8170
