@@ -405,6 +405,18 @@ def _cmd_plot(args) -> None:
         print(path)
 
 
+def _integer_steps(df):
+    """Convergence-step columns as nullable integers, so the CSV says 192, not 192.0."""
+    from analysis.schema import CONVERGENCE_STEP
+
+    out = df.copy()
+    for column in out.columns:
+        values = out[column]
+        if column.startswith(CONVERGENCE_STEP) and (values.dropna() % 1 == 0).all():
+            out[column] = values.astype("Int64")
+    return out
+
+
 def _cmd_export(args) -> None:
     from analysis.mlflow_source import read_study
     from analysis.output import atomic_paths
@@ -415,18 +427,18 @@ def _cmd_export(args) -> None:
     if runs.excluded:
         print(f"note: {len(runs.excluded)} trial run(s) not exported: " + "; ".join(runs.excluded),
               file=sys.stderr)
-    text = runs.per_seed.to_csv(index=False, float_format="%.17g")
+    text = _integer_steps(runs.per_seed).to_csv(index=False)
     if not args.out:
         if want_curves:
             from analysis.output import atomic_write_text
-            atomic_write_text(args.curves_out, runs.curves.to_csv(index=False, float_format="%.17g"))
+            atomic_write_text(args.curves_out, runs.curves.to_csv(index=False))
         sys.stdout.write(text)
         return
     targets = [args.out] + ([args.curves_out] if want_curves else [])
     with atomic_paths(targets) as temps:
         temps[0].write_text(text, encoding="utf-8")
         if want_curves:
-            runs.curves.to_csv(temps[1], index=False, float_format="%.17g")
+            runs.curves.to_csv(temps[1], index=False)
     for t in targets:
         print(f"wrote {t}", file=sys.stderr)
 

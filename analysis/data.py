@@ -97,8 +97,10 @@ def _numeric(df: pd.DataFrame, column: str, problems: list[str], *, required: bo
 
 
 def _labels(df: pd.DataFrame, column: str, problems: list[str]) -> pd.Series:
+    """A text column (arm, preset): only an empty cell is missing (an arm may be called "none")."""
     raw = df[column]
-    missing = _is_missing(raw)
+    missing = raw.map(lambda v: v is None or (isinstance(v, float) and math.isnan(v))
+                      or not str(v).strip()).astype(bool)
     if missing.any():
         problems.append(f"column {column!r} has empty values: {_where(df, df.index[missing])}")
     return raw.map(lambda v: "" if v is None else str(v).strip()).astype(object)
@@ -225,7 +227,11 @@ def validate_curves(raw: pd.DataFrame, source: str = "curve table") -> pd.DataFr
     if RUN_ID_COLUMN in raw.columns:
         out[RUN_ID_COLUMN] = raw[RUN_ID_COLUMN].astype(str)
     out[SEED_COLUMN] = _numeric(raw, SEED_COLUMN, problems, required=True, integer=True)
-    out[STEP_COLUMN] = _numeric(raw, STEP_COLUMN, problems, required=True, integer=True, minimum=1)
+    out[STEP_COLUMN] = _numeric(raw, STEP_COLUMN, problems, required=True, integer=True)
+    early = out[STEP_COLUMN] <= 0
+    if early.any():
+        problems.append(f"column {STEP_COLUMN!r} has steps <= 0 (a validation curve starts after step 0: the "
+                        f"step-0 sanity check is not part of it): {_where_values(raw, raw.index[early], raw[STEP_COLUMN])}")
     out[VAL_THETA_L1] = _numeric(raw, VAL_THETA_L1, problems, required=True, minimum=0.0)
     for column in raw.columns:
         if column.startswith(VAL_THETA_L1 + "_") or column == ELAPSED_S:

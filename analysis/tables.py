@@ -459,6 +459,7 @@ def plan_seeds_table(df: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[
              + (f" / {len(comparisons)} = {level:.4g} per comparison ({correction}: the strictest Holm step "
                 "equals Bonferroni)" if correction != "none" else " per comparison (no correction)") + ".",
              "d_z = mean(d) / std(d, ddof=1) of the pilot's paired differences (later − earlier arm); "
+             f"Δ in table units (θ L1 and TV × {PAPER_SCALE:g}, steps); "
              "Conv. Steps over the seeds where both arms converged.",
              f"n/a: no effect in the pilot (d_z = 0 or undefined) or more than {power_fns.MAX_SEEDS} seeds needed.",
              *notes]

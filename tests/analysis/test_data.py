@@ -156,7 +156,7 @@ def test_curve_matrix_fills_missing_points_and_averages_elapsed(tmp_path, write_
 
 
 @pytest.mark.parametrize("rows, message", [
-    ([["A", 0, 0, 0.3, 1.0, 0.1]], "column 'step' has values below 1: line 2"),
+    ([["A", 0, 0, 0.3, 1.0, 0.1]], r"column 'step' has steps <= 0 .*step-0 sanity check.*: line 2 \('0'\)"),
     ([["A", 0, 96, 0.3, 1.0, 0.1], ["A", 0, 96, 0.2, 1.0, 0.1]],
      r"duplicated curve points \(arm, seed, step\): \(arm='A', seed=0, step=96\) at line 2, line 3"),
     ([["A", 0, 96, "x", 1.0, 0.1]], "column 'val_theta_l1' has non-numeric values: line 2"),
@@ -186,3 +186,9 @@ def test_curves_keep_arm_order_of_appearance(tmp_path, write_csv):
     assert data.arms_in_order(curves) == ["B", "A"]
     steps, _, values = data.curve_matrix(curves, "B")
     assert steps.tolist() == [96, 192] and values.tolist() == [[0.2, 0.1]]
+
+
+def test_arm_names_that_look_like_missing_tokens_are_kept(tmp_path, write_csv):
+    path = write_csv(tmp_path / "x.csv", PER_SEED_HEADER, [["none", 0, 0.1, 0.004, ""], ["NA", 0, 0.1, 0.004, "nan"]])
+    df = data.load_per_seed_csv(path)
+    assert df["arm"].tolist() == ["none", "NA"] and df[CONVERGENCE_STEP].isna().all()
