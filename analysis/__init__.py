@@ -14,6 +14,7 @@ trial uses) pulls in neither pandas, scipy, matplotlib, mlflow, torch nor ray. M
 * ``tables``        Table 2 / 6 / 3-7 style tables and the seed-planning table;
 * ``render``        Markdown / LaTeX / CSV rendering of a table;
 * ``plots``         figures (matplotlib, Agg);
+* ``report``        ablation + deltas tables in every format to a directory (one call);
 * ``output``        atomic file writing;
 * ``cli``           ``python -m analysis``.
 """

@@ -210,6 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title")
     p.add_argument("--out", required=True, metavar="OUT", help="output stem: writes OUT.png and OUT.pdf")
 
+    p = sub.add_parser("report", help="write the ablation and deltas tables in every format to a directory",
+                       description="Write ablation.{md,tex,csv} and, with two or more arms, deltas.{md,tex,csv} "
+                                   "(paper default CIs) into --out-dir, all atomically.", epilog=_EPILOG_SOURCE)
+    _add_source(p)
+    _add_arms(p)
+    p.add_argument("--drop-unpaired", action="store_true", help="deltas: use only the seeds both arms have")
+    p.add_argument("--out-dir", required=True, metavar="DIR", help="existing directory for the table files")
+
     p = sub.add_parser("export", help="dump a study's per-seed CSV (and curves) from MLflow",
                        description="Write the per-seed CSV (one row per FINISHED trial run) of an MLflow study, "
                                    "optionally the long curve CSV; files are written atomically.")
@@ -405,6 +413,17 @@ def _cmd_plot(args) -> None:
         print(path)
 
 
+def _cmd_report(args) -> None:
+    from analysis import data
+    from analysis.report import write_tables
+
+    loaded = _load_per_seed(args)
+    df = data.select_preset(loaded.per_seed, args.preset, loaded.source)
+    for path in write_tables(df, args.out_dir, arms=_arms(args, loaded, df), labels=args.labels,
+                             drop_unpaired=args.drop_unpaired, notes=loaded.notes):
+        print(path)
+
+
 def _integer_steps(df):
     """Convergence-step columns as nullable integers, so the CSV says 192, not 192.0."""
     from analysis.schema import CONVERGENCE_STEP
@@ -447,7 +466,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 bad input, 2 bad usage)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"table": _cmd_table, "plan-seeds": _cmd_plan_seeds, "plot": _cmd_plot, "export": _cmd_export}
+    handlers = {"table": _cmd_table, "plan-seeds": _cmd_plan_seeds, "plot": _cmd_plot, "report": _cmd_report,
+                "export": _cmd_export}
     try:
         handlers[args.command](args)
     except (ValueError, OSError) as exc:

@@ -285,7 +285,8 @@ def deltas_table(df: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[str]
 
     rows = []
     for i, (a, b) in enumerate(zip(arms[:-1], arms[1:])):
-        row = [Cell(f"{names[b]} vs {names[a]}", text=True)]
+        # the paper names a row by the technique it adds ("+ P-Adam"): with --paper, the later arm's label
+        row = [Cell(names[b] if paper else f"{names[b]} vs {names[a]}", text=True)]
         for j, (key, _, _, scaled) in enumerate(_DELTA_METRICS):
             result, pairing, n_all = results[i][j]
             p_adj = float(adjusted[i * len(_DELTA_METRICS) + j])
@@ -314,7 +315,8 @@ def deltas_table(df: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[str]
     _bold_best(rows, delta_cols, range(len(rows)))
     _strip_private(rows)
 
-    parts = ["Each arm against the previous one, paired by seed: Δ = mean(later − earlier) ± 95 % CI; "
+    parts = ["Each arm against the previous one" + (" (row = the later arm)" if paper else "")
+             + ", paired by seed: Δ = mean(later − earlier) ± 95 % CI; "
              + _n_text(pair_counts, "pairs per comparison") + ".",
              f"CI: {_ci_text(ci, n_resamples, rng_seed)}.",
              "p: two-sided paired t-test (scipy.stats.ttest_rel).", _SCALE_TEXT + ".",

@@ -44,12 +44,12 @@ def test_table_deltas_markdown_subprocess(tiny_csv):
     res = run_module("table", "deltas", "--csv", str(tiny_csv), "--arms", "A,B", "--format", "markdown", "--paper")
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines()[-1] == \
-        "| B vs A | 167 ± 140 (p = 0.04) | -1.00 ± 2.5 (p = 0.23) | -480 (p = n/a; 1/3 pairs) |"
+        "| B | 167 ± 140 (p = 0.04) | -1.00 ± 2.5 (p = 0.23) | -480 (p = n/a; 1/3 pairs) |"
 
 
 def test_every_command_has_help(capsys):
     commands = [[], ["table"], ["table", "ablation"], ["table", "deltas"], ["table", "theta-is"], ["plan-seeds"],
-                ["plot"], ["plot", "curves"], ["plot", "cost"], ["plot", "paths"], ["export"]]
+                ["plot"], ["plot", "curves"], ["plot", "cost"], ["plot", "paths"], ["report"], ["export"]]
     for command in commands:
         with pytest.raises(SystemExit) as info:
             cli.main(command + ["--help"])
@@ -222,3 +222,15 @@ def test_unreachable_tracking_server_fails_fast(capsys, monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     code, _, err = main(capsys, "table", "ablation", "--study", "x", "--mlflow-uri", "http://127.0.0.1:9")
     assert code == 1 and "cannot read MLflow at http://127.0.0.1:9" in err
+
+
+def test_report_from_mlflow(mlflow_store, tmp_path, capsys):
+    code, out, err = main(capsys, "report", "--study", "tiny", "--mlflow-uri", mlflow_store.uri, "--out-dir", str(tmp_path))
+    assert code == 0, err
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["ablation.csv", "ablation.md", "ablation.tex", "deltas.csv", "deltas.md", "deltas.tex"]
+    assert out.split() == [str(tmp_path / n) for n in
+                           ["ablation.md", "ablation.tex", "ablation.csv", "deltas.md", "deltas.tex", "deltas.csv"]]
+    # default order from the parent run's tag (B, A); the failed run is reported in the caption
+    assert "| A vs B |" in (tmp_path / "deltas.md").read_text()
+    assert "status FAILED" in (tmp_path / "ablation.md").read_text()

@@ -8,7 +8,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 MODULES = ["analysis", "analysis.schema", "analysis.curves", "analysis.stats", "analysis.power",
            "analysis.formatting", "analysis.data", "analysis.render", "analysis.tables", "analysis.theta_is",
-           "analysis.output", "analysis.mlflow_source", "analysis.plots", "analysis.cli", "analysis.__main__"]
+           "analysis.output", "analysis.mlflow_source", "analysis.plots", "analysis.report", "analysis.cli", "analysis.__main__"]
 
 BLOCKER = textwrap.dedent("""
     import importlib.abc, sys

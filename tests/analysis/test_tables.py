@@ -125,6 +125,7 @@ def test_deltas_paper_flag_drops_extra_columns(tiny):
     assert [c.key for c in t.columns] == ["comparison", "delta_test_theta_l1", "delta_val_total_variation",
                                           "delta_convergence_step"]
     assert "Holm" not in t.caption and "Wilcoxon" not in t.caption
+    assert [c.value for c in t.column("comparison")] == ["B"] and "(row = the later arm)" in t.caption
 
 
 def test_deltas_refuse_unpaired_unless_dropped(tiny):

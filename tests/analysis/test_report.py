@@ -1,0 +1,28 @@
+import os
+
+import pytest
+
+from analysis import data
+from analysis.report import write_tables
+
+
+def test_writes_both_tables_in_all_formats(tiny_csv, tmp_path):
+    out = tmp_path / "tables"
+    out.mkdir()
+    paths = write_tables(data.load_per_seed_csv(tiny_csv), out, arms=["A", "B"])
+    assert sorted(p.name for p in paths) == sorted(os.listdir(out)) == [
+        "ablation.csv", "ablation.md", "ablation.tex", "deltas.csv", "deltas.md", "deltas.tex"]
+    assert "| A | **200 ± 92** |" in (out / "ablation.md").read_text()
+    assert "| B vs A | 167 ± 140 (p = 0.04) |" in (out / "deltas.md").read_text()
+
+
+def test_single_arm_has_no_deltas_and_failure_writes_nothing(tiny_csv, tmp_path):
+    df = data.load_per_seed_csv(tiny_csv)
+    assert [p.name for p in write_tables(df, tmp_path, arms=["A"], formats=["markdown"])] == ["ablation.md"]
+    (tmp_path / "ablation.md").unlink()
+    # A and J are not paired (J has seed 0 only): the deltas table fails, so no file at all is written
+    with pytest.raises(ValueError, match="not paired by seed"):
+        write_tables(df, tmp_path, arms=["A", "J"])
+    assert os.listdir(tmp_path) == ["per_seed.csv"]
+    with pytest.raises(ValueError, match="unknown format"):
+        write_tables(df, tmp_path, formats=["html"])
