@@ -28,7 +28,10 @@ Added for the analysis side (what `analysis` additionally relies on)
 * ``VAL_THETA_L1`` is logged only at validation steps **> 0**: the paper's curve excludes the step-0
   sanity check, and `analysis` rejects curves with a step <= 0 rather than silently changing TV.
   Compute the final ``VAL_TOTAL_VARIATION`` / ``CONVERGENCE_STEP`` with
-  ``analysis.curves.summarize_curve`` (numpy only, safe to import in a trial).
+  ``analysis.curves.summarize_curve`` (numpy only, safe to import in a trial), and the per-parameter
+  ``CONVERGENCE_STEP + "_" + name`` with ``analysis.curves.convergence_step`` on that parameter's
+  curve (Table 7). If a curve step is logged twice (a retried attempt), `analysis` keeps the value
+  with the latest timestamp.
 * ``SEED`` holds a decimal integer; ``ARM`` any non-empty string. Within one study,
   (``PRESET``, ``ARM``, ``SEED``) identifies a trial: `analysis` refuses two FINISHED runs with the
   same triple (it names both run ids). Only runs with MLflow status ``FINISHED`` are analysed by
