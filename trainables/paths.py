@@ -1,7 +1,7 @@
 """List every SCRAPL path of a preset's JTFS: ``python -m trainables.paths --preset granular [--json]``.
 
 Columns: index ``p``, ``n2``, ``n_fr``, spin, ``j2``, temporal rate in Hz at the preset's sample rate
-and frequential scale in cycles/octave (signed by spin). Needed to read θ-IS probabilities.
+and frequential scale in cycles/octave (magnitude; the spin gives its direction). Needed to read θ-IS probabilities.
 """
 from __future__ import annotations
 

@@ -200,12 +200,13 @@ class JTFSFilterBank:
 
     def path_table(self, sample_rate: float) -> list[dict]:
         """One row per path: ``index, n2, n_fr, spin, j2``, the temporal rate ``rate_hz = xi2 * sr``
-        and the signed frequential scale ``scale_cyc_per_oct = xi_fr * Q1`` (0 for the low-pass)."""
+        and the frequential scale magnitude ``scale_cyc_per_oct = |xi_fr| * Q1`` (0 for the
+        low-pass; the direction is the spin). The format ``analysis.theta_is.load_path_table`` reads."""
         xi2 = self.second_order[0]
         rows = []
         for p in range(self.n_paths):
             n2, n_fr = self.path(p)
             rows.append(dict(index=p, n2=n2, n_fr=n_fr, spin=int(self.spin[n_fr]), j2=int(self.j2[n2]),
                              rate_hz=float(xi2[n2] * sample_rate),
-                             scale_cyc_per_oct=float(self.xi_fr[n_fr] * self.Q1)))
+                             scale_cyc_per_oct=float(abs(self.xi_fr[n_fr]) * self.Q1)))
         return rows

@@ -212,5 +212,5 @@ class JTFSPaths(nn.Module):
         return out
 
     def path_table(self, sample_rate: float) -> list[dict]:
-        """One row per path: index, n2, n_fr, spin, j2, rate (Hz), scale (cycles/octave)."""
+        """One row per path: index, n2, n_fr, spin, j2, rate (Hz), |scale| (cycles/octave)."""
         return self.fb.path_table(sample_rate)

@@ -24,13 +24,13 @@ def path_distance(S_hat: Tensor, S: Tensor, p: int = 2) -> Tensor:
 
 class _JTFSDistance(nn.Module):
     def __init__(self, shape: int, J: int, Q1: int, Q2: int, J_fr: int, Q_fr: int, T: int | None,
-                 F: int | None, p: int, use_rho_log1p: bool, log1p_eps: float) -> None:
+                 F: int | None, p: int, use_rho_log1p: bool, log1p_eps: float, dtype: torch.dtype) -> None:
         super().__init__()
         if p not in (1, 2):
             raise ValueError(f"p must be 1 or 2, got {p!r}")
         if not log1p_eps > 0:
             raise ValueError(f"log1p_eps must be > 0, got {log1p_eps!r}")
-        self.jtfs = JTFSPaths(shape, J, Q1, Q2, J_fr, Q_fr, T, F)
+        self.jtfs = JTFSPaths(shape, J, Q1, Q2, J_fr, Q_fr, T, F, dtype=dtype)
         self.p, self.use_rho_log1p, self.log1p_eps = p, bool(use_rho_log1p), float(log1p_eps)
 
     @property
@@ -59,18 +59,19 @@ class SCRAPLLoss(_JTFSDistance):
     ``trainables.core.optim.PathwiseSGD``, stepped with ``optimizer.step(loss.last_path)``.
 
     Args: JTFS settings as ``JTFSPaths``; ``p`` (norm order, 2), ``use_rho_log1p`` and
-    ``log1p_eps`` (ρ), ``probs`` (π over the P paths, uniform if None), ``seed`` (path sampler).
+    ``log1p_eps`` (ρ), ``probs`` (π over the P paths, uniform if None), ``seed`` (path sampler),
+    ``dtype`` (float32, or float64 for exactness checks).
     """
 
     def __init__(self, shape: int, J: int, Q1: int, Q2: int, J_fr: int, Q_fr: int,
                  T: int | None = None, F: int | None = None, p: int = 2, use_rho_log1p: bool = False,
                  log1p_eps: float = 1e-3, probs=None, seed: int = 0, use_p_adam: bool = False,
-                 use_p_saga: bool = False) -> None:
+                 use_p_saga: bool = False, dtype: torch.dtype = torch.float32) -> None:
         if use_p_adam or use_p_saga:
             raise ValueError("use_p_adam/use_p_saga: P-Adam and P-SAGA are an optimizer here, not loss "
                              "hooks: build trainables.core.PathwiseSGD(params, n_paths=loss.n_paths, "
                              "use_p_adam=..., use_p_saga=...) and call optimizer.step(loss.last_path)")
-        super().__init__(shape, J, Q1, Q2, J_fr, Q_fr, T, F, p, use_rho_log1p, log1p_eps)
+        super().__init__(shape, J, Q1, Q2, J_fr, Q_fr, T, F, p, use_rho_log1p, log1p_eps, dtype)
         self.sampler = PathSampler(self.n_paths, probs, seed)
         self.last_path: int | None = None
 
@@ -92,8 +93,8 @@ class JTFSLoss(_JTFSDistance):
 
     def __init__(self, shape: int, J: int, Q1: int, Q2: int, J_fr: int, Q_fr: int,
                  T: int | None = None, F: int | None = None, p: int = 2, use_rho_log1p: bool = False,
-                 log1p_eps: float = 1e-3) -> None:
-        super().__init__(shape, J, Q1, Q2, J_fr, Q_fr, T, F, p, use_rho_log1p, log1p_eps)
+                 log1p_eps: float = 1e-3, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__(shape, J, Q1, Q2, J_fr, Q_fr, T, F, p, use_rho_log1p, log1p_eps, dtype)
 
     @property
     def n_coefficients(self) -> int:

@@ -60,7 +60,8 @@ def test_path_index_order_and_rates():
     for n2, hz in [(23, 0.99), (21, 1.98), (19, 3.96), (17, 7.92)]:
         assert table[(n2, 0)]["rate_hz"] == pytest.approx(hz, abs=0.01)
     assert table[(4, 0)]["rate_hz"] == pytest.approx(716.8, abs=0.1)
-    assert table[(4, 1)]["scale_cyc_per_oct"] == pytest.approx(2.8) and table[(4, 8)]["scale_cyc_per_oct"] == pytest.approx(-2.8)
+    assert table[(4, 1)]["scale_cyc_per_oct"] == pytest.approx(2.8) and table[(4, 8)]["scale_cyc_per_oct"] == pytest.approx(2.8)
+    assert (table[(4, 1)]["spin"], table[(4, 8)]["spin"], table[(4, 0)]["spin"]) == (1, -1, 0)
     with pytest.raises(ValueError, match="not a SCRAPL path"):
         fb.path_index(3, 0)
 
