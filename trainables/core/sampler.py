@@ -59,8 +59,8 @@ class PathSampler:
                 "probs": self.probs.clone(), "uniform": self.uniform}
 
     def load_state_dict(self, state: dict) -> None:
-        probs = validate_probs(state["probs"], self.n_paths)
-        if not torch.equal(probs, self.probs):
+        probs = torch.as_tensor(state["probs"], dtype=torch.float64)
+        if probs.shape != self.probs.shape or not torch.allclose(probs, self.probs, rtol=0, atol=1e-12):
             raise ValueError("state_dict was saved with a different path distribution π")
         self.generator.set_state(state["generator"])
         self.counts = state["counts"].clone()

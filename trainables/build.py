@@ -1,0 +1,83 @@
+"""Build the pieces of a run from its ``RunConfig``: synth, encoder, data, loss, optimizer, device."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from trainables.baselines import PLoss, make_baseline_loss
+from trainables.config import RunConfig
+from trainables.core import JTFSLoss, PathwiseSGD, SCRAPLLoss
+from trainables.data import ThetaGrid
+from trainables.encoder import Spectral2DCNN
+from trainables.synths import ChirpletSynth, GranularSynth
+
+
+def resolve_device(cfg: RunConfig) -> torch.device:
+    """``auto`` = CUDA when available (a trial Ray gave a GPU fraction sees it), else CPU."""
+    if cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was requested but CUDA is not available")
+    return torch.device("cuda")
+
+
+def build_synth(cfg: RunConfig) -> nn.Module:
+    s = cfg.synth
+    if s.kind == "granular":
+        return GranularSynth(sample_rate=s.sample_rate, n_samples=s.n_samples, n_grains=s.n_grains,
+                             grain_n_samples=s.grain_n_samples, f0_min_hz=s.f0_min_hz, f0_max_hz=s.f0_max_hz)
+    if s.kind == "chirplet":
+        return ChirpletSynth(ranges=s.chirplet_ranges, sample_rate=s.sample_rate, n_samples=s.n_samples,
+                             f0_hz=s.f0_hz, max_shift=s.max_shift)
+    raise ValueError(f"synth.kind {s.kind!r} has no synth in this build")
+
+
+def build_encoder(cfg: RunConfig, n_params: int) -> Spectral2DCNN:
+    e = cfg.encoder
+    return Spectral2DCNN(n_params, sample_rate=cfg.synth.sample_rate, n_samples=cfg.synth.n_samples,
+                         channels=e.channels, n_blocks=e.n_blocks, pools=e.pools, latent=e.latent,
+                         dropout=e.dropout, hop_length=e.hop_length, n_octaves=e.n_octaves,
+                         bins_per_octave=e.bins_per_octave)
+
+
+def build_data(cfg: RunConfig, n_params: int) -> ThetaGrid:
+    return ThetaGrid(cfg.data.grid_size, cfg.data.n_seeds_per_theta, n_params)
+
+
+def build_loss(cfg: RunConfig, probs=None) -> nn.Module:
+    """The training loss ``loss(x_hat, x)`` (``loss(theta_hat, theta)`` for P-loss)."""
+    t, j = cfg.train, cfg.jtfs
+    jtfs_args = dict(shape=cfg.synth.n_samples, J=j.J, Q1=j.Q1, Q2=j.Q2, J_fr=j.J_fr, Q_fr=j.Q_fr, T=j.T, F=j.F,
+                     use_rho_log1p=j.use_rho_log1p)
+    if t.loss == "scrapl":
+        return SCRAPLLoss(**jtfs_args, probs=probs, seed=cfg.seed)
+    if t.loss == "jtfs":
+        return JTFSLoss(**jtfs_args)
+    if t.loss == "p-loss":
+        return PLoss()
+    return make_baseline_loss(t.loss, cfg.synth.sample_rate, cfg.synth.n_samples, seed=cfg.seed)
+
+
+def build_optimizer(cfg: RunConfig, params, n_paths: int | None) -> torch.optim.Optimizer:
+    """SGD after P-Adam/P-SAGA when either is on, AdamW otherwise (notes §6, §11.6)."""
+    t = cfg.train
+    if t.pathwise:
+        return PathwiseSGD(params, n_paths=n_paths, lr=t.lr, use_p_adam=t.p_adam, use_p_saga=t.p_saga,
+                           betas=(t.beta1, t.beta2), eps=t.eps, weight_decay=t.weight_decay,
+                           grad_mult=t.grad_mult, variant=t.pathwise_variant)
+    return torch.optim.AdamW(params, lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps, weight_decay=t.weight_decay)
+
+
+def uses_grad_mult(cfg: RunConfig) -> bool:
+    """The released code scales the raw gradient by ``grad_mult`` for the JTFS-based losses only."""
+    return cfg.train.loss in ("scrapl", "jtfs") and not cfg.train.pathwise
+
+
+def learning_rate(cfg: RunConfig, epoch: int) -> float:
+    """Learning rate of ``epoch`` (0-based): constant, or linear from ``lr`` to ``lr_end`` over the
+    run's epochs (torch ``LinearLR`` stepped once per epoch; TR-808, notes §11.12)."""
+    t = cfg.train
+    if t.lr_schedule == "none":
+        return t.lr
+    frac = min(epoch, t.epochs) / t.epochs
+    return t.lr + (t.lr_end - t.lr) * frac

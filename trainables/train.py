@@ -1,0 +1,379 @@
+"""The sound-matching training loop studies run: ``train(config, report, resume_state)``. No Ray.
+
+One run (notes §6): epochs of shuffled batches; per batch the target ``x = synth(θ, seed)`` under
+``no_grad``, ``θ̂ = encoder(x)``, ``x̂ = synth(θ̂, seed̂)`` with fresh seeds, the loss (SCRAPL draws one
+path per batch), backward, then SGD after P-Adam/P-SAGA or AdamW. Once per epoch: validation (θ L1
+total and per parameter, and the validation loss), a best-checkpoint update, and
+``report(step, metrics, state)``. At the end: test θ L1 of the best checkpoint, total variation and
+convergence steps of the validation curve (``analysis.curves``), a few audio pairs.
+
+``report`` decides where metrics and checkpoints go (Ray, a script, a test). ``state`` is a full
+checkpoint (plain tensors and Python values, loadable with ``torch.load(..., weights_only=True)``):
+``train(config, report, resume_state=state)`` continues exactly — same next batch, same next path,
+same optimizer state, same random draws — so an interrupted and resumed run ends with the same weights
+as an uninterrupted one.
+
+    python -m trainables.train --preset smoke-granular --loss scrapl --p-adam --p-saga --seed 0
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from analysis import schema
+from analysis.curves import convergence_step, total_variation
+from trainables import build
+from trainables.config import RunConfig, from_dict, override, to_dict
+from trainables.data import draw_seed_hat, order_seed
+
+STATE_VERSION = 1
+Report = Callable[[int, dict[str, float], "dict | None"], None]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite: the run stops, naming the step."""
+
+    def __init__(self, step: int, value: float, path: int | None = None) -> None:
+        where = f" (SCRAPL path {path})" if path is not None else ""
+        super().__init__(f"loss is {value} at step {step}{where}: stopping the run")
+        self.step, self.value, self.path = step, value, path
+
+
+@dataclass
+class RunResult:
+    """What a finished run returns: the final metrics (``schema`` names), the validation history,
+    the final checkpoint and a few (target, reconstruction) audio pairs ``(k, 2, N)``."""
+
+    config: RunConfig
+    metrics: dict[str, float]
+    history: list[dict[str, float]]
+    state: dict
+    examples: Tensor
+    sample_rate: int
+    theta_names: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _seeded_generator(seed: int, purpose: int) -> torch.Generator:
+    """A private CPU generator for one purpose of one run (e.g. the reconstruction seeds, or the
+    stateless stream of one validation), disjoint from the data-order streams (epochs < 2**40)."""
+    return torch.Generator(device="cpu").manual_seed(order_seed(seed, (1 << 40) + purpose))
+
+
+class Run:
+    """The state of one training run; ``train`` drives it. Kept small and explicit so a checkpoint is
+    exactly ``state_dict()``."""
+
+    def __init__(self, cfg: RunConfig, probs: Tensor | None = None) -> None:
+        self.cfg = cfg
+        self.device = build.resolve_device(cfg)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)  # initialisation and dropout
+        self.synth = build.build_synth(cfg).to(self.device)
+        self.theta_names = tuple(self.synth.theta_names)
+        self.encoder = build.build_encoder(cfg, len(self.theta_names)).to(self.device)
+        grid = build.build_data(cfg, len(self.theta_names))
+        self.train_split, self.val_split, self.test_split = (grid.split(s) for s in ("train", "val", "test"))
+        self.loss = build.build_loss(cfg, probs).to(self.device)
+        self.is_scrapl = cfg.train.loss == "scrapl"
+        self.is_ploss = cfg.train.loss == "p-loss"
+        self.n_paths = self.loss.n_paths if self.is_scrapl else None
+        self.optimizer = build.build_optimizer(cfg, self.encoder.parameters(), self.n_paths)
+        self.seed_hat_gen = _seeded_generator(cfg.seed, 1)
+        self.steps_per_epoch = self.train_split.n_batches(cfg.data.batch_size)
+        total = cfg.train.epochs * self.steps_per_epoch
+        self.total_steps = min(total, cfg.train.max_steps) if cfg.train.max_steps else total
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self.best: dict[str, Any] = {"metric": math.inf, "step": -1, "model": None}
+        self.train_loss_sum, self.train_loss_count = 0.0, 0
+        self.elapsed_s = 0.0
+
+    # --- checkpoint ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        state = {
+            "version": STATE_VERSION, "config": to_dict(self.cfg), "step": self.step,
+            "model": self.encoder.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "loss": self.loss.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "seed_hat": self.seed_hat_gen.get_state()},
+            "history": self.history, "best": self.best,
+            "train_loss": [self.train_loss_sum, self.train_loss_count], "elapsed_s": self.elapsed_s,
+        }
+        if self.device.type == "cuda":
+            state["rng"]["cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.is_scrapl:
+            state["sampler"] = self.loss.sampler.state_dict()
+        return copy.deepcopy(state)
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"resume_state has version {state.get('version')!r}, expected {STATE_VERSION}")
+        saved = from_dict(state["config"])
+        if saved != self.cfg:
+            diff = sorted(k for k, v in _flat(saved).items() if _flat(self.cfg).get(k) != v)
+            raise ValueError(f"resume_state was saved with a different config (differs in: {', '.join(diff)})")
+        state = copy.deepcopy(state)
+        self.encoder.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.loss.load_state_dict(state["loss"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.seed_hat_gen.set_state(state["rng"]["seed_hat"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        if self.is_scrapl:
+            self.loss.sampler.load_state_dict(state["sampler"])
+        self.step = int(state["step"])
+        self.history, self.best = state["history"], state["best"]
+        self.train_loss_sum, self.train_loss_count = state["train_loss"]
+        self.elapsed_s = float(state["elapsed_s"])
+
+    # --- one step -----------------------------------------------------------------------------------
+    def _loss(self, theta: Tensor, seed: Tensor, seed_hat: Tensor, path: int | None = None) -> Tensor:
+        with torch.no_grad():
+            x = self.synth(theta, seed)
+        theta_hat = self.encoder(x)
+        if self.is_ploss:
+            return self.loss(theta_hat, theta)
+        x_hat = self.synth(theta_hat, seed_hat)
+        if self.is_scrapl:
+            return self.loss(x_hat, x, path_idx=path)
+        return self.loss(x_hat, x)
+
+    def train_step(self) -> float:
+        cfg = self.cfg
+        epoch, b = divmod(self.step, self.steps_per_epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = build.learning_rate(cfg, epoch)
+        theta, seed = self.train_split.train_batch(cfg.data.batch_size, cfg.seed, epoch, b)
+        theta, seed = theta.to(self.device), seed.to(self.device)
+        seed_hat = draw_seed_hat(self.seed_hat_gen, cfg.data.batch_size).to(self.device)
+        self.encoder.train()
+        loss = self._loss(theta, seed, seed_hat)
+        if cfg.train.inject_nan_at_step == self.step + 1:
+            loss = loss * float("nan")
+        value = float(loss.detach())
+        path = self.loss.last_path if self.is_scrapl else None
+        if not math.isfinite(value):
+            raise NonFiniteLossError(self.step + 1, value, path)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.train.pathwise:
+            self.optimizer.step(path)
+        else:
+            if build.uses_grad_mult(cfg):
+                for w in self.encoder.parameters():
+                    if w.grad is not None:
+                        w.grad.mul_(cfg.train.grad_mult)
+            self.optimizer.step()
+        self.step += 1
+        self.train_loss_sum += value
+        self.train_loss_count += 1
+        return value
+
+    # --- evaluation -----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, split, with_loss: bool, purpose: int) -> dict[str, float]:
+        """θ L1 (total and per parameter) over ``split`` in fixed order; the validation loss with the
+        reconstruction seeds and SCRAPL paths of a private stream (``purpose``)."""
+        bs = self.cfg.data.batch_size
+        gen = _seeded_generator(self.cfg.seed, purpose)
+        self.encoder.eval()
+        l1_sum = torch.zeros(len(self.theta_names), dtype=torch.float64)
+        loss_sum, n = 0.0, 0
+        for theta, seed in split.fixed_batches(bs):
+            theta, seed = theta.to(self.device), seed.to(self.device)
+            x = self.synth(theta, seed)
+            theta_hat = self.encoder(x)
+            l1_sum += (theta_hat - theta).abs().mean(0).double().cpu()
+            if with_loss:
+                seed_hat = draw_seed_hat(gen, bs).to(self.device)
+                path = int(torch.randint(self.n_paths, (1,), generator=gen)) if self.is_scrapl else None
+                loss_sum += float(self._loss(theta, seed, seed_hat, path))
+            n += 1
+        l1 = l1_sum / n
+        out = {schema.VAL_THETA_L1: float(l1.mean())}
+        out.update({schema.per_param(schema.VAL_THETA_L1, name): float(v) for name, v in zip(self.theta_names, l1)})
+        if with_loss:
+            out["val_loss"] = loss_sum / n
+        return out
+
+    def validate(self) -> dict[str, float]:
+        metrics = self.evaluate(self.val_split, with_loss=True, purpose=1_000_000 + self.step)
+        train_loss = self.train_loss_sum / max(1, self.train_loss_count)
+        self.train_loss_sum, self.train_loss_count = 0.0, 0
+        metrics.update({schema.TRAIN_LOSS: train_loss, schema.ELAPSED_S: self.elapsed_s,
+                        "epoch": self.step / self.steps_per_epoch,
+                        "lr": self.optimizer.param_groups[0]["lr"]})
+        if self.is_scrapl:
+            metrics[schema.PATH_ENTROPY] = self.loss.sampler.entropy()
+        if not math.isfinite(metrics["val_loss"]):
+            raise NonFiniteLossError(self.step, metrics["val_loss"])
+        key = self.cfg.train.checkpoint_metric
+        if metrics[key] < self.best["metric"]:
+            self.best = {"metric": metrics[key], "step": self.step,
+                         "model": {k: v.detach().cpu().clone() for k, v in self.encoder.state_dict().items()}}
+        self.history.append({"step": self.step, **metrics})
+        return metrics
+
+    def finish(self) -> dict[str, float]:
+        """Test θ L1 of the best checkpoint and the per-run statistics of the validation curve."""
+        final_model = {k: v.detach().clone() for k, v in self.encoder.state_dict().items()}
+        self.encoder.load_state_dict(self.best["model"])
+        test = self.evaluate(self.test_split, with_loss=False, purpose=2)
+        metrics = {schema.TEST_THETA_L1: test[schema.VAL_THETA_L1]}
+        metrics.update({schema.per_param(schema.TEST_THETA_L1, n): test[schema.per_param(schema.VAL_THETA_L1, n)]
+                        for n in self.theta_names})
+        steps = [h["step"] for h in self.history]
+        curve = [h[schema.VAL_THETA_L1] for h in self.history]
+        metrics[schema.VAL_TOTAL_VARIATION] = total_variation(curve)
+        for name, key in [(None, schema.VAL_THETA_L1)] + [(n, schema.per_param(schema.VAL_THETA_L1, n))
+                                                           for n in self.theta_names]:
+            conv = convergence_step(steps, [h[key] for h in self.history])
+            if conv is not None:
+                metrics[schema.CONVERGENCE_STEP if name is None else
+                        schema.per_param(schema.CONVERGENCE_STEP, name)] = float(conv)
+        metrics[schema.STEPS_PER_SECOND] = self.step / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        metrics["best_step"] = float(self.best["step"])
+        self.examples = self.render_examples()
+        self.encoder.load_state_dict(final_model)
+        return metrics
+
+    @torch.no_grad()
+    def render_examples(self, k: int = 3) -> Tensor:
+        """``(k, 2, N)``: test targets and their reconstructions by the current (best) encoder."""
+        theta, seed = next(self.test_split.fixed_batches(min(k, len(self.test_split)), drop_last=True))
+        theta, seed = theta.to(self.device), seed.to(self.device)
+        self.encoder.eval()
+        x = self.synth(theta, seed)
+        seed_hat = draw_seed_hat(_seeded_generator(self.cfg.seed, 3), len(seed)).to(self.device)
+        x_hat = self.synth(self.encoder(x), seed_hat)
+        return torch.stack([x[:, 0], x_hat[:, 0]], dim=1).cpu()
+
+
+def _flat(cfg: RunConfig) -> dict[str, Any]:
+    from trainables.config import flatten
+
+    return flatten(cfg)
+
+
+def train(config: RunConfig, report: Report | None = None, resume_state: dict | None = None, *,
+          probs: Tensor | None = None) -> RunResult:
+    """Train one run. ``report(step, metrics, state)`` is called after every validation with the
+    validation metrics and a checkpoint, and once at the end with the final metrics and ``state=None``.
+
+    ``probs``: θ-IS path distribution π for ``train.theta_is`` (else read from
+    ``train.theta_is_probs``, else computed now by ``trainables.warmup``).
+    Raises ``NonFiniteLossError`` (naming the step) when the loss becomes NaN or infinite.
+    """
+    cfg = config
+    if cfg.train.theta_is and probs is None:
+        from trainables import warmup
+
+        probs = (warmup.load_probs(cfg.train.theta_is_probs) if cfg.train.theta_is_probs
+                 else warmup.compute_probs(cfg))
+    run = Run(cfg, probs if cfg.train.theta_is else None)
+    if resume_state is not None:
+        run.load_state_dict(resume_state)
+    report = report or (lambda step, metrics, state: None)
+    tic = time.perf_counter()
+    while run.step < run.total_steps:
+        run.train_step()
+        at_epoch_end = run.step % run.steps_per_epoch == 0
+        if at_epoch_end or run.step == run.total_steps:
+            run.elapsed_s += time.perf_counter() - tic
+            metrics = run.validate()
+            report(run.step, metrics, run.state_dict())
+            tic = time.perf_counter()
+    if not run.history or run.history[-1]["step"] != run.step:  # resumed after the last validation
+        run.validate()
+    final = run.finish()
+    state = run.state_dict()
+    report(run.step, final, None)
+    return RunResult(cfg, final, run.history, state, run.examples, cfg.synth.sample_rate, run.theta_names)
+
+
+# --- command line -------------------------------------------------------------------------------------
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    from trainables.presets import get_preset
+
+    cfg = get_preset(args.preset)
+    dotted: dict[str, Any] = {"seed": args.seed, "train.loss": args.loss, "train.p_adam": args.p_adam,
+                              "train.p_saga": args.p_saga, "train.theta_is": args.theta_is}
+    if args.max_steps is not None:
+        dotted["train.max_steps"] = args.max_steps
+    if args.device:
+        dotted["device"] = args.device
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        dotted[key] = _parse_value(value)
+    return override(cfg, **dotted)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from trainables.config import LOSSES
+
+    ap = argparse.ArgumentParser(prog="python -m trainables.train", description="Train one sound-matching run.")
+    ap.add_argument("--preset", default="smoke-granular", help="preset name (see trainables.presets)")
+    ap.add_argument("--loss", default="scrapl", choices=LOSSES)
+    ap.add_argument("--p-adam", action="store_true", help="P-Adam (then SGD)")
+    ap.add_argument("--p-saga", action="store_true", help="P-SAGA (then SGD)")
+    ap.add_argument("--theta-is", action="store_true", help="θ-importance sampling of paths")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+    ap.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field, e.g. train.lr=1e-4")
+    ap.add_argument("--out", type=Path, help="write final metrics, history and checkpoint here")
+    ap.add_argument("--resume", type=Path, help="resume from a checkpoint written by --out")
+    args = ap.parse_args(argv)
+    try:
+        cfg = config_from_args(args)
+    except ValueError as err:
+        ap.error(str(err))
+    resume = torch.load(args.resume, weights_only=True) if args.resume else None
+
+    def report(step: int, metrics: dict[str, float], state: dict | None) -> None:
+        if state is None:
+            return
+        line = " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k in
+                        (schema.VAL_THETA_L1, "val_loss", schema.TRAIN_LOSS, schema.ELAPSED_S))
+        print(f"step {step:>6}  epoch {metrics['epoch']:.2f}  {line}", flush=True)
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            torch.save(state, args.out / "checkpoint.pt")
+
+    print(f"{cfg.preset}: loss={cfg.train.loss} p_adam={cfg.train.p_adam} p_saga={cfg.train.p_saga} "
+          f"theta_is={cfg.train.theta_is} seed={cfg.seed}", flush=True)
+    try:
+        result = train(cfg, report, resume)
+    except NonFiniteLossError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print("final: " + " ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items())))
+    if args.out:
+        (args.out / "metrics.json").write_text(json.dumps(result.metrics, indent=2))
+        (args.out / "history.json").write_text(json.dumps(result.history, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
