@@ -17,27 +17,11 @@ from torch import Tensor, nn
 TOL = 1e-13
 
 
-def full_spectrum(H_half: Tensor, L: int) -> Tensor:
-    """Full FFT of a real length-``L`` signal from its ``rfft`` (conjugate mirror of bins 1..L/2-1)."""
-    return torch.cat([H_half, H_half[..., 1 : L // 2].flip(-1).conj()], dim=-1)
-
-
-def half_spectrum_block(H_half: Tensor, L: int, m: int, width: int) -> Tensor:
-    """Bins ``[m*width, (m+1)*width)`` of the full spectrum of a real signal, from its ``rfft``.
-
-    Needs ``width <= L/2`` so that no block straddles the Nyquist bin.
-    """
-    start = m * width
-    if start < L // 2:
-        return H_half[..., start : start + width]
-    return H_half[..., L - start - width + 1 : L - start + 1].flip(-1).conj()
-
-
-def _interleaved(w: np.ndarray, dtype: torch.dtype) -> Tensor:
-    """Real weights as ``(..., 2)`` pairs ``[w, w]``, to multiply ``view_as_real`` data elementwise
-    (a broadcast size-1 innermost dim defeats vectorisation and costs ~5x on CPU)."""
-    w = torch.as_tensor(np.asarray(w), dtype=dtype)
-    return torch.stack([w, w], dim=-1).contiguous()
+def half_spectrum_index(L: int, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where full-spectrum ``bins`` of a real length-``L`` signal live in its ``rfft``: the source
+    bin and whether it must be conjugated (the upper half mirrors the lower one)."""
+    upper = bins > L // 2
+    return np.where(upper, L - bins, bins), upper
 
 
 class SparseDecimation(nn.Module):
@@ -47,49 +31,56 @@ class SparseDecimation(nn.Module):
     ``(R, L)`` applied to a shared input. Input: ``rfft(u)`` of shape ``(..., L//2 + 1)``; output:
     ``(..., [R,] L / 2**d)`` complex. Only the Fourier blocks where ``h`` exceeds ``TOL`` times its
     peak are read (one or two for an alias-free filter); the rest contribute below float32 resolution.
+    The needed bins are gathered with one ``index_select`` (conjugation folded into the weights),
+    which keeps the backward pass to a single scatter.
     """
 
     def __init__(self, h: np.ndarray, d: int, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         h = np.asarray(h, dtype=float)
-        self.L, self.d, self.per_row = h.shape[-1], d, h.ndim == 2
-        rows = h.reshape(-1, self.L)
-        if d == 0:  # no decimation: one block, the whole spectrum
-            self.blocks: list[int] = []
-            self.register_buffer("weight", _interleaved(h, dtype), persistent=False)
-            return
-        width = self.L >> d
-        peaks = np.abs(rows).max(axis=1, keepdims=True)
+        L = h.shape[-1]
+        self.per_row = h.ndim == 2
+        rows = h.reshape(-1, L)
+        width = L >> d
         parts = rows.reshape(len(rows), 2**d, width)
+        peaks = np.abs(rows).max(axis=1, keepdims=True)
         keep = np.abs(parts).max(axis=2) > TOL * peaks  # (R, 2**d)
-        self.blocks = [int(m) for m in np.flatnonzero(keep.any(axis=0))]
-        n_slots = int(keep.sum(axis=1).max())
-        select = np.zeros((len(rows), n_slots), dtype=np.int64)  # row r, slot s -> position in blocks
-        weight = np.zeros((len(rows), n_slots, width))
+        keep[:, 0] |= ~keep.any(axis=1)  # an all-zero filter still needs one block
+        blocks = [int(m) for m in np.flatnonzero(keep.any(axis=0))]
+        bins = (np.asarray(blocks)[:, None] * width + np.arange(width)).reshape(-1)
+        src, conj = half_spectrum_index(L, bins)
+        conj = conj.reshape(len(blocks), width)
+        self.n_slots = int(keep.sum(axis=1).max())
+        select = np.zeros((len(rows), self.n_slots), dtype=np.int64)
+        weight = np.zeros((len(rows), self.n_slots, width, 2))
         for r in range(len(rows)):
-            for s, m in enumerate(np.flatnonzero(keep[r])):
-                select[r, s] = self.blocks.index(int(m))
-                weight[r, s] = parts[r, m] / 2**d
+            for slot, m in enumerate(np.flatnonzero(keep[r])):
+                u = blocks.index(int(m))
+                w = parts[r, m] / 2**d
+                select[r, slot] = u
+                weight[r, slot, :, 0] = w
+                weight[r, slot, :, 1] = np.where(conj[u], -w, w)
+        self.n_blocks = len(blocks)
+        # Per-row filters over a single shared block broadcast instead of selecting rows.
+        self.broadcast = self.per_row and self.n_blocks == 1
         if not self.per_row:
             select, weight = select[0], weight[0]
+        self.register_buffer("src", torch.from_numpy(src), persistent=False)
         self.register_buffer("select", torch.from_numpy(select.reshape(-1)), persistent=False)
-        self.register_buffer("weight", _interleaved(weight, dtype), persistent=False)
-        self.n_slots = n_slots
+        self.register_buffer("weight", torch.as_tensor(weight, dtype=dtype), persistent=False)
+        self.width = width
 
     def forward(self, H_half: Tensor) -> Tensor:
-        if self.d == 0:
-            H = full_spectrum(H_half, self.L)
-            if self.per_row:
-                H = H.unsqueeze(-2)
-            return torch.view_as_complex(torch.view_as_real(H) * self.weight)
-        width = self.L >> self.d
-        H = torch.stack([half_spectrum_block(H_half, self.L, m, width) for m in self.blocks], dim=-2)
-        if self.per_row:  # shared input (..., n_blocks, width) -> per-row slots (..., R, slots, width)
-            H = H.index_select(-2, self.select).unflatten(-2, (-1, self.n_slots))
-        elif len(self.blocks) != self.n_slots:
-            H = H.index_select(-2, self.select)
-        prod = torch.view_as_real(H) * self.weight
-        return torch.view_as_complex(prod.sum(dim=-3) if self.n_slots > 1 else prod.select(-3, 0))
+        G = torch.view_as_real(H_half.index_select(-1, self.src))  # (..., n_blocks * width, 2)
+        G = G.unflatten(-2, (self.n_blocks, self.width))  # (..., n_blocks, width, 2)
+        if self.broadcast:
+            G = G.unsqueeze(-4)  # (..., 1, 1, width, 2) against (R, 1, width, 2)
+        elif self.per_row:
+            G = G.index_select(-3, self.select).unflatten(-3, (-1, self.n_slots))  # (..., R, slots, width, 2)
+        elif self.n_blocks != self.n_slots:
+            G = G.index_select(-3, self.select)
+        prod = G * self.weight
+        return torch.view_as_complex(prod.sum(dim=-3) if self.n_slots > 1 else prod.select(-3, 0).contiguous())
 
 
 def filter_matrix(h: np.ndarray, d: int, n_in: int, n_cols: int | None = None) -> np.ndarray:
