@@ -6,7 +6,11 @@
   and ``<cfg>-paper`` (the ranges printed in paper Section 4.3);
 * ``smoke-granular``, ``smoke-chirplet-<cfg>`` — the same pipeline shrunk to run on one CPU core in
   seconds (4096 samples at 2048 Hz, a small JTFS with P = 28 paths, an 8-channel encoder, an 8×8
-  θ grid, 4 epochs).
+  θ grid, 4 epochs). Plumbing only: this JTFS (T = 64 samples) is too short to see the synths'
+  slow modulations, so SCRAPL does not learn at this scale;
+* ``mini-granular``, ``mini-chirplet-<cfg>`` — a reduced scale for real comparisons on a CPU in
+  minutes: same signals, a JTFS with ``J = 9`` (T = 0.25 s, P = 49) that resolves modulations
+  down to ~2 Hz, a 16-channel encoder, a 16×16 θ grid (307 training examples), batch 16, 40 epochs.
 
 ``get_preset(name)`` returns a validated ``RunConfig``; arms and seeds are set on top of it.
 """
@@ -62,6 +66,16 @@ for _name in CHIRPLET_CONFIGS:
         PRESETS[f"chirplet-{_name}"],
         SynthConfig(kind="chirplet", sample_rate=2048, n_samples=4096, chirplet_ranges=_name, f0_hz=256.0,
                     max_shift=256), lr=1e-3)
+
+
+_MINI_JTFS = JTFSConfig(J=9, Q1=4, Q2=1, J_fr=2, Q_fr=1)  # N = 4096: P = 49
+for _name, _smoke_cfg in list(PRESETS.items()):
+    if _name.startswith("smoke-"):
+        PRESETS["mini-" + _name[len("smoke-"):]] = replace(
+            _smoke_cfg, preset="mini-" + _name[len("smoke-"):], jtfs=_MINI_JTFS,
+            encoder=EncoderConfig(channels=16, latent=16, hop_length=64),
+            data=DataConfig(grid_size=16, n_seeds_per_theta=2, batch_size=16),
+            train=replace(_smoke_cfg.train, epochs=40, theta_is_batch_size=16, theta_is_iters=20))
 
 
 def get_preset(name: str) -> RunConfig:
