@@ -1,0 +1,482 @@
+"""A study as data: frozen, validated dataclasses, and the trial cells they expand to.
+
+A study is a set of **arms** (named sets of dotted config overrides) run on one or more **presets**
+with one **seed list**: every arm runs the same seeds (an arm may use only the first ``n_seeds`` of
+them, e.g. the expensive full-JTFS arm), so seeds are paired by construction. One trial = one
+``Cell(preset, arm, seed)``; its config is ``preset → study overrides → arm overrides → seed``.
+
+Everything is validated at construction; a ``SpecError`` names the offending field (``seeds``,
+``arms[p-adam].overrides``, ...) in its ``field`` attribute and at the start of its message.
+``to_dict`` / ``from_dict`` round-trip through JSON (``spec.json`` of a study) and reject unknown keys.
+No Ray, no MLflow, no torch at import.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import MISSING, dataclass, fields
+from typing import Any
+
+__all__ = ["SpecError", "Arm", "Fault", "Cell", "Param", "HpoSettings", "StudySpec", "STUDY_KINDS",
+           "FAULT_KINDS", "NAME_PATTERN", "config_keys", "parse_seeds"]
+
+STUDY_KINDS = ("ablation", "losses", "theta-is", "hpo")
+# nan: the training loss becomes NaN at STEP (config field train.inject_nan_at_step; the trial fails)
+# crash-once: the trial raises once after the validation at STEP (retried from its checkpoint)
+# exit-once: the trial's worker process exits once after the validation at STEP (like a SIGKILL)
+FAULT_KINDS = ("nan", "crash-once", "exit-once")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+# Keys a study sets itself; arms and overrides may not touch them.
+_RESERVED = ("seed", "preset", "train.theta_is_probs", "train.inject_nan_at_step")
+
+
+class SpecError(ValueError):
+    """An invalid study spec; ``field`` is the offending field, also the start of the message."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+def config_keys() -> dict[str, Any]:
+    """Every dotted config key of ``RunConfig`` with its default value."""
+    from trainables.config import RunConfig, flatten
+
+    return flatten(RunConfig())
+
+
+def _check_name(where: str, value: Any, what: str) -> None:
+    if not isinstance(value, str) or not NAME_PATTERN.match(value):
+        raise SpecError(where, f"{what} must be 1-100 characters from letters, digits, '.', '_', '+', '-' "
+                               f"(starting with a letter or digit), got {value!r}")
+
+
+def _check_overrides(where: str, overrides: Any) -> tuple[tuple[str, Any], ...]:
+    if isinstance(overrides, Mapping):
+        overrides = tuple(overrides.items())
+    if not isinstance(overrides, tuple) or not all(isinstance(p, tuple) and len(p) == 2 for p in overrides):
+        raise SpecError(where, f"expected a mapping of dotted config keys to values, got {overrides!r}")
+    known = config_keys()
+    seen = set()
+    for key, _ in overrides:
+        if key in seen:
+            raise SpecError(where, f"{key} is given twice")
+        seen.add(key)
+        if key in _RESERVED:
+            raise SpecError(where, f"{key} is set by the study itself and cannot be overridden")
+        if key not in known:
+            close = [k for k in known if k.split(".")[-1] == str(key).split(".")[-1]]
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise SpecError(where, f"unknown config key {key!r}{hint}")
+    return overrides
+
+
+def _check_int(where: str, value: Any, low: int | None = None, high: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(where, f"expected an integer, got {value!r}")
+    if low is not None and value < low:
+        raise SpecError(where, f"must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise SpecError(where, f"must be <= {high}, got {value}")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A named set of dotted config overrides, e.g. ``Arm("p-adam", (("train.p_adam", True),))``.
+
+    ``label``: display name in tables (default: the name). ``n_seeds``: run only the first
+    ``n_seeds`` seeds of the study (still paired with the other arms on those seeds).
+    """
+
+    name: str
+    overrides: tuple[tuple[str, Any], ...] = ()
+    label: str | None = None
+    n_seeds: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_name("arms", self.name, "an arm name")
+        object.__setattr__(self, "overrides", _check_overrides(f"arms[{self.name}].overrides", self.overrides))
+        if self.label is not None and (not isinstance(self.label, str) or not self.label.strip()):
+            raise SpecError(f"arms[{self.name}].label", f"expected a non-empty string, got {self.label!r}")
+        if self.n_seeds is not None:
+            _check_int(f"arms[{self.name}].n_seeds", self.n_seeds, 1)
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+    def overrides_dict(self) -> dict[str, Any]:
+        return dict(self.overrides)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault injected into one trial (reliability tests): ``kind`` at global step ``step``."""
+
+    arm: str
+    seed: int
+    kind: str
+    step: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise SpecError("faults", f"kind must be one of {', '.join(FAULT_KINDS)}, got {self.kind!r}")
+        _check_int("faults", self.seed, 0, 2**31 - 1)
+        _check_int("faults", self.step, 1)
+
+    @classmethod
+    def parse(cls, text: str) -> "Fault":
+        """``ARM/SEED:KIND@STEP``, e.g. ``p-adam/1:nan@5``."""
+        m = re.fullmatch(r"([^/]+)/(\d+):([a-z-]+)@(\d+)", text.strip())
+        if not m:
+            raise SpecError("faults", f"expected ARM/SEED:KIND@STEP (KIND one of {', '.join(FAULT_KINDS)}), "
+                                      f"got {text!r}")
+        return cls(m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One trial of a grid study."""
+
+    preset: str
+    arm: str
+    seed: int
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the trial within its study (MLflow tag ``scrapl.trial_id``)."""
+        return f"{self.preset}/{self.arm}/{self.seed}"
+
+
+PARAM_KINDS = ("log", "uniform", "int", "choice")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyperparameter of an HPO search: a dotted config key and its distribution.
+
+    ``log``/``uniform``: floats in [low, high] (log scale for ``log``); ``int``: integers in
+    [low, high]; ``choice``: one of ``choices``.
+    """
+
+    key: str
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple = ()
+
+    def __post_init__(self) -> None:
+        where = f"hpo.params[{self.key}]"
+        _check_overrides(where, ((self.key, None),))
+        if self.kind not in PARAM_KINDS:
+            raise SpecError(where, f"kind must be one of {', '.join(PARAM_KINDS)}, got {self.kind!r}")
+        if self.kind == "choice":
+            if isinstance(self.choices, list):
+                object.__setattr__(self, "choices", tuple(self.choices))
+            if not isinstance(self.choices, tuple) or not self.choices:
+                raise SpecError(where, f"a choice needs a non-empty list of choices, got {self.choices!r}")
+            if len(set(map(repr, self.choices))) != len(self.choices):
+                raise SpecError(where, f"duplicate choices in {list(self.choices)}")
+            if self.low is not None or self.high is not None:
+                raise SpecError(where, "a choice takes choices, not low/high")
+            return
+        for name in ("low", "high"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise SpecError(where, f"{name} must be a number, got {value!r}")
+        if self.choices:
+            raise SpecError(where, f"a {self.kind} parameter takes low/high, not choices")
+        if not self.low < self.high:
+            raise SpecError(where, f"low must be < high, got low={self.low}, high={self.high}")
+        if self.kind == "log" and self.low <= 0:
+            raise SpecError(where, f"a log-scale parameter needs low > 0, got {self.low}")
+        if self.kind == "int" and not (float(self.low).is_integer() and float(self.high).is_integer()):
+            raise SpecError(where, f"an int parameter needs integer bounds, got {self.low}, {self.high}")
+
+    def corners(self) -> list:
+        """Values that bound what the search can sample (used to validate the space up front)."""
+        if self.kind == "choice":
+            return list(self.choices)
+        if self.kind == "int":
+            return [int(self.low), int(self.high)]
+        return [float(self.low), float(self.high)]
+
+
+@dataclass(frozen=True)
+class HpoSettings:
+    """Optuna (TPE) + ASHA over ``params`` for the study's single arm, on one seed.
+
+    ``metric``: a validation metric reported every epoch (minimised); ``num_samples``: trials;
+    ASHA stops poor trials at epochs ``grace_period · reduction_factor^k``.
+    """
+
+    params: tuple[Param, ...]
+    num_samples: int = 20
+    metric: str = "val_theta_l1"
+    grace_period: int = 1
+    reduction_factor: int = 2
+    sampler_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.params, list):
+            object.__setattr__(self, "params", tuple(self.params))
+        if not self.params or not all(isinstance(p, Param) for p in self.params):
+            raise SpecError("hpo.params", "expected at least one Param")
+        keys = [p.key for p in self.params]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        if dup:
+            raise SpecError("hpo.params", f"{', '.join(dup)} given twice")
+        _check_int("hpo.num_samples", self.num_samples, 1, 100_000)
+        if self.metric not in ("val_theta_l1", "val_loss"):
+            raise SpecError("hpo.metric", f"expected val_theta_l1 or val_loss, got {self.metric!r}")
+        _check_int("hpo.grace_period", self.grace_period, 1)
+        _check_int("hpo.reduction_factor", self.reduction_factor, 2)
+        _check_int("hpo.sampler_seed", self.sampler_seed, 0)
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A whole study. Build one with ``search_spaces.studies`` (``ablation``, ``losses``, ...).
+
+    ``overrides`` apply to every trial before the arm's own (e.g. ``--set train.max_steps=8`` or the
+    best config of an HPO study); they may not touch keys an arm sets.
+    """
+
+    kind: str
+    name: str
+    presets: tuple[str, ...]
+    arms: tuple[Arm, ...]
+    seeds: tuple[int, ...]
+    overrides: tuple[tuple[str, Any], ...] = ()
+    faults: tuple[Fault, ...] = ()
+    hpo: HpoSettings | None = None
+    theta_is_seed: int = 0  # the encoder of this seed computes θ-IS π (paper: once per study, seed 0)
+    smoke_test: bool = False
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in STUDY_KINDS:
+            raise SpecError("kind", f"unknown study {self.kind!r}; choose one of {', '.join(STUDY_KINDS)}")
+        _check_name("name", self.name, "a study name")
+        for name in ("presets", "arms", "seeds", "faults"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+        self._check_presets()
+        self._check_seeds()
+        self._check_arms()
+        object.__setattr__(self, "overrides", _check_overrides("overrides", self.overrides))
+        clash = sorted({k for k, _ in self.overrides} & {k for a in self.arms for k, _ in a.overrides})
+        if clash:
+            raise SpecError("overrides", f"{', '.join(clash)} {'is' if len(clash) == 1 else 'are'} set by the "
+                                         f"arms of this study ({', '.join(a.name for a in self.arms)})")
+        self._check_faults()
+        if (self.kind == "hpo") != (self.hpo is not None):
+            raise SpecError("hpo", "HPO settings are required for (and only for) an hpo study")
+        if self.kind == "hpo" and (len(self.arms) != 1 or len(self.seeds) != 1 or len(self.presets) != 1):
+            raise SpecError("arms", "an hpo study tunes one arm on one preset and one seed")
+        _check_int("theta_is_seed", self.theta_is_seed, 0, 2**31 - 1)
+        self._check_configs()
+
+    # --- validation -----------------------------------------------------------------------------------
+    def _check_presets(self) -> None:
+        from trainables.presets import PRESETS
+
+        if not self.presets:
+            raise SpecError("presets", "at least one preset is needed")
+        for p in self.presets:
+            if p not in PRESETS:
+                raise SpecError("presets", f"unknown preset {p!r}; choose one of: {', '.join(sorted(PRESETS))}")
+        dup = sorted({p for p in self.presets if self.presets.count(p) > 1})
+        if dup:
+            raise SpecError("presets", f"duplicate preset(s) {', '.join(dup)}")
+
+    def _check_seeds(self) -> None:
+        if not self.seeds:
+            raise SpecError("seeds", "at least one seed is needed")
+        for s in self.seeds:
+            _check_int("seeds", s, 0, 2**31 - 1)
+        dup = sorted({s for s in self.seeds if self.seeds.count(s) > 1})
+        if dup:
+            raise SpecError("seeds", f"duplicate seed(s) {', '.join(map(str, dup))}: each seed is one paired "
+                                     "replicate and may appear once")
+
+    def _check_arms(self) -> None:
+        if not self.arms or not all(isinstance(a, Arm) for a in self.arms):
+            raise SpecError("arms", "at least one Arm is needed")
+        names = [a.name for a in self.arms]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise SpecError("arms", f"duplicate arm name(s) {', '.join(dup)}")
+        for a in self.arms:
+            if a.n_seeds is not None and a.n_seeds > len(self.seeds):
+                raise SpecError(f"arms[{a.name}].n_seeds", f"{a.n_seeds} is more than the study's "
+                                                           f"{len(self.seeds)} seeds")
+
+    def _check_faults(self) -> None:
+        cells = set(self.cells())
+        seen = set()
+        for f in self.faults:
+            if not isinstance(f, Fault):
+                raise SpecError("faults", f"expected Fault entries, got {f!r}")
+            if f.arm not in self.arm_names:
+                raise SpecError("faults", f"unknown arm {f.arm!r}; arms: {', '.join(self.arm_names)}")
+            if not any(c.arm == f.arm and c.seed == f.seed for c in cells):
+                raise SpecError("faults", f"arm {f.arm} does not run seed {f.seed}")
+            if (f.arm, f.seed, f.kind) in seen:
+                raise SpecError("faults", f"two {f.kind} faults for {f.arm}/{f.seed}")
+            seen.add((f.arm, f.seed, f.kind))
+
+    def _check_configs(self) -> None:
+        """Every trial's config must validate now, not in a worker an hour later."""
+        from trainables.config import ConfigError
+
+        for preset in self.presets:
+            for arm in self.arms:
+                seeds = self.seeds_of(arm)
+                try:
+                    self.config(Cell(preset, arm.name, seeds[0]))
+                except ConfigError as err:
+                    where = "overrides" if any(str(err).startswith(k + ":") for k, _ in self.overrides) \
+                        else f"arms[{arm.name}].overrides"
+                    raise SpecError(where, f"invalid config for arm {arm.name} on preset {preset}: {err}") from None
+                if self.hpo is not None:
+                    for p in self.hpo.params:
+                        for value in p.corners():
+                            try:
+                                self.config(Cell(preset, arm.name, seeds[0]), {p.key: value})
+                            except ConfigError as err:
+                                raise SpecError(f"hpo.params[{p.key}]", f"value {value!r} gives an invalid "
+                                                                        f"config on preset {preset}: {err}") from None
+
+    # --- expansion -------------------------------------------------------------------------------------
+    @property
+    def arm_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.arms)
+
+    def arm(self, name: str) -> Arm:
+        for a in self.arms:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+    def seeds_of(self, arm: Arm) -> tuple[int, ...]:
+        return self.seeds if arm.n_seeds is None else self.seeds[:arm.n_seeds]
+
+    def cells(self) -> list[Cell]:
+        """Every trial, preset-major then seed-major (a partly run study has complete seed pairs)."""
+        return [Cell(p, a.name, s) for p in self.presets for s in self.seeds for a in self.arms
+                if s in self.seeds_of(a)]
+
+    @property
+    def theta_is_presets(self) -> tuple[str, ...]:
+        """Presets on which some arm uses θ-IS (they need a π before their trials start)."""
+        if not any(dict(a.overrides).get("train.theta_is") for a in self.arms):
+            return ()
+        return self.presets
+
+    def config(self, cell: Cell, extra: Mapping[str, Any] | None = None):
+        """The validated ``RunConfig`` of a cell; ``extra`` (e.g. an HPO sample, π's file) goes last."""
+        from trainables.config import override
+        from trainables.presets import get_preset
+
+        arm = self.arm(cell.arm)
+        dotted: dict[str, Any] = dict(self.overrides)
+        dotted.update(arm.overrides)
+        for f in self.faults:
+            if f.kind == "nan" and f.arm == cell.arm and f.seed == cell.seed:
+                dotted["train.inject_nan_at_step"] = f.step
+        dotted.update(extra or {})
+        dotted["seed"] = cell.seed
+        return override(get_preset(cell.preset), **dotted)
+
+    def faults_of(self, cell: Cell) -> list[Fault]:
+        return [f for f in self.faults if f.arm == cell.arm and f.seed == cell.seed]
+
+    # --- (de)serialisation -----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind, "name": self.name, "presets": list(self.presets),
+            "arms": [{"name": a.name, "overrides": dict(a.overrides), "label": a.label, "n_seeds": a.n_seeds}
+                     for a in self.arms],
+            "seeds": list(self.seeds), "overrides": dict(self.overrides),
+            "faults": [{"arm": f.arm, "seed": f.seed, "kind": f.kind, "step": f.step} for f in self.faults],
+            "hpo": None, "theta_is_seed": self.theta_is_seed, "smoke_test": self.smoke_test,
+            "description": self.description,
+        }
+        if self.hpo is not None:
+            h = self.hpo
+            out["hpo"] = {"params": [{"key": p.key, "kind": p.kind, "low": p.low, "high": p.high,
+                                      "choices": list(p.choices)} for p in h.params],
+                          "num_samples": h.num_samples, "metric": h.metric, "grace_period": h.grace_period,
+                          "reduction_factor": h.reduction_factor, "sampler_seed": h.sampler_seed}
+        return out
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> "StudySpec":
+        """Inverse of ``to_dict``; unknown keys anywhere raise ``SpecError`` naming them."""
+        if not isinstance(doc, Mapping):
+            raise SpecError("spec", f"expected a JSON object, got {type(doc).__name__}")
+        _reject_unknown("spec", doc, cls)
+        doc = dict(doc)
+        arms = []
+        for i, a in enumerate(doc.get("arms") or ()):
+            if not isinstance(a, Mapping):
+                raise SpecError(f"arms[{i}]", f"expected an object, got {a!r}")
+            _reject_unknown(f"arms[{i}]", a, Arm)
+            arms.append(Arm(a.get("name"), tuple(dict(a.get("overrides") or {}).items()), a.get("label"),
+                            a.get("n_seeds")))
+        faults = []
+        for i, f in enumerate(doc.get("faults") or ()):
+            if not isinstance(f, Mapping):
+                raise SpecError(f"faults[{i}]", f"expected an object, got {f!r}")
+            _reject_unknown(f"faults[{i}]", f, Fault)
+            faults.append(Fault(**f))
+        hpo = None
+        if doc.get("hpo") is not None:
+            h = dict(doc["hpo"])
+            _reject_unknown("hpo", h, HpoSettings)
+            params = []
+            for i, p in enumerate(h.pop("params", ()) or ()):
+                _reject_unknown(f"hpo.params[{i}]", p, Param)
+                p = dict(p)
+                p["choices"] = tuple(p.get("choices") or ())
+                params.append(Param(**p))
+            hpo = HpoSettings(params=tuple(params), **h)
+        doc.update(arms=tuple(arms), faults=tuple(faults), hpo=hpo,
+                   presets=tuple(doc.get("presets") or ()), seeds=tuple(doc.get("seeds") or ()),
+                   overrides=tuple(dict(doc.get("overrides") or {}).items()))
+        missing = [f.name for f in fields(cls) if f.name not in doc and f.default is MISSING]
+        if missing:
+            raise SpecError(missing[0], "missing")
+        return cls(**doc)
+
+
+def _reject_unknown(where: str, doc: Mapping[str, Any], cls: type) -> None:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise SpecError(f"{where}.{unknown[0]}", f"unknown key (known: {', '.join(sorted(known))})")
+
+
+def parse_seeds(text: str | int | Sequence[int]) -> tuple[int, ...]:
+    """``"20"`` → seeds 0..19; ``"0,3,7"`` → those seeds (an explicit list; ``"7,"`` = just seed 7).
+    Duplicates are left for ``StudySpec`` to reject."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        count = text
+    elif isinstance(text, str) and text.strip().isdigit() and "," not in text:
+        count = int(text)
+    else:
+        items: Iterable = text.split(",") if isinstance(text, str) else text
+        if isinstance(text, str) and text.strip().endswith(","):  # "7," = the single seed 7
+            items = text.strip()[:-1].split(",")
+        seeds = []
+        for item in items:
+            try:
+                seeds.append(int(str(item).strip()))
+            except ValueError:
+                raise SpecError("seeds", f"expected a count N or a comma-separated list of integers, got {text!r}") from None
+        return tuple(seeds)
+    if count < 1:
+        raise SpecError("seeds", f"the seed count must be >= 1, got {count}")
+    return tuple(range(count))

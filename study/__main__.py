@@ -1,0 +1,6 @@
+"""``python -m study``: see ``study.cli``."""
+import sys
+
+from study.cli import main
+
+sys.exit(main())

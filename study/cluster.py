@@ -1,0 +1,98 @@
+"""Connecting to Ray and fitting trial resources to the cluster (before anything is scheduled).
+
+* ``resolve_address``: ``--address`` if given, else ``$RAY_ADDRESS`` (set for ``ray job submit``
+  drivers), else ``"local"``: a fresh embedded runtime with this machine's CPUs — never a silent join
+  of some running cluster (``ray.init()`` without an address would do that).
+* ``check_address``: an unreachable address fails fast with an error naming ``--address``.
+* ``plan_resources``: ``--gpus-per-trial`` on a cluster without GPUs would leave trials PENDING
+  forever, so the study says so and runs on CPU; more GPUs (or CPUs) per trial than any node has
+  is an error.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+from study.errors import StudyError
+
+__all__ = ["resolve_address", "check_address", "connect", "node_maxima", "plan_resources"]
+
+
+def resolve_address(address: str | None) -> str:
+    return address or os.environ.get("RAY_ADDRESS") or "local"
+
+
+def check_address(address: str, option: str = "--address", timeout: float = 3.0) -> None:
+    """Fail fast on addresses that cannot work; ``local`` and ``auto`` are checked by ``ray.init``."""
+    if address in ("local", "auto"):
+        return
+    if address.startswith(("http://", "https://")):
+        raise StudyError(option, f"{address} looks like the dashboard / job-submission address; submit with "
+                                 "`ray job submit --address ADDRESS -- python -m study run ...` (the job then "
+                                 "finds the cluster by itself), or pass the cluster's GCS address host:6379")
+    target = address[len("ray://"):] if address.startswith("ray://") else address
+    parsed = urlparse(f"//{target}")
+    try:
+        host, port = parsed.hostname, parsed.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise StudyError(option, f"expected local, auto, HOST:PORT or ray://HOST:PORT, got {address!r}")
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as err:
+        raise StudyError(option, f"cannot reach a Ray cluster at {address} ({err}); start one with "
+                                 "`ray start --head --node-ip-address 127.0.0.1` or omit --address for the "
+                                 "embedded local runtime") from None
+
+
+def connect(address: str, *, num_cpus: int | None = None, num_gpus: float | None = None,
+            verbose: bool = False) -> bool:
+    """``ray.init`` unless Ray is already initialised (tests share one runtime). True if started here."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    kwargs: dict = {"address": address, "log_to_driver": verbose, "logging_level": "WARNING"}
+    if address == "local":
+        kwargs.update(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False)
+        if num_gpus is not None:
+            kwargs["num_gpus"] = num_gpus
+    try:
+        ray.init(**kwargs)
+    except ConnectionError as err:
+        raise StudyError("--address", f"cannot connect to Ray at {address}: {err}") from None
+    return True
+
+
+def node_maxima() -> tuple[float, float]:
+    """``(max CPUs, max GPUs)`` of any alive node of the connected cluster."""
+    import ray
+
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    cpus = max((n["Resources"].get("CPU", 0.0) for n in nodes), default=0.0)
+    gpus = max((n["Resources"].get("GPU", 0.0) for n in nodes), default=0.0)
+    return float(cpus), float(gpus)
+
+
+def plan_resources(cpus_per_trial: float, gpus_per_trial: float | None,
+                   say: Callable[[str], None] = print) -> dict[str, float]:
+    """Trial resources fitted to the cluster (see the module docstring)."""
+    max_cpus, max_gpus = node_maxima()
+    if cpus_per_trial > max_cpus:
+        raise StudyError("--cpus-per-trial", f"{cpus_per_trial:g} is more than any node of the cluster has "
+                                             f"({max_cpus:g} CPUs): the trials would wait forever")
+    resources = {"cpu": float(cpus_per_trial)}
+    if gpus_per_trial:
+        if max_gpus == 0:
+            say(f"note: the Ray cluster has no GPU; --gpus-per-trial {gpus_per_trial:g} is ignored and the "
+                "trials run on CPU")
+        elif gpus_per_trial > max_gpus:
+            raise StudyError("--gpus-per-trial", f"{gpus_per_trial:g} is more than any node of the cluster has "
+                                                 f"({max_gpus:g} GPUs per node)")
+        else:
+            resources["gpu"] = float(gpus_per_trial)
+    return resources

@@ -1,0 +1,172 @@
+"""A compact live summary of a running study instead of Ray's trial tables (a ``tune.Callback``).
+
+    [ablation-demo 00:41] 5/12 done · 2 running · 5 pending · 0 failed · ETA 00:58 · best val_theta_l1 0.1834 (p-adam+p-saga s1)
+
+On a terminal the line is rewritten in place; in a log (``ray job logs``, CI) a new line is printed
+when a count changes or every ``interval`` seconds. Failures are printed as they happen, with their
+reason. The callback also keeps what the driver needs afterwards: each trial's status, failure
+reason, start/end times and its final timing metrics (``train_s``, ``tracking_s``, ``trial_s``).
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from ray import tune
+
+__all__ = ["TrialRecord", "SummaryLine", "format_duration"]
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(max(0, round(seconds)))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+@dataclass
+class TrialRecord:
+    label: str
+    status: str = "PENDING"
+    failed: bool = False
+    reason: str | None = None
+    starts: list[float] = field(default_factory=list)  # wall-clock (time.time) of each (re)start
+    end: float | None = None
+    iterations: int = 0
+    final: dict[str, Any] = field(default_factory=dict)
+
+
+class SummaryLine(tune.Callback):
+    """Live summary; ``expected_iterations(config)`` = reports a trial makes when it runs to the end."""
+
+    def __init__(self, study: str, total: int, *, label: Callable[[dict], str],
+                 expected_iterations: Callable[[dict], int], metric: str = "val_theta_l1",
+                 interval: float = 30.0, stream: TextIO | None = None, live: bool | None = None) -> None:
+        self.study, self.total, self.label, self.expected = study, total, label, expected_iterations
+        self.metric, self.interval = metric, interval
+        self.stream = stream or sys.stdout
+        self.live = self.stream.isatty() if live is None else live
+        self.t0 = time.time()
+        self.records: dict[str, TrialRecord] = {}
+        self.best: tuple[float, str] | None = None
+        self._last_print = 0.0
+        self._last_counts: tuple | None = None
+        self._last_text = ""
+        self._trials: list = []
+
+    # --- Tune hooks ------------------------------------------------------------------------------------
+    def _record(self, trial) -> TrialRecord:
+        rec = self.records.get(trial.trial_id)
+        if rec is None:
+            rec = self.records[trial.trial_id] = TrialRecord(self.label(trial.config))
+        return rec
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self._record(trial).starts.append(time.time())
+
+    def on_trial_restore(self, iteration, trials, trial, **info):
+        self._record(trial).starts.append(time.time())
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        rec = self._record(trial)
+        rec.iterations = int(result.get("training_iteration", rec.iterations))
+        value = result.get(self.metric)
+        if isinstance(value, (int, float)) and math.isfinite(value) and not result.get("scrapl_failed"):
+            if self.best is None or value < self.best[0]:
+                self.best = (float(value), rec.label)
+        if result.get("scrapl_failed"):
+            rec.failed, rec.reason = True, str(result.get("failure_reason"))
+        if result.get("scrapl_done") or result.get("scrapl_failed") or result.get("scrapl_skipped"):
+            rec.final = {k: result[k] for k in ("train_s", "tracking_s", "trial_s", "scrapl_skipped") if k in result}
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        rec = self._record(trial)
+        rec.end = time.time()
+        if rec.failed:
+            self._say(f"trial {rec.label} failed: {rec.reason}")
+        self._update(trials, force=True)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        rec = self._record(trial)
+        rec.end, rec.failed = time.time(), True
+        err = getattr(trial, "error_file", None)
+        rec.reason = f"error (see {err})" if err else "error"
+        self._say(f"trial {rec.label} errored after all retries; {rec.reason}")
+        self._update(trials, force=True)
+
+    def on_step_end(self, iteration, trials, **info):
+        self._update(trials)
+
+    def on_experiment_end(self, trials, **info):
+        self._update(trials, force=True, final=True)
+
+    # --- summary ---------------------------------------------------------------------------------------
+    def counts(self, trials=None) -> dict[str, int]:
+        trials = self._trials if trials is None else trials
+        c = {"done": 0, "running": 0, "pending": 0, "failed": 0}
+        for t in trials:
+            rec = self._record(t)
+            rec.status = t.status
+            if t.status == "TERMINATED":
+                c["failed" if rec.failed else "done"] += 1
+            elif t.status == "ERROR":
+                c["failed"] += 1
+            elif t.status == "RUNNING":
+                c["running"] += 1
+            else:
+                c["pending"] += 1
+        c["pending"] += max(0, self.total - len(trials))
+        return c
+
+    def unfinished(self) -> int:
+        c = self.counts()
+        return c["running"] + c["pending"]
+
+    def line(self, trials=None) -> str:
+        trials = self._trials if trials is None else trials
+        c = self.counts(trials)
+        elapsed = time.time() - self.t0
+        done_iters, all_iters = 0.0, 0.0
+        for t in trials:
+            expected = max(1, self.expected(t.config))
+            all_iters += expected
+            done_iters += expected if t.status in ("TERMINATED", "ERROR") else min(self._record(t).iterations, expected)
+        if trials:
+            all_iters += (self.total - len(trials)) * (all_iters / len(trials))
+        frac = done_iters / all_iters if all_iters else 0.0
+        eta = format_duration(elapsed * (1 - frac) / frac) if 0 < frac < 1 else ("00:00" if frac >= 1 else "—")
+        best = f" · best {self.metric} {self.best[0]:.4g} ({self.best[1]})" if self.best else ""
+        return (f"[{self.study} {format_duration(elapsed)}] {c['done']}/{self.total} done · {c['running']} running"
+                f" · {c['pending']} pending · {c['failed']} failed · ETA {eta}{best}")
+
+    def _update(self, trials, force: bool = False, final: bool = False) -> None:
+        """Terminal: rewrite the line at most once a second. Log: a new line when the done/failed
+        counts change or every ``interval`` seconds, never the same text twice."""
+        self._trials = trials
+        c = self.counts(trials)
+        key = (c["done"], c["failed"])
+        now = time.time()
+        if self.live:
+            if not (final or force) and now - self._last_print < 1.0:
+                return
+        elif not (final or key != self._last_counts or now - self._last_print >= self.interval):
+            return
+        text = self.line(trials)
+        if text == self._last_text and not self.live:
+            return
+        self._last_counts, self._last_print, self._last_text = key, now, text
+        if self.live:
+            self.stream.write("\r\x1b[2K" + text + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def _say(self, text: str) -> None:
+        if self.live:
+            self.stream.write("\r\x1b[2K")
+        self.stream.write(text + "\n")
+        self.stream.flush()
