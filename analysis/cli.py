@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    table = sub.add_parser("table", help="paper-style tables (ablation, deltas, theta-is)",
+    table = sub.add_parser("table", help="paper-style tables (ablation, deltas, theta-is, tr808)",
                            description="Paper-style tables as Markdown, LaTeX (booktabs) or CSV.")
     tsub = table.add_subparsers(dest="table", required=True, metavar="TABLE")
 
@@ -151,6 +151,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="synth parameters (default: every NAME with test_theta_l1_NAME and convergence_step_NAME)")
     p.add_argument("--configs", type=_csv_list, metavar="PRESET,...",
                    help="configurations (presets) in row order (default: order of appearance)")
+    _add_output(p)
+
+    p = tsub.add_parser("tr808", help="Tables 4/8/9 style: TR-808 metrics x {micro, meso} per arm",
+                        description="TR-808 style (paper Tables 4, 8, 9): one row per arm, one column per metric and "
+                                    "setting (micro, meso), mean ± 95% CI over runs. Input: per-seed CSV with arm, "
+                                    "seed, setting (or a preset containing micro/meso) and test_* metric columns "
+                                    "(see analysis.tables808).")
+    p.add_argument("--csv", required=True, metavar="FILE", help="TR-808 per-seed CSV, one row per run")
+    _add_arms(p)
+    _add_ci(p, "paper-z")
+    p.add_argument("--group", choices=("audio", "transient", "decay", "all"), default="audio",
+                   help="audio = Table 4 (MSS, JTFS, FAD), transient = Table 8, decay = Table 9, or all (default audio)")
+    p.add_argument("--metrics", type=_csv_list, metavar="COL,...", help="explicit metric columns (overrides --group)")
+    p.add_argument("--settings", type=_csv_list, default=["micro", "meso"], metavar="S,...",
+                   help="settings in column order (default micro,meso)")
+    p.add_argument("--reference-arms", type=_csv_list, default=[], metavar="A,...",
+                   help="arms shown but not competing for the bold best value")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply every value and CI (default 1 = raw units)")
     _add_output(p)
 
     p = sub.add_parser("plan-seeds", help="seeds needed for 80%% power from a pilot's paired differences",
@@ -325,6 +343,17 @@ def _cmd_table(args) -> None:
     from analysis import data, tables
     from analysis.render import render
 
+    if args.table == "tr808":
+        from analysis import tables808
+
+        df = tables808.load_tr808_csv(args.csv)
+        table = tables808.tr808_table(df, args.arms, group=args.group, metrics=args.metrics, settings=args.settings,
+                                      labels=args.labels, ci=args.ci, rng=_rng(args),
+                                      n_resamples=args.bootstrap_resamples,
+                                      rng_seed=args.seed if args.ci == "bootstrap" else None,
+                                      reference_arms=args.reference_arms, scale=args.scale)
+        _emit(render(table, args.format), args.out)
+        return
     loaded = _load_per_seed(args)
     df = loaded.per_seed
     common = dict(labels=args.labels, ci=args.ci, rng=_rng(args), n_resamples=args.bootstrap_resamples,

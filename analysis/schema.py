@@ -112,3 +112,34 @@ def per_param(metric: str, name: str) -> str:
 def pi_artifact_dir(preset: str) -> str:
     """Artifact directory (on the study's parent run) holding the θ-IS π of one preset."""
     return f"{PI_ARTIFACT_ROOT}/{preset}"
+
+
+# --- TR-808 experiment (paper §4.4, Tables 4, 8, 9; ``analysis.tables808``) ---------------------------
+# Final per-run metrics of a TR-808 trial = per-seed CSV columns: each is the mean over the test set of
+# a per-example distance between reconstruction and target (``trainables.perceptual``), except FAD
+# (one value per test set). Raw units: MSS and JTFS distances as the losses return them, loudness L1
+# in dB, centroid L1 in mel, flatness L1 in dB. An empty cell = not computed for that run (e.g. JTFS
+# on a subset of seeds, FAD without an embedding). The TR-808 per-seed CSV needs ``arm``, ``seed`` and
+# ``SETTING_COLUMN`` (or a ``preset`` whose "-"-separated name contains the token micro or meso).
+SETTING_COLUMN = "setting"
+SETTINGS = ("micro", "meso")  # micro: aligned (no shift); meso: reconstruction shifted by up to ±2048
+TEST_MSS_LOG_LIN = "test_mss_log_lin"
+TEST_JTFS = "test_jtfs"
+TEST_FAD = "test_fad"
+TEST_TRANSIENT_LOUDNESS_L1 = "test_transient_loudness_l1"
+TEST_TRANSIENT_CENTROID_L1 = "test_transient_centroid_l1"
+TEST_TRANSIENT_FLATNESS_L1 = "test_transient_flatness_l1"
+TEST_DECAY_LOUDNESS_L1 = "test_decay_loudness_l1"
+TEST_DECAY_CENTROID_L1 = "test_decay_centroid_l1"
+TEST_DECAY_FLATNESS_L1 = "test_decay_flatness_l1"
+TR808_AUDIO_METRICS = (TEST_MSS_LOG_LIN, TEST_JTFS, TEST_FAD)                                  # Table 4
+TR808_TRANSIENT_METRICS = (TEST_TRANSIENT_LOUDNESS_L1, TEST_TRANSIENT_CENTROID_L1,
+                           TEST_TRANSIENT_FLATNESS_L1)                                        # Table 8
+TR808_DECAY_METRICS = (TEST_DECAY_LOUDNESS_L1, TEST_DECAY_CENTROID_L1, TEST_DECAY_FLATNESS_L1)  # Table 9
+TR808_METRICS = TR808_AUDIO_METRICS + TR808_TRANSIENT_METRICS + TR808_DECAY_METRICS
+
+
+def tr808_column(metric: str, split: str = "test") -> str:
+    """Column / MLflow metric name of a ``trainables.perceptual.METRICS`` entry on a split
+    (``tr808_column("jtfs") == "test_jtfs"``; ``split="val"`` for validation curves)."""
+    return f"{split}_{metric}"
