@@ -130,6 +130,27 @@ TR808_RANGES: dict[str, ParamRange] = {
 frequencies follow the brief, 20–2000 Hz log-uniform)."""
 
 
+def default_ranges(sample_rate: int) -> dict[str, ParamRange]:
+    """``TR808_RANGES`` fitted below Nyquist for ``sample_rate`` (for reduced smoke scales).
+
+    Unchanged at 44.1 kHz and above. Otherwise the frequency ranges shrink to keep the sweep and
+    the filter below 0.95 × Nyquist: ``osc*_freq`` high = min(2000, 0.95·nyq / 2^3) (3 = the
+    ``osc*_mod`` maximum) and ``noise_cutoff`` high = min(20000, 0.95·nyq); the lows stay 20 Hz.
+    """
+    nyq = _positive_int("sample_rate", sample_rate) / 2
+    osc_high = min(2000.0, 0.95 * nyq / 2 ** TR808_RANGES["osc1_mod"].high)
+    cutoff_high = min(20000.0, 0.95 * nyq)
+    if osc_high <= _FREQ.low or cutoff_high <= TR808_RANGES["noise_cutoff"].low:
+        raise ValueError(f"sample_rate={sample_rate} is too low for the TR-808 ranges "
+                         f"(oscillators from {_FREQ.low} Hz with 3 octaves of sweep)")
+    out = dict(TR808_RANGES)
+    if osc_high < _FREQ.high:
+        out["osc1_freq"] = out["osc2_freq"] = ParamRange(_FREQ.low, osc_high, "log", "Hz")
+    if cutoff_high < TR808_RANGES["noise_cutoff"].high:
+        out["noise_cutoff"] = ParamRange(TR808_RANGES["noise_cutoff"].low, cutoff_high, "log", "Hz")
+    return out
+
+
 def db_to_amplitude(db: Tensor) -> Tensor:
     """``10^(dB/20)`` (any shape)."""
     return torch.pow(10.0, db / 20.0)
@@ -173,7 +194,8 @@ class TR808Synth(nn.Module):
             (``MESO_MAX_SHIFT``), micro 0. Must be < n_samples.
         onset: the hit starts at this sample (default ``TR808_ONSET`` = 2048; silence before).
             Must be < n_samples. With ``max_shift > onset`` a negative shift cuts the attack.
-        ranges: optional overrides of ``TR808_RANGES`` (name → ``ParamRange``).
+        ranges: optional overrides (name → ``ParamRange``) of ``default_ranges(sample_rate)``
+            (= ``TR808_RANGES`` at 44.1 kHz).
 
     Signal, with ``t = (n − onset)/sr`` for ``n >= onset`` (zero before) and physical values
     ``v = ranges[name].to_physical(θ)``:
@@ -214,7 +236,7 @@ class TR808Synth(nn.Module):
         if unknown:
             raise ValueError(f"ranges has unknown parameter name(s) {unknown}; "
                              f"known: {', '.join(TR808_THETA_NAMES)}")
-        merged = dict(TR808_RANGES, **(ranges or {}))
+        merged = dict(default_ranges(sample_rate), **(ranges or {}))
         for name, r in merged.items():
             if not isinstance(r, ParamRange):
                 raise ValueError(f"ranges[{name!r}] must be a ParamRange, got {r!r}")
@@ -277,8 +299,11 @@ class TR808Synth(nn.Module):
         return torch.cat(shifts), torch.stack(noise)
 
     def draw_shift(self, seed: Tensor) -> Tensor:
-        """``seed`` (B,) → integer shifts δ (B,) int64 in ``[−max_shift, max_shift]``."""
-        return self.draw_randomness(seed)[0]
+        """``seed`` (B,) → integer shifts δ (B,) int64 in ``[−max_shift, max_shift]`` (the first draw
+        of ``draw_randomness``, without drawing the noise)."""
+        out = [torch.randint(-self.max_shift, self.max_shift + 1, (1,), generator=g)
+               for g in example_generators(seed)]
+        return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
 
     # --- signal ----------------------------------------------------------------------------------
     def sources(self, theta: Tensor, noise: Tensor) -> dict[str, Tensor]:
@@ -334,5 +359,5 @@ class TR808Synth(nn.Module):
 
 
 __all__ = ["MESO_MAX_SHIFT", "ParamRange", "TR808Synth", "TR808_N_SAMPLES", "TR808_ONSET",
-           "TR808_RANGES", "TR808_SAMPLE_RATE", "TR808_THETA_NAMES", "db_to_amplitude",
+           "TR808_RANGES", "TR808_SAMPLE_RATE", "TR808_THETA_NAMES", "db_to_amplitude", "default_ranges",
            "highpass_magnitude", "shift_and_zero"]
