@@ -48,7 +48,7 @@ Every distance is 0 for identical inputs and symmetric in (x̂, x).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -371,7 +371,8 @@ class PerceptualMetrics:
         out = {}
         for name, fn in (("mss_log_lin", self.mss), ("jtfs", self.jtfs)):
             if fn is not None:
-                out[name] = torch.stack([fn(x_hat[i:i + 1], x[i:i + 1]).detach().double().cpu()
+                a, b = x_hat.detach().float(), x.detach().float()      # the losses run in float32
+                out[name] = torch.stack([fn(a[i:i + 1], b[i:i + 1]).detach().double().cpu()
                                          for i in range(x.shape[0])])
         out.update({k: v.cpu() for k, v in self.timbre(x_hat, x).items()})
         return {k: out[k] for k in self.names if k in out}
