@@ -9,7 +9,9 @@ from trainables.config import RunConfig
 from trainables.core import JTFSLoss, PathwiseSGD, SCRAPLLoss
 from trainables.data import ThetaGrid
 from trainables.encoder import Spectral2DCNN
+from trainables.oneshots import OneShotData
 from trainables.synths import ChirpletSynth, GranularSynth
+from trainables.synths.tr808 import TR808Synth
 
 
 def resolve_device(cfg: RunConfig) -> torch.device:
@@ -29,7 +31,7 @@ def build_synth(cfg: RunConfig) -> nn.Module:
     if s.kind == "chirplet":
         return ChirpletSynth(ranges=s.chirplet_ranges, sample_rate=s.sample_rate, n_samples=s.n_samples,
                              f0_hz=s.f0_hz, max_shift=s.max_shift)
-    raise ValueError(f"synth.kind {s.kind!r} has no synth in this build")
+    return TR808Synth(sample_rate=s.sample_rate, n_samples=s.n_samples, max_shift=s.max_shift, onset=s.onset)
 
 
 def build_encoder(cfg: RunConfig, n_params: int) -> Spectral2DCNN:
@@ -40,8 +42,50 @@ def build_encoder(cfg: RunConfig, n_params: int) -> Spectral2DCNN:
                          bins_per_octave=e.bins_per_octave)
 
 
-def build_data(cfg: RunConfig, n_params: int) -> ThetaGrid:
-    return ThetaGrid(cfg.data.grid_size, cfg.data.n_seeds_per_theta, n_params)
+def build_data(cfg: RunConfig, n_params: int) -> ThetaGrid | OneShotData:
+    """The θ grid, or the one-shot dataset split by the run seed (the paper repeats TR-808 runs over
+    seeds *and* splits). Synthetic one-shot targets are aligned (``max_shift=0``) like recordings."""
+    d, s = cfg.data, cfg.synth
+    if d.source == "grid":
+        return ThetaGrid(d.grid_size, d.n_seeds_per_theta, n_params)
+    if d.source == "oneshot-synthetic":
+        target_synth = TR808Synth(sample_rate=s.sample_rate, n_samples=s.n_samples, max_shift=0, onset=s.onset)
+        return OneShotData.synthetic(d.n_examples, d.split_sizes, split_seed=cfg.seed, data_seed=0,
+                                     synth=target_synth)
+    return OneShotData.from_folder(d.oneshot_root, d.split_sizes, split_seed=cfg.seed, sample_rate=s.sample_rate,
+                                   n_samples=s.n_samples, onset=s.onset, skip_bad=d.skip_bad)
+
+
+def targets(batch, synth: nn.Module, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(x (B, 1, N), θ (B, U) or None)`` of a data batch: θ-grid batches ``(θ, seed)`` are rendered
+    by ``synth`` without a graph; one-shot batches carry their audio (and θ when synthetic)."""
+    if isinstance(batch, tuple):
+        theta, seed = batch[0].to(device), batch[1].to(device)
+        with torch.no_grad():
+            return synth(theta, seed), theta
+    theta = None if batch.theta is None else batch.theta.to(device)
+    return batch.audio.to(device), theta
+
+
+def build_perceptual(cfg: RunConfig):
+    """Test-time audio metrics of Tables 4, 8, 9 (``eval.perceptual``), or None."""
+    if not cfg.eval.perceptual:
+        return None
+    from trainables.perceptual import PerceptualMetrics, load_embedding
+
+    jtfs = None
+    if cfg.eval.jtfs:
+        jtfs = build_jtfs_distance(cfg)
+    fad = load_embedding(cfg.eval.fad_embedding, sample_rate=cfg.eval.fad_sample_rate) if cfg.eval.fad_embedding else None
+    return PerceptualMetrics(cfg.synth.sample_rate, cfg.synth.n_samples, mss=True, jtfs=jtfs or False,
+                             fad_embedding=fad, onset="detect")
+
+
+def build_jtfs_distance(cfg: RunConfig) -> nn.Module:
+    """The full-JTFS distance at the run's JTFS settings (an evaluation metric)."""
+    j = cfg.jtfs
+    return JTFSLoss(shape=cfg.synth.n_samples, J=j.J, Q1=j.Q1, Q2=j.Q2, J_fr=j.J_fr, Q_fr=j.Q_fr, T=j.T, F=j.F,
+                    use_rho_log1p=j.use_rho_log1p)
 
 
 def build_loss(cfg: RunConfig, probs=None) -> nn.Module:

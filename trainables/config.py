@@ -19,6 +19,7 @@ LOSSES = ("scrapl", "jtfs", "mss-linear", "mss-log-linear", "mss-revisited", "ms
 LR_SCHEDULES = ("none", "linear")
 CHECKPOINT_METRICS = ("val_loss", "val_theta_l1")
 DEVICES = ("auto", "cpu", "cuda")
+DATA_SOURCES = ("grid", "oneshot-synthetic", "oneshot-folder")
 
 
 class ConfigError(ValueError):
@@ -68,7 +69,9 @@ class SynthConfig:
     # chirplet (Table 11): named AM/FM ranges ("lo-lo" ... released; "...-paper" as printed)
     chirplet_ranges: str = "lo-lo"
     f0_hz: float = 512.0
-    max_shift: int = 2048  # random time shift ±max_shift samples of the reconstruction
+    max_shift: int = 2048  # random time shift ±max_shift samples (chirplet; TR-808 meso; 0 = micro)
+    # TR-808 (Table 12): sample where the hit starts (and where recordings' onsets are aligned)
+    onset: int = 2048
 
     def __post_init__(self) -> None:
         _choice("synth.kind", self.kind, SYNTHS)
@@ -83,6 +86,8 @@ class SynthConfig:
                 _fail("synth.f0_max_hz", f"must be > synth.f0_min_hz ({self.f0_min_hz}), got {self.f0_max_hz}")
         else:
             _int("synth.max_shift", self.max_shift, 0, self.n_samples // 2)
+        if self.kind == "tr808":
+            _int("synth.onset", self.onset, 0, self.n_samples - 1)
         if self.kind == "chirplet":
             from trainables.synths import CHIRPLET_CONFIGS
 
@@ -140,16 +145,56 @@ class EncoderConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """θ grid (notes §9.3): grid_size² θ combinations × n_seeds_per_theta, split 60/20/20 by θ."""
+    """Where targets come from.
 
+    ``grid`` (granular / chirplet, notes §9.3): grid_size² θ combinations × n_seeds_per_theta, split
+    60/20/20 by θ combination. ``oneshot-folder`` (TR-808, paper §4.4): the WAV one-shots under
+    ``oneshot_root`` (no θ), split ``split_sizes`` by the run seed. ``oneshot-synthetic``: the same
+    interface with ``n_examples`` random θ rendered by the synth (θ known; tests and demos).
+    """
+
+    source: str = "grid"
     grid_size: int = 32
     n_seeds_per_theta: int = 5
     batch_size: int = 32
+    oneshot_root: str | None = None
+    split_sizes: tuple[int, ...] = (425, 128, 128)  # paper: 681 TR-808 one-shots
+    n_examples: int = 681
+    skip_bad: bool = False  # skip (and report) unreadable / empty / too long files instead of failing
 
     def __post_init__(self) -> None:
+        _choice("data.source", self.source, DATA_SOURCES)
         _int("data.grid_size", self.grid_size, 2)
         _int("data.n_seeds_per_theta", self.n_seeds_per_theta, 1)
         _int("data.batch_size", self.batch_size, 1)
+        if (not isinstance(self.split_sizes, tuple) or len(self.split_sizes) != 3
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in self.split_sizes)):
+            _fail("data.split_sizes", f"expected three positive integers (train, val, test), got {self.split_sizes!r}")
+        _int("data.n_examples", self.n_examples, 3)
+        if not isinstance(self.skip_bad, bool):
+            _fail("data.skip_bad", f"expected true or false, got {self.skip_bad!r}")
+        if self.source == "oneshot-folder" and not self.oneshot_root:
+            _fail("data.oneshot_root", "required by data.source='oneshot-folder' (a folder of WAV one-shots)")
+        if self.source == "oneshot-synthetic" and sum(self.split_sizes) > self.n_examples:
+            _fail("data.split_sizes", f"{self.split_sizes} needs {sum(self.split_sizes)} examples, "
+                  f"data.n_examples is {self.n_examples}")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Extra evaluation (TR-808 Tables 4, 8, 9): audio metrics of test reconstructions."""
+
+    perceptual: bool = False  # MSS log+lin distance, transient/decay loudness, centroid, flatness L1
+    jtfs: bool = False  # add the full-JTFS distance to the test metrics (slow: ~30 s/example on CPU)
+    val_jtfs: bool = False  # full-JTFS distance of validation reconstructions at every validation
+    fad_embedding: str | None = None  # local embedding checkpoint for FAD (off: none ships offline)
+    fad_sample_rate: int = 16000
+
+    def __post_init__(self) -> None:
+        for name in ("perceptual", "jtfs", "val_jtfs"):
+            if not isinstance(getattr(self, name), bool):
+                _fail(f"eval.{name}", f"expected true or false, got {getattr(self, name)!r}")
+        _int("eval.fad_sample_rate", self.fad_sample_rate, 1000)
 
 
 @dataclass(frozen=True)
@@ -233,6 +278,7 @@ class RunConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     device: str = "auto"
     threads: int | None = None
 
@@ -245,15 +291,31 @@ class RunConfig:
             _int("threads", self.threads, 1)
         self._check_cross_fields()
 
+    @property
+    def has_theta(self) -> bool:
+        """Whether targets come with their true θ (not for recordings)."""
+        return self.data.source != "oneshot-folder"
+
     def _check_cross_fields(self) -> None:
         from trainables.data import ThetaGrid
 
-        if self.synth.kind != "tr808":
+        grid = self.data.source == "grid"
+        if grid != (self.synth.kind in ("granular", "chirplet")):
+            _fail("data.source", f"synth.kind={self.synth.kind!r} needs "
+                  f"{'data.source=grid' if not grid else 'a oneshot-* data.source'}, got {self.data.source!r}")
+        if grid:
             sizes = ThetaGrid(self.data.grid_size, self.data.n_seeds_per_theta).split_sizes()
-            smallest = min(sizes, key=sizes.get)
-            if self.data.batch_size > sizes[smallest]:
-                _fail("data.batch_size", f"{self.data.batch_size} is larger than the {smallest} split "
-                      f"({sizes[smallest]} examples; splits {sizes})")
+        else:
+            sizes = dict(zip(("train", "val", "test"), self.data.split_sizes))
+        smallest = min(sizes, key=sizes.get)
+        if self.data.batch_size > sizes[smallest]:
+            _fail("data.batch_size", f"{self.data.batch_size} is larger than the {smallest} split "
+                  f"({sizes[smallest]} examples; splits {sizes})")
+        if not self.has_theta:
+            if self.train.loss == "p-loss":
+                _fail("train.loss", "p-loss needs the true θ, which recordings (data.source='oneshot-folder') lack")
+            if self.train.checkpoint_metric == "val_theta_l1":
+                _fail("train.checkpoint_metric", "val_theta_l1 needs the true θ, which recordings lack")
         if self.train.loss in ("scrapl", "jtfs"):
             try:
                 self.jtfs_settings()

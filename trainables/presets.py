@@ -8,6 +8,15 @@
   seconds (4096 samples at 2048 Hz, a small JTFS with P = 28 paths, an 8-channel encoder, an 8×8
   θ grid, 4 epochs). Plumbing only: this JTFS (T = 64 samples) is too short to see the synths'
   slow modulations, so SCRAPL does not learn at this scale;
+* ``tr808-micro``, ``tr808-meso`` — Table 12 (44.1 kHz one-shots, JTFS with J_fr = 5, T = 2048,
+  F = 1, log1p ρ, P = 483; batch 8; lr 1e-4 → 1e-5 linearly over 50 epochs; θ-IS on 1 batch of 16;
+  no grad_mult). Micro: aligned reconstruction; meso: reconstruction shifted by up to ±2048
+  samples. Targets default to synthetic one-shots (``data.source=oneshot-synthetic``, 681 examples
+  split 425/128/128 by the run seed); train on your recordings with
+  ``--set data.source=oneshot-folder --set data.oneshot_root=/path/to/wavs``. Test metrics are the
+  audio metrics of Tables 4, 8, 9 (``eval.jtfs=true`` adds the slow JTFS distance);
+* ``smoke-tr808`` (meso) and ``smoke-tr808-micro`` — the TR-808 pipeline at 8192 Hz, 1 s, on 48
+  synthetic one-shots, in seconds;
 * ``mini-granular``, ``mini-chirplet-<cfg>`` — a reduced scale for real comparisons on a CPU in
   minutes: same signals, a JTFS with ``J = 9`` (T = 0.25 s, P = 49) that resolves modulations
   down to ~2 Hz, a 16-channel encoder, a 16×16 θ grid (307 training examples), batch 16, 40 epochs.
@@ -18,7 +27,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from trainables.config import DataConfig, EncoderConfig, JTFSConfig, RunConfig, SynthConfig, TrainConfig
+from trainables.config import (DataConfig, EncoderConfig, EvalConfig, JTFSConfig, RunConfig, SynthConfig,
+                                TrainConfig)
 from trainables.synths import CHIRPLET_CONFIGS
 
 _PAPER_JTFS = JTFSConfig(J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2)  # T = 4096, F = 8 by default; P = 315
@@ -68,9 +78,43 @@ for _name in CHIRPLET_CONFIGS:
                     max_shift=256), lr=1e-3)
 
 
+def _tr808(setting: str) -> RunConfig:
+    return RunConfig(
+        preset=f"tr808-{setting}",
+        synth=SynthConfig(kind="tr808", sample_rate=44100, n_samples=44100, onset=2048,
+                          max_shift=2048 if setting == "meso" else 0),
+        jtfs=JTFSConfig(J=12, Q1=8, Q2=2, J_fr=5, Q_fr=2, T=2048, F=1, use_rho_log1p=True),  # P = 483
+        encoder=EncoderConfig(channels=128, n_blocks=5, pools=((2, 2), (2, 2), (2, 3), (3, 3), (3, 3)),
+                              latent=128, dropout=0.25, hop_length=256, n_octaves=9, bins_per_octave=12),
+        data=DataConfig(source="oneshot-synthetic", split_sizes=(425, 128, 128), n_examples=681, batch_size=8),
+        train=TrainConfig(lr=1e-4, lr_schedule="linear", lr_end=1e-5, epochs=50, grad_mult=1.0,
+                          theta_is_batches=1, theta_is_batch_size=16),
+        eval=EvalConfig(perceptual=True),
+    )
+
+
+def _smoke_tr808(setting: str, name: str) -> RunConfig:
+    return RunConfig(
+        preset=name,
+        synth=SynthConfig(kind="tr808", sample_rate=8192, n_samples=8192, onset=256,
+                          max_shift=256 if setting == "meso" else 0),
+        jtfs=JTFSConfig(J=8, Q1=4, Q2=1, J_fr=2, Q_fr=1, use_rho_log1p=True),  # N = 8192: P = 42
+        encoder=EncoderConfig(channels=8, latent=8, hop_length=64, dropout=0.25),
+        data=DataConfig(source="oneshot-synthetic", split_sizes=(32, 8, 8), n_examples=48, batch_size=8),
+        train=TrainConfig(lr=1e-3, epochs=3, grad_mult=1.0, theta_is_batches=1, theta_is_batch_size=4,
+                          theta_is_iters=3),
+        eval=EvalConfig(perceptual=True, jtfs=True),
+    )
+
+
+for _setting in ("micro", "meso"):
+    PRESETS[f"tr808-{_setting}"] = _tr808(_setting)
+PRESETS["smoke-tr808"] = _smoke_tr808("meso", "smoke-tr808")
+PRESETS["smoke-tr808-micro"] = _smoke_tr808("micro", "smoke-tr808-micro")
+
 _MINI_JTFS = JTFSConfig(J=9, Q1=4, Q2=1, J_fr=2, Q_fr=1)  # N = 4096: P = 49
 for _name, _smoke_cfg in list(PRESETS.items()):
-    if _name.startswith("smoke-"):
+    if _name.startswith("smoke-") and _smoke_cfg.data.source == "grid":
         PRESETS["mini-" + _name[len("smoke-"):]] = replace(
             _smoke_cfg, preset="mini-" + _name[len("smoke-"):], jtfs=_MINI_JTFS,
             encoder=EncoderConfig(channels=16, latent=16, hop_length=64),

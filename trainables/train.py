@@ -83,8 +83,11 @@ class Run:
         self.synth = build.build_synth(cfg).to(self.device)
         self.theta_names = tuple(self.synth.theta_names)
         self.encoder = build.build_encoder(cfg, len(self.theta_names)).to(self.device)
-        grid = build.build_data(cfg, len(self.theta_names))
-        self.train_split, self.val_split, self.test_split = (grid.split(s) for s in ("train", "val", "test"))
+        data = build.build_data(cfg, len(self.theta_names))
+        self.train_split, self.val_split, self.test_split = (data.split(s) for s in ("train", "val", "test"))
+        self.has_theta = cfg.has_theta
+        self.perceptual = build.build_perceptual(cfg)
+        self.val_jtfs = build.build_jtfs_distance(cfg).to(self.device) if cfg.eval.val_jtfs else None
         self.loss = build.build_loss(cfg, probs).to(self.device)
         self.is_scrapl = cfg.train.loss == "scrapl"
         self.is_ploss = cfg.train.loss == "p-loss"
@@ -139,27 +142,26 @@ class Run:
         self.elapsed_s = float(state["elapsed_s"])
 
     # --- one step -----------------------------------------------------------------------------------
-    def _loss(self, theta: Tensor, seed: Tensor, seed_hat: Tensor, path: int | None = None) -> Tensor:
-        with torch.no_grad():
-            x = self.synth(theta, seed)
-        theta_hat = self.encoder(x)
+    def _loss(self, x: Tensor, theta: Tensor | None, theta_hat: Tensor, seed_hat: Tensor,
+              path: int | None = None) -> tuple[Tensor, Tensor | None]:
+        """The training loss of one batch, and the reconstruction ``x̂`` (None for P-loss)."""
         if self.is_ploss:
-            return self.loss(theta_hat, theta)
+            return self.loss(theta_hat, theta), None
         x_hat = self.synth(theta_hat, seed_hat)
         if self.is_scrapl:
-            return self.loss(x_hat, x, path_idx=path)
-        return self.loss(x_hat, x)
+            return self.loss(x_hat, x, path_idx=path), x_hat
+        return self.loss(x_hat, x), x_hat
 
     def train_step(self) -> float:
         cfg = self.cfg
         epoch, b = divmod(self.step, self.steps_per_epoch)
         for group in self.optimizer.param_groups:
             group["lr"] = build.learning_rate(cfg, epoch)
-        theta, seed = self.train_split.train_batch(cfg.data.batch_size, cfg.seed, epoch, b)
-        theta, seed = theta.to(self.device), seed.to(self.device)
+        batch = self.train_split.train_batch(cfg.data.batch_size, cfg.seed, epoch, b)
+        x, theta = build.targets(batch, self.synth, self.device)
         seed_hat = draw_seed_hat(self.seed_hat_gen, cfg.data.batch_size).to(self.device)
         self.encoder.train()
-        loss = self._loss(theta, seed, seed_hat)
+        loss, _ = self._loss(x, theta, self.encoder(x), seed_hat)
         if cfg.train.inject_nan_at_step == self.step + 1:
             loss = loss * float("nan")
         value = float(loss.detach())
@@ -183,33 +185,55 @@ class Run:
 
     # --- evaluation -----------------------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, split, with_loss: bool, purpose: int) -> dict[str, float]:
-        """θ L1 (total and per parameter) over ``split`` in fixed order; the validation loss with the
-        reconstruction seeds and SCRAPL paths of a private stream (``purpose``)."""
+    def evaluate(self, split, with_loss: bool, purpose: int, perceptual=None,
+                 jtfs: torch.nn.Module | None = None) -> dict[str, float]:
+        """Over ``split`` in fixed order: θ L1 (total and per parameter) when θ is known; the loss
+        (``with_loss``) with reconstruction seeds and SCRAPL paths from a private stream
+        (``purpose``); audio metrics of the reconstructions (``perceptual``, ``jtfs``).
+        Metrics are averaged over examples."""
         bs = self.cfg.data.batch_size
         gen = _seeded_generator(self.cfg.seed, purpose)
         self.encoder.eval()
         l1_sum = torch.zeros(len(self.theta_names), dtype=torch.float64)
-        loss_sum, n = 0.0, 0
-        for theta, seed in split.fixed_batches(bs):
-            theta, seed = theta.to(self.device), seed.to(self.device)
-            x = self.synth(theta, seed)
+        loss_sum = jtfs_sum = 0.0
+        n = 0
+        if perceptual is not None:
+            perceptual.reset()
+        for batch in split.fixed_batches(bs):
+            x, theta = build.targets(batch, self.synth, self.device)
             theta_hat = self.encoder(x)
-            l1_sum += (theta_hat - theta).abs().mean(0).double().cpu()
+            b = len(x)
+            if theta is not None:
+                l1_sum += (theta_hat - theta).abs().sum(0).double().cpu()
+            seed_hat = draw_seed_hat(gen, b).to(self.device)
+            path = int(torch.randint(self.n_paths, (1,), generator=gen)) if self.is_scrapl else None
+            x_hat = None
             if with_loss:
-                seed_hat = draw_seed_hat(gen, bs).to(self.device)
-                path = int(torch.randint(self.n_paths, (1,), generator=gen)) if self.is_scrapl else None
-                loss_sum += float(self._loss(theta, seed, seed_hat, path))
-            n += 1
-        l1 = l1_sum / n
-        out = {schema.VAL_THETA_L1: float(l1.mean())}
-        out.update({schema.per_param(schema.VAL_THETA_L1, name): float(v) for name, v in zip(self.theta_names, l1)})
+                loss, x_hat = self._loss(x, theta, theta_hat, seed_hat, path)
+                loss_sum += float(loss) * b
+            if perceptual is not None or jtfs is not None:
+                if x_hat is None:
+                    x_hat = self.synth(theta_hat, seed_hat)
+                if perceptual is not None:
+                    perceptual.update(x_hat.float(), x.float())
+                if jtfs is not None:
+                    jtfs_sum += float(jtfs(x_hat, x)) * b
+            n += b
+        out: dict[str, float] = {}
+        if self.has_theta:
+            l1 = l1_sum / n
+            out[schema.VAL_THETA_L1] = float(l1.mean())
+            out.update({schema.per_param(schema.VAL_THETA_L1, name): float(v) for name, v in zip(self.theta_names, l1)})
         if with_loss:
             out["val_loss"] = loss_sum / n
+        if jtfs is not None:
+            out["val_jtfs"] = jtfs_sum / n
+        if perceptual is not None:
+            out.update({f"test_{k}": v for k, v in perceptual.compute().items()})
         return out
 
     def validate(self) -> dict[str, float]:
-        metrics = self.evaluate(self.val_split, with_loss=True, purpose=1_000_000 + self.step)
+        metrics = self.evaluate(self.val_split, with_loss=True, purpose=1_000_000 + self.step, jtfs=self.val_jtfs)
         train_loss = self.train_loss_sum / max(1, self.train_loss_count)
         self.train_loss_sum, self.train_loss_count = 0.0, 0
         metrics.update({schema.TRAIN_LOSS: train_loss, schema.ELAPSED_S: self.elapsed_s,
@@ -230,19 +254,20 @@ class Run:
         """Test θ L1 of the best checkpoint and the per-run statistics of the validation curve."""
         final_model = {k: v.detach().clone() for k, v in self.encoder.state_dict().items()}
         self.encoder.load_state_dict(self.best["model"])
-        test = self.evaluate(self.test_split, with_loss=False, purpose=2)
-        metrics = {schema.TEST_THETA_L1: test[schema.VAL_THETA_L1]}
-        metrics.update({schema.per_param(schema.TEST_THETA_L1, n): test[schema.per_param(schema.VAL_THETA_L1, n)]
-                        for n in self.theta_names})
-        steps = [h["step"] for h in self.history]
-        curve = [h[schema.VAL_THETA_L1] for h in self.history]
-        metrics[schema.VAL_TOTAL_VARIATION] = total_variation(curve)
-        for name, key in [(None, schema.VAL_THETA_L1)] + [(n, schema.per_param(schema.VAL_THETA_L1, n))
-                                                           for n in self.theta_names]:
-            conv = convergence_step(steps, [h[key] for h in self.history])
-            if conv is not None:
-                metrics[schema.CONVERGENCE_STEP if name is None else
-                        schema.per_param(schema.CONVERGENCE_STEP, name)] = float(conv)
+        test = self.evaluate(self.test_split, with_loss=False, purpose=2, perceptual=self.perceptual)
+        metrics = {k: v for k, v in test.items() if k.startswith("test_")}
+        if self.has_theta:
+            metrics[schema.TEST_THETA_L1] = test[schema.VAL_THETA_L1]
+            metrics.update({schema.per_param(schema.TEST_THETA_L1, n): test[schema.per_param(schema.VAL_THETA_L1, n)]
+                            for n in self.theta_names})
+            steps = [h["step"] for h in self.history]
+            metrics[schema.VAL_TOTAL_VARIATION] = total_variation([h[schema.VAL_THETA_L1] for h in self.history])
+            for name, key in [(None, schema.VAL_THETA_L1)] + [(n, schema.per_param(schema.VAL_THETA_L1, n))
+                                                               for n in self.theta_names]:
+                conv = convergence_step(steps, [h[key] for h in self.history])
+                if conv is not None:
+                    metrics[schema.CONVERGENCE_STEP if name is None else
+                            schema.per_param(schema.CONVERGENCE_STEP, name)] = float(conv)
         metrics[schema.STEPS_PER_SECOND] = self.step / self.elapsed_s if self.elapsed_s > 0 else 0.0
         metrics["best_step"] = float(self.best["step"])
         self.examples = self.render_examples()
@@ -252,11 +277,10 @@ class Run:
     @torch.no_grad()
     def render_examples(self, k: int = 3) -> Tensor:
         """``(k, 2, N)``: test targets and their reconstructions by the current (best) encoder."""
-        theta, seed = next(self.test_split.fixed_batches(min(k, len(self.test_split)), drop_last=True))
-        theta, seed = theta.to(self.device), seed.to(self.device)
+        batch = next(self.test_split.fixed_batches(min(k, len(self.test_split)), drop_last=True))
+        x, _ = build.targets(batch, self.synth, self.device)
         self.encoder.eval()
-        x = self.synth(theta, seed)
-        seed_hat = draw_seed_hat(_seeded_generator(self.cfg.seed, 3), len(seed)).to(self.device)
+        seed_hat = draw_seed_hat(_seeded_generator(self.cfg.seed, 3), len(x)).to(self.device)
         x_hat = self.synth(self.encoder(x), seed_hat)
         return torch.stack([x[:, 0], x_hat[:, 0]], dim=1).cpu()
 

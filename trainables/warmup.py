@@ -42,12 +42,11 @@ def warmup_inputs(cfg: RunConfig):
                          f"({len(split)} examples)")
     gen = torch.Generator().manual_seed(order_seed(cfg.seed, (1 << 41)))
     batches = []
-    for b, (theta, seed) in enumerate(split.fixed_batches(t.theta_is_batch_size)):
+    for b, batch in enumerate(split.fixed_batches(t.theta_is_batch_size)):
         if b == t.theta_is_batches:
             break
-        with torch.no_grad():
-            x = synth(theta.to(device), seed.to(device))
-        batches.append((x, draw_seed_hat(gen, len(seed)).to(device)))
+        x, _ = build.targets(batch, synth, device)
+        batches.append((x, draw_seed_hat(gen, len(x)).to(device)))
 
     def path_loss(x_hat: Tensor, x: Tensor, path_idx: int) -> Tensor:
         return loss(x_hat, x, path_idx=path_idx)

@@ -109,3 +109,64 @@ def test_cli_runs_a_smoke_training_and_rejects_bad_fields(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "trainables.train", "--set", "train.lr=-1"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "train.lr: must be > 0" in bad.stderr
+
+
+# --- TR-808: one-shot targets, audio metrics -------------------------------------------------------
+PERCEPTUAL = ["test_mss_log_lin", "test_jtfs", "test_transient_loudness_l1", "test_transient_centroid_l1",
+              "test_transient_flatness_l1", "test_decay_loudness_l1", "test_decay_centroid_l1",
+              "test_decay_flatness_l1"]
+
+
+def test_tr808_smoke_run_reports_the_audio_metrics_of_tables_4_8_9():
+    result = train(override(get_preset("smoke-tr808"), **{"train.max_steps": 4, "train.p_adam": True}))
+    for key in PERCEPTUAL + [schema.TEST_THETA_L1, "test_theta_l1_osc1_freq"]:
+        assert key in result.metrics and result.metrics[key] >= 0, key
+    assert len(result.theta_names) == 14
+
+
+def write_oneshots(root, n, sample_rate=22050):
+    """n synthetic one-shots as 16-bit WAV files under root/<kind>/ (a user's folder of recordings)."""
+    import wave
+
+    import numpy as np
+
+    from trainables.synths.tr808 import TR808Synth
+
+    synth = TR808Synth(sample_rate=sample_rate, n_samples=sample_rate, max_shift=0, onset=700)
+    theta = torch.rand(n, 14, generator=torch.Generator().manual_seed(0))
+    audio = synth(theta, torch.arange(n))[:, 0].numpy()
+    for i, x in enumerate(audio):
+        folder = root / ("kick" if i % 2 else "snare")
+        folder.mkdir(parents=True, exist_ok=True)
+        pcm = (np.clip(x / np.abs(x).max() * 0.8, -1, 1) * 32767).astype("<i2")
+        with wave.open(str(folder / f"hit{i:02d}.wav"), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(sample_rate)
+            w.writeframes(pcm.tobytes())
+
+
+def folder_config(root, **dotted):
+    return override(get_preset("smoke-tr808"), **{"data.source": "oneshot-folder", "data.oneshot_root": str(root),
+                                                  "data.split_sizes": (8, 4, 4), "data.batch_size": 4,
+                                                  "eval.jtfs": False, **dotted})
+
+
+def test_training_on_a_folder_of_recordings_has_no_theta_metrics(tmp_path):
+    write_oneshots(tmp_path, 16)
+    result = train(folder_config(tmp_path, **{"train.max_steps": 3}))
+    assert schema.TEST_THETA_L1 not in result.metrics and schema.VAL_THETA_L1 not in result.history[-1]
+    assert {k for k in PERCEPTUAL if k != "test_jtfs"} <= set(result.metrics)
+    assert "val_loss" in result.history[-1]
+
+
+def test_folder_datasets_fail_with_counts_and_theta_needs(tmp_path):
+    write_oneshots(tmp_path, 10)
+    with pytest.raises(ValueError, match=r"too few usable .wav files.*10 available but .* = 16 requested"):
+        train(folder_config(tmp_path))
+    with pytest.raises(ValueError, match="^train.loss: p-loss needs the true θ"):
+        folder_config(tmp_path, **{"train.loss": "p-loss"})
+    with pytest.raises(ValueError, match="^data.oneshot_root: required"):
+        override(get_preset("smoke-tr808"), **{"data.source": "oneshot-folder"})
+    with pytest.raises(ValueError, match="^data.source"):
+        override(get_preset("smoke-tr808"), **{"data.source": "grid"})
