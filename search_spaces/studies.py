@@ -87,8 +87,16 @@ ARM_LIBRARY: dict[str, Arm] = _library()  # every named arm, e.g. for ``hpo(arm=
 
 
 def smoke_preset(preset: str) -> str:
-    """The smoke-scale twin of a preset (``granular`` → ``smoke-granular``)."""
-    return preset if preset.startswith("smoke-") else f"smoke-{preset}"
+    """The smoke-scale twin of a preset (``granular`` or ``mini-granular`` → ``smoke-granular``);
+    ``SpecError`` for an unknown preset (named as given)."""
+    from trainables.presets import PRESETS
+
+    if preset not in PRESETS:
+        raise SpecError("presets", f"unknown preset {preset!r}; choose one of: {', '.join(sorted(PRESETS))}")
+    if preset.startswith("smoke-"):
+        return preset
+    base = preset.split("-", 1)[1] if preset.startswith("mini-") else preset
+    return f"smoke-{base}"
 
 
 def _select_arms(arms: tuple[Arm, ...], only: Sequence[str] | None) -> tuple[Arm, ...]:

@@ -1,66 +1,82 @@
-"""Study spec → flat Ray ``param_space`` (dotted config keys, as ``trainables.config.flatten``).
+"""Study spec → what Tune explores, keyed by the config's own dotted names (``trainables.config.flatten``).
 
-A grid study is one ``tune.grid_search`` over its cells (``study.cell`` = ``preset/arm/seed``, seed-
-major so a partly run study holds complete seed pairs); every dotted key that varies between cells
-is a ``tune.sample_from`` that looks the cell's value up, every other key a constant. So each trial's
-config is exactly its flattened ``RunConfig`` plus ``study.*`` keys, and Tune's result columns
-(``config/train.lr``) carry the config field names. A cross product would not do: the ``losses``
-study runs fewer seeds for its ``jtfs`` arm.
+A grid study's trials are its cells (``study.cell`` = ``preset/arm/seed``, seed-major so a partly run
+study holds complete seed pairs). ``CellSearcher`` hands Tune one complete flat config per cell: each
+trial's config is exactly its flattened ``RunConfig`` plus ``study.*`` keys, so Tune's result columns
+(``config/train.lr``), MLflow params and config fields share one name. Neither a cross-product
+``grid_search`` (the ``losses`` study runs fewer seeds for its ``jtfs`` arm) nor per-key
+``sample_from`` lookups (Ray 2.60 restores not-yet-started trials with unresolved ``sample_from``
+placeholders after a driver crash, and they then fail) would do.
 
 An HPO study's param space is the arm's flattened config with the tuned keys replaced by Tune
 domains (``loguniform``, ``uniform``, ``randint``, ``choice``), which ``OptunaSearch`` converts.
 """
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ray import tune
+from ray.tune.search import Searcher
 
 from search_spaces.spec import Cell, Param, StudySpec
 
-__all__ = ["CELL_KEY", "CellValue", "cell_configs", "grid_param_space", "hpo_param_space", "tune_domain"]
+__all__ = ["CELL_KEY", "CellSearcher", "cell_configs", "hpo_param_space", "tune_domain"]
 
 CELL_KEY = "study.cell"
 
 
-class CellValue:
-    """``tune.sample_from`` callable: the value of ``key`` in the trial's cell."""
-
-    def __init__(self, table: Mapping[str, Mapping[str, Any]], key: str) -> None:
-        self.table, self.key = table, key
-
-    def __call__(self, config: Mapping[str, Any]) -> Any:
-        return self.table[config[CELL_KEY]][self.key]
-
-
 def cell_configs(spec: StudySpec, extra: Callable[[Cell], Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """``{cell key: flat config + per-cell study.* keys}``; ``extra(cell)`` adds config overrides
-    decided at run time (θ-IS π file, threads, device)."""
+    """``{cell key: flat config + per-cell study.* keys}`` in the spec's cell order; ``extra(cell)``
+    adds config overrides decided at run time (θ-IS π file, threads, device)."""
     from trainables.config import flatten
 
     out = {}
     for cell in spec.cells():
         flat = flatten(spec.config(cell, extra(cell)))
-        flat.update({"study.arm": cell.arm, "study.trial_key": cell.key,
+        flat.update({CELL_KEY: cell.key, "study.arm": cell.arm, "study.trial_key": cell.key,
                      "study.faults": [[f.kind, f.step] for f in spec.faults_of(cell) if f.kind != "nan"]})
         out[cell.key] = flat
     return out
 
 
-def grid_param_space(configs: Mapping[str, Mapping[str, Any]], study_keys: Mapping[str, Any]) -> dict[str, Any]:
-    cells = list(configs)
-    keys = list(next(iter(configs.values())))
-    space: dict[str, Any] = {CELL_KEY: tune.grid_search(cells)}
-    table = {c: dict(v) for c, v in configs.items()}
-    for key in keys:
-        values = [table[c][key] for c in cells]
-        if all(v == values[0] for v in values[1:]):
-            space[key] = values[0]
-        else:
-            space[key] = tune.sample_from(CellValue(table, key))
-    space.update(study_keys)
-    return space
+class CellSearcher(Searcher):
+    """A grid as a Tune searcher: suggests each cell's complete config once, in order. Its position is
+    saved with Tune's experiment state, so a restored study continues with the next cell."""
+
+    def __init__(self, configs: Mapping[str, Mapping[str, Any]]) -> None:
+        super().__init__()
+        self.configs = {k: dict(v) for k, v in configs.items()}
+        self.order = list(self.configs)
+        self.position = 0
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        return True
+
+    def suggest(self, trial_id: str):
+        if self.position >= len(self.order):
+            return Searcher.FINISHED
+        key = self.order[self.position]
+        self.position += 1
+        return dict(self.configs[key])
+
+    def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
+        pass
+
+    def get_state(self) -> dict:
+        return {"configs": self.configs, "order": self.order, "position": self.position}
+
+    def set_state(self, state: dict) -> None:
+        self.configs, self.order, self.position = state["configs"], state["order"], state["position"]
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump(self.get_state(), f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as f:
+            self.set_state(pickle.load(f))
 
 
 def tune_domain(p: Param):

@@ -21,6 +21,19 @@ from ray import tune
 __all__ = ["TrialRecord", "SummaryLine", "format_duration"]
 
 
+def _error_line(trial) -> str:
+    """The last line of a trial's error trace (``ExcType: message``), shortened."""
+    try:
+        text = trial.get_error() or ""
+    except Exception:  # noqa: BLE001 - best effort
+        text = ""
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if ":" in ln and not ln.startswith(("File ", "^", "~")):
+            return ln[:300]
+    return lines[-1][:300] if lines else "unknown error"
+
+
 def format_duration(seconds: float) -> str:
     seconds = int(max(0, round(seconds)))
     h, rem = divmod(seconds, 3600)
@@ -40,10 +53,21 @@ class TrialRecord:
     final: dict[str, Any] = field(default_factory=dict)
 
 
-class SummaryLine(tune.Callback):
-    """Live summary; ``expected_iterations(config)`` = reports a trial makes when it runs to the end."""
+_ACTIVE: list["SummaryLine"] = []
 
-    def __init__(self, study: str, total: int, *, label: Callable[[dict], str],
+
+def _active_summary() -> "SummaryLine":
+    """Unpickling target: the summary of the study running in this driver (see ``__reduce__``)."""
+    if not _ACTIVE:
+        raise RuntimeError("no active study summary to attach the restored callback to")
+    return _ACTIVE[-1]
+
+
+class SummaryLine(tune.Callback):
+    """Live summary; ``label(trial)`` names a trial, ``expected_iterations(config)`` = the reports a
+    trial makes when it runs to the end (for the ETA)."""
+
+    def __init__(self, study: str, total: int, *, label: Callable[[Any], str],
                  expected_iterations: Callable[[dict], int], metric: str = "val_theta_l1",
                  interval: float = 30.0, stream: TextIO | None = None, live: bool | None = None) -> None:
         self.study, self.total, self.label, self.expected = study, total, label, expected_iterations
@@ -56,13 +80,28 @@ class SummaryLine(tune.Callback):
         self._last_print = 0.0
         self._last_counts: tuple | None = None
         self._last_text = ""
+        self.max_running = 0  # peak number of trials Ray ran at once
         self._trials: list = []
+
+    # Tune pickles callbacks into its experiment state and ``Tuner.restore`` brings the old objects
+    # back (stale clock, stale counts). A summary pickles as a reference to the summary registered by
+    # the driver that is running now, so a restored study reports through the new one.
+    def activate(self) -> "SummaryLine":
+        _ACTIVE.append(self)
+        return self
+
+    def deactivate(self) -> None:
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+
+    def __reduce__(self):
+        return _active_summary, ()
 
     # --- Tune hooks ------------------------------------------------------------------------------------
     def _record(self, trial) -> TrialRecord:
         rec = self.records.get(trial.trial_id)
         if rec is None:
-            rec = self.records[trial.trial_id] = TrialRecord(self.label(trial.config))
+            rec = self.records[trial.trial_id] = TrialRecord(self.label(trial))
         return rec
 
     def on_trial_start(self, iteration, trials, trial, **info):
@@ -90,12 +129,16 @@ class SummaryLine(tune.Callback):
             self._say(f"trial {rec.label} failed: {rec.reason}")
         self._update(trials, force=True)
 
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        self._say(f"trial {self._record(trial).label} failed ({_error_line(trial)}); retrying from its last "
+                  f"checkpoint (failure {trial.num_failures})")
+
     def on_trial_error(self, iteration, trials, trial, **info):
         rec = self._record(trial)
         rec.end, rec.failed = time.time(), True
+        rec.reason = _error_line(trial)
         err = getattr(trial, "error_file", None)
-        rec.reason = f"error (see {err})" if err else "error"
-        self._say(f"trial {rec.label} errored after all retries; {rec.reason}")
+        self._say(f"trial {rec.label} failed after all retries: {rec.reason}" + (f" (traceback: {err})" if err else ""))
         self._update(trials, force=True)
 
     def on_step_end(self, iteration, trials, **info):
@@ -148,6 +191,7 @@ class SummaryLine(tune.Callback):
         counts change or every ``interval`` seconds, never the same text twice."""
         self._trials = trials
         c = self.counts(trials)
+        self.max_running = max(self.max_running, c["running"])
         key = (c["done"], c["failed"])
         now = time.time()
         if self.live:

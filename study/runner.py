@@ -18,6 +18,8 @@ Order matters:
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
 import shutil
@@ -99,6 +101,7 @@ class Outcome:
     counts: dict[str, int]
     records: dict[str, Any]
     wall_s: float
+    max_running: int = 0
     tables: list[Path] = field(default_factory=list)
     theta_is: dict[str, str] = field(default_factory=dict)
     best: dict[str, Any] | None = None
@@ -150,10 +153,12 @@ def _expected_reports(flat: dict[str, Any], _cache: dict = {}) -> int:  # noqa: 
     return math.ceil(total / spe) + 1
 
 
-def _label(multi_preset: bool) -> Callable[[dict], str]:
-    def label(config: dict) -> str:
-        text = f"{config.get('study.arm')} s{config.get('seed')}"
-        return f"{config.get('preset')}:{text}" if multi_preset else text
+def _label(spec: StudySpec) -> Callable[[Any], str]:
+    def label(trial) -> str:
+        if spec.hpo is not None:
+            return f"trial {trial.trial_id}"
+        preset, arm, seed = str(trial.config.get("study.cell")).split("/")
+        return f"{preset}:{arm} s{seed}" if len(spec.presets) > 1 else f"{arm} s{seed}"
     return label
 
 
@@ -260,9 +265,9 @@ def _execute(spec: StudySpec, sdir: StudyDir, settings: Settings, uri: str, *, f
         from study import theta_is_stage
 
         pi_files = theta_is_stage.run_stage(spec, sdir, uri, parent_id, n_tasks=settings.theta_is_tasks, say=say)
-        counts, records, best = _fit(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say)
-        outcome = Outcome(spec.name, sdir, uri, exp_id, parent_id, counts, records, time.time() - t0,
-                          theta_is=pi_files, best=best)
+        summary, best = _fit(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say)
+        outcome = Outcome(spec.name, sdir, uri, exp_id, parent_id, summary.counts(), summary.records,
+                          time.time() - t0, summary.max_running, theta_is=pi_files, best=best)
         _after_fit(spec, sdir, settings, outcome, say)
         return outcome
     finally:
@@ -301,7 +306,8 @@ def _fit(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say)
     if spec.hpo is None:
         configs = param_space.cell_configs(
             spec, lambda c: extra(c.preset, bool(dict(spec.arm(c.arm).overrides).get("train.theta_is"))))
-        space = param_space.grid_param_space(configs, study_keys)
+        space = dict(study_keys)
+        tune_config.update(search_alg=param_space.CellSearcher(configs), num_samples=len(configs))
         total = len(configs)
     else:
         import optuna
@@ -322,11 +328,12 @@ def _fit(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say)
             scheduler=ASHAScheduler(max_t=max_t, grace_period=h.grace_period, reduction_factor=h.reduction_factor))
         total = h.num_samples
 
-    summary = progress.SummaryLine(spec.name, total, label=_label(len(spec.presets) > 1),
+    summary = progress.SummaryLine(spec.name, total, label=_label(spec),
                                    expected_iterations=_expected_reports, interval=settings.progress_interval)
 
     def dirname(trial) -> str:
-        return f"{trial.config.get('study.arm')}_s{trial.config.get('seed')}_{trial.trial_id}".replace("+", "-")
+        cell = trial.config.get(param_space.CELL_KEY)
+        return (str(cell).replace("/", "_").replace("+", "-") + "_" if cell else "") + trial.trial_id
 
     trainable = tune.with_resources(run_trial, resources)
     run_config = tune.RunConfig(
@@ -334,24 +341,39 @@ def _fit(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say)
         failure_config=tune.FailureConfig(max_failures=settings.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2))
     path = str(sdir.tune_path)
-    if tune.Tuner.can_restore(path):
-        say(f"resuming the Tune experiment in {path} (finished trials are not re-run)")
-        tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
-    else:
-        if sdir.tune_path.exists():
-            say("no restorable Tune state (the driver stopped before Tune saved any): starting the trials "
-                "again; trials already FINISHED in MLflow are skipped, the others restart")
-        tuner = tune.Tuner(trainable, param_space=space,
-                           tune_config=tune.TuneConfig(trial_dirname_creator=dirname, **tune_config),
-                           run_config=run_config)
-    say(f"running {total} trial(s) ...")
-    with _SigtermAsSigint():
-        results = tuner.fit()
-    counts = summary.counts()
-    best = None
-    if spec.hpo is not None:
-        best = _best_hpo(spec, results)
-    return counts, summary.records, best
+    summary.activate()  # before Tuner.restore: the pickled callback resolves to this one
+    try:
+        if tune.Tuner.can_restore(path):
+            say(f"resuming the Tune experiment in {path} (finished trials are not re-run)")
+            tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
+        else:
+            if sdir.tune_path.exists():
+                say("no restorable Tune state (the driver stopped before Tune saved any): starting the trials "
+                    "again; trials already FINISHED in MLflow are skipped, the others restart")
+            tuner = tune.Tuner(trainable, param_space=space,
+                               tune_config=tune.TuneConfig(trial_dirname_creator=dirname, **tune_config),
+                               run_config=run_config)
+        say(f"running {total} trial(s) ...")
+        with _quiet_tune(settings.verbose), _SigtermAsSigint():
+            results = tuner.fit()
+    finally:
+        summary.deactivate()
+    best = _best_hpo(spec, results) if spec.hpo is not None else None
+    return summary, best
+
+
+@contextlib.contextmanager
+def _quiet_tune(verbose: bool):
+    """Tune logs every failed attempt with a full traceback; the summary prints one line instead (the
+    traceback stays in the trial's error file). ``--verbose`` keeps Tune's output."""
+    logger = logging.getLogger("ray.tune.execution.tune_controller")
+    level = logger.level
+    if not verbose:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _best_hpo(spec: StudySpec, results) -> dict[str, Any] | None:
@@ -413,12 +435,17 @@ def _after_fit(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Out
 
 
 def _close_early_stopped(uri: str, experiment_id: str) -> None:
-    """ASHA-stopped HPO trials ended KILLED in their trainable; the study is done, so they are
-    complete: FINISHED, tagged ``scrapl.early_stopped``."""
+    """ASHA-stopped HPO trials end in their trainable as KILLED — or stay RUNNING when Tune tears the
+    actor down before that last call lands. The study is complete, so every such run is a finished,
+    early-stopped trial: FINISHED, tagged ``scrapl.early_stopped``, without a failure reason."""
+    from analysis import schema
+
     c = tracking.client(uri)
     for run in tracking.find_trial_runs(uri, experiment_id):
-        if run.info.status == "KILLED":
+        if run.info.status in ("KILLED", "RUNNING"):
             c.set_tag(run.info.run_id, tracking.EARLY_STOPPED, "true")
+            if schema.FAILURE_REASON in run.data.tags:
+                c.delete_tag(run.info.run_id, schema.FAILURE_REASON)
             c.set_terminated(run.info.run_id, "FINISHED")
 
 

@@ -36,7 +36,7 @@ def plan_chunks(n_paths: int, n_theta: int, n_tasks: int) -> list[tuple[list[int
     if n_tasks <= n_paths or n_theta == 1:
         k = min(n_tasks, n_paths)
         return [(list(range(i, n_paths, k)), None) for i in range(k)]
-    k = max(1, n_tasks // n_theta)
+    k = min(n_paths, max(1, n_tasks // n_theta))
     return [(list(range(i, n_paths, k)), [u]) for i in range(k) for u in range(n_theta)]
 
 
@@ -66,7 +66,7 @@ def compute_pi(cfg, n_tasks: int) -> tuple[Any, dict[str, Any]]:
     cfg_ref = ray.put(to_dict(cfg))
     futures = [_curvature_task.remote(cfg_ref, paths, dims) for paths, dims in chunks]
     results = ray.get(futures)
-    merged = [(paths, dims if dims is not None else list(range(U)), torch.as_tensor(C))
+    merged = [(paths, dims if dims is not None else list(range(U)), torch.from_numpy(np.array(C)))
               for (paths, dims), (C, _) in zip(chunks, results)]
     pi = warmup.probs_from_chunks(cfg, merged)
     wall = time.perf_counter() - tic

@@ -108,7 +108,9 @@ def run_trial(config: dict[str, Any]) -> None:
     log = tracking.TrialLog(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key,
                             Path(ctx.dir) / "spool", flush_s=ctx.flush_s)
     tags = {schema.STUDY: ctx.name, schema.ARM: ctx.arm, schema.SEED: str(cfg.seed), schema.PRESET: cfg.preset,
-            tracking.RAY_TRIAL_ID: trial_id}
+            tracking.RAY_TRIAL_ID: trial_id,
+            # the GPU(s) Ray gave this trial ("" = none); fractional trials share a device
+            "scrapl.cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
     run_name = f"{ctx.arm} · seed {cfg.seed} · {cfg.preset}" if ctx.trial_key else f"{ctx.arm} · {trial_id}"
     log.open(run_name, tags, flat)
     if log.finished:  # finished before a driver crash that Tune's saved state did not see

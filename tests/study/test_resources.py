@@ -1,0 +1,35 @@
+"""Fractional GPU packing on Ray's fake GPU: four 0.25-GPU trials run at once on one device."""
+import pytest
+
+from search_spaces import ablation
+from study import runner
+
+
+def max_overlap(intervals):
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    best = cur = 0
+    for _, delta in events:
+        cur += delta
+        best = max(best, cur)
+    return best
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_four_quarter_gpu_trials_share_the_fake_gpu(ray_cluster, tmp_path, runs):
+    assert ray_cluster.cluster_resources().get("GPU") == 1
+    spec = ablation("packing", "smoke-granular", (0,), factorial=True, arms=["scrapl", "p-adam", "p-saga", "p-adam+p-saga"],
+                    overrides={"train.max_steps": 18})
+    lines = []
+    outcome = runner.run(spec, runner.Settings(root=tmp_path, gpus_per_trial=0.25, progress_interval=5),
+                         say=lines.append)
+    assert outcome.exit_code == 0, "\n".join(lines)
+    assert any("per trial 1 CPU, 0.25 GPU" in ln for ln in lines)
+    assert outcome.max_running == 4  # Ray scheduled all four at once: 4 × 0.25 = the one GPU
+    intervals = [(rec.starts[0], rec.end) for rec in outcome.records.values()]
+    assert max_overlap(intervals) == 4  # and they were running at the same time
+    r = runs(outcome.tracking_uri, "packing")
+    for run in r.trials:
+        assert run.data.tags["scrapl.cuda_visible_devices"] == "0"  # the same device for all four
+        assert run.data.params["device"] == "auto"  # a GPU trial may use CUDA (here: none, so CPU)
+        assert run.info.status == "FINISHED"
