@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         if state is None:
             return
         line = " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k in
-                        (schema.VAL_THETA_L1, "val_loss", schema.TRAIN_LOSS, schema.ELAPSED_S))
+                        (schema.VAL_THETA_L1, "val_loss", "val_jtfs", schema.TRAIN_LOSS, schema.ELAPSED_S))
         print(f"step {step:>6}  epoch {metrics['epoch']:.2f}  {line}", flush=True)
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
