@@ -18,8 +18,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# The smoke ablation (SCRAPL, +P-Adam, +P-SAGA, +θ-IS × 3 seeds) on the embedded default: local Ray,
+# MLflow in studies/demo-ablation/mlflow.db; then its Table 2/6 style export and the MLflow UI command.
+# Running it again resumes the same study (nothing finished is re-run).
+DEMO_ROOT ?= $(CURDIR)/studies
 demo: $(STAMP)
-	$(BIN)/python bench/loss_step.py --config tiny --every 13
+	$(BIN)/python -m study run ablation --smoke-test --seeds 3 --name demo-ablation --root $(DEMO_ROOT)
+	@cat $(DEMO_ROOT)/demo-ablation/tables/ablation.md $(DEMO_ROOT)/demo-ablation/tables/deltas.md
+	@echo "MLflow UI: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(DEMO_ROOT)/demo-ablation/mlflow.db --host 127.0.0.1 --port 5000"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -19,6 +19,7 @@ Order matters:
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import math
 import os
@@ -57,6 +58,7 @@ class Settings:
     export: bool = True
     verbose: bool = False              # forward trial output (Ray's log_to_driver)
     progress_interval: float = 30.0
+    progress: bool = True              # print the live summary line
     theta_is_tasks: int | None = None  # Ray tasks of the θ-IS stage (default: the cluster's free CPUs)
 
     def check(self) -> None:
@@ -328,8 +330,9 @@ def _fit(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say)
             scheduler=ASHAScheduler(max_t=max_t, grace_period=h.grace_period, reduction_factor=h.reduction_factor))
         total = h.num_samples
 
-    summary = progress.SummaryLine(spec.name, total, label=_label(spec),
-                                   expected_iterations=_expected_reports, interval=settings.progress_interval)
+    summary = progress.SummaryLine(spec.name, total, label=_label(spec), expected_iterations=_expected_reports,
+                                   interval=settings.progress_interval,
+                                   stream=None if settings.progress else io.StringIO())
 
     def dirname(trial) -> str:
         cell = trial.config.get(param_space.CELL_KEY)
