@@ -72,8 +72,13 @@ def export_tables(spec: StudySpec, sdir: StudyDir, tracking_uri: str,
         params = sorted({c[len(schema.TEST_THETA_L1) + 1:] for c in per_seed.columns
                          if c.startswith(schema.TEST_THETA_L1 + "_")})
         arms = [a for a in spec.arm_names if a in set(per_seed[schema.ARM_COLUMN])]
+        per_param = per_seed.copy()
+        for p in params:  # MLflow has no convergence_step_<p> when no run converged: empty = never
+            column = schema.per_param(schema.CONVERGENCE_STEP, p)
+            if column not in per_param.columns:
+                per_param[column] = float("nan")
         try:
-            table = tables.theta_is_table(per_seed, arms, params, labels=[spec.arm(a).display for a in arms],
+            table = tables.theta_is_table(per_param, arms, params, labels=[spec.arm(a).display for a in arms],
                                           configs=[p for p in spec.presets
                                                    if not has_preset or p in set(per_seed[schema.PRESET_COLUMN])])
             written += _write_table(table, sdir.tables / "theta_is")

@@ -2,7 +2,7 @@
 
 A grid study's trials are its cells (``study.cell`` = ``preset/arm/seed``, seed-major so a partly run
 study holds complete seed pairs). ``CellSearcher`` hands Tune one complete flat config per cell: each
-trial's config is exactly its flattened ``RunConfig`` plus ``study.*`` keys, so Tune's result columns
+trial's config is exactly its flattened ``RunConfig`` plus ``study.*`` keys (``study.searchers``), so Tune's result columns
 (``config/train.lr``), MLflow params and config fields share one name. Neither a cross-product
 ``grid_search`` (the ``losses`` study runs fewer seeds for its ``jtfs`` arm) nor per-key
 ``sample_from`` lookups (Ray 2.60 restores not-yet-started trials with unresolved ``sample_from``
@@ -13,16 +13,14 @@ domains (``loguniform``, ``uniform``, ``randint``, ``choice``), which ``OptunaSe
 """
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ray import tune
-from ray.tune.search import Searcher
 
 from search_spaces.spec import Cell, Param, StudySpec
 
-__all__ = ["CELL_KEY", "CellSearcher", "cell_configs", "hpo_param_space", "tune_domain"]
+__all__ = ["CELL_KEY", "cell_configs", "hpo_param_space", "tune_domain"]
 
 CELL_KEY = "study.cell"
 
@@ -39,44 +37,6 @@ def cell_configs(spec: StudySpec, extra: Callable[[Cell], Mapping[str, Any]]) ->
                      "study.faults": [[f.kind, f.step] for f in spec.faults_of(cell) if f.kind != "nan"]})
         out[cell.key] = flat
     return out
-
-
-class CellSearcher(Searcher):
-    """A grid as a Tune searcher: suggests each cell's complete config once, in order. Its position is
-    saved with Tune's experiment state, so a restored study continues with the next cell."""
-
-    def __init__(self, configs: Mapping[str, Mapping[str, Any]]) -> None:
-        super().__init__()
-        self.configs = {k: dict(v) for k, v in configs.items()}
-        self.order = list(self.configs)
-        self.position = 0
-
-    def set_search_properties(self, metric, mode, config, **spec) -> bool:
-        return True
-
-    def suggest(self, trial_id: str):
-        if self.position >= len(self.order):
-            return Searcher.FINISHED
-        key = self.order[self.position]
-        self.position += 1
-        return dict(self.configs[key])
-
-    def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
-        pass
-
-    def get_state(self) -> dict:
-        return {"configs": self.configs, "order": self.order, "position": self.position}
-
-    def set_state(self, state: dict) -> None:
-        self.configs, self.order, self.position = state["configs"], state["order"], state["position"]
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump(self.get_state(), f)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as f:
-            self.set_state(pickle.load(f))
 
 
 def tune_domain(p: Param):

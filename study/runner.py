@@ -117,7 +117,12 @@ class Outcome:
 
 # --- helpers -----------------------------------------------------------------------------------------
 def git_info() -> dict[str, str]:
-    """The project's git commit (MLflow's standard tag) and whether the tree is dirty; {} without git."""
+    """The project's git commit (MLflow's standard tag) and whether the tree is dirty; {} without git.
+
+    ``ray job submit --working-dir .`` does not upload ``.git``: pass the commit as
+    ``$SCRAPL_GIT_COMMIT`` in the job's runtime environment instead."""
+    if os.environ.get("SCRAPL_GIT_COMMIT"):
+        return {"mlflow.source.git.commit": os.environ["SCRAPL_GIT_COMMIT"]}
     here = Path(__file__).resolve().parents[1]
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
@@ -282,7 +287,7 @@ def _execute(spec: StudySpec, sdir: StudyDir, settings: Settings, uri: str, *, f
 def _fit(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say):
     from ray import tune
 
-    from study import param_space, progress
+    from study import param_space, progress, searchers
     from trainables.tune import run_trial
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no trial tables: the summary line replaces them
@@ -309,12 +314,11 @@ def _fit(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say)
         configs = param_space.cell_configs(
             spec, lambda c: extra(c.preset, bool(dict(spec.arm(c.arm).overrides).get("train.theta_is"))))
         space = dict(study_keys)
-        tune_config.update(search_alg=param_space.CellSearcher(configs), num_samples=len(configs))
+        tune_config.update(search_alg=searchers.CellSearcher(configs), num_samples=len(configs))
         total = len(configs)
     else:
         import optuna
         from ray.tune.schedulers import ASHAScheduler
-        from ray.tune.search.optuna import OptunaSearch
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         arm = spec.arms[0]
@@ -326,7 +330,7 @@ def _fit(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say)
         max_t = max(_expected_reports({k: v for k, v in space.items() if not hasattr(v, "sample")}), 2)
         tune_config.update(
             metric=h.metric, mode="min", num_samples=h.num_samples,
-            search_alg=OptunaSearch(storage=storage, study_name=spec.name, seed=h.sampler_seed),
+            search_alg=searchers.ResumableOptunaSearch(storage=storage, study_name=spec.name, seed=h.sampler_seed),
             scheduler=ASHAScheduler(max_t=max_t, grace_period=h.grace_period, reduction_factor=h.reduction_factor))
         total = h.num_samples
 
@@ -407,7 +411,7 @@ def _after_fit(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Out
                 f"{sdir.spool}: run `python -m study sync {spec.name}` when it is back")
     unfinished = outcome.counts["running"] + outcome.counts["pending"]
     if spec.hpo is not None and not unfinished:
-        _close_early_stopped(uri, outcome.experiment_id)
+        _reconcile_hpo(uri, outcome.experiment_id, sdir, spec.name, set(outcome.records))
     failed = [r for r in outcome.records.values() if r.failed]
     summary = {**outcome.counts, "wall_s": round(outcome.wall_s, 1)}
     tracking.finish_study_run(uri, outcome.parent_run_id, "KILLED" if unfinished else "FINISHED", summary)
@@ -437,19 +441,36 @@ def _after_fit(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Out
     say(mlflow_ui_hint(uri))
 
 
-def _close_early_stopped(uri: str, experiment_id: str) -> None:
-    """ASHA-stopped HPO trials end in their trainable as KILLED — or stay RUNNING when Tune tears the
-    actor down before that last call lands. The study is complete, so every such run is a finished,
-    early-stopped trial: FINISHED, tagged ``scrapl.early_stopped``, without a failure reason."""
+def _reconcile_hpo(uri: str, experiment_id: str, sdir: StudyDir, name: str, tune_trials) -> None:
+    """Close an HPO study's loose ends once every trial is done.
+
+    * Runs of trials ASHA stopped end KILLED in their trainable, or stay RUNNING when Tune tears the
+      actor down first: they are finished early-stopped trials → FINISHED, ``scrapl.early_stopped``.
+    * A trial created after Tune's last snapshot before a driver crash is unknown to the restored
+      study (its sample is drawn again under a new id): its run → KILLED with the reason, and its
+      Optuna trial, still RUNNING in the database, → FAIL.
+    """
+    import optuna
+
     from analysis import schema
 
     c = tracking.client(uri)
     for run in tracking.find_trial_runs(uri, experiment_id):
-        if run.info.status in ("KILLED", "RUNNING"):
-            c.set_tag(run.info.run_id, tracking.EARLY_STOPPED, "true")
-            if schema.FAILURE_REASON in run.data.tags:
-                c.delete_tag(run.info.run_id, schema.FAILURE_REASON)
-            c.set_terminated(run.info.run_id, "FINISHED")
+        if run.info.status not in ("KILLED", "RUNNING"):
+            continue
+        if run.data.tags.get(schema.TRIAL_ID) not in tune_trials:
+            c.set_tag(run.info.run_id, schema.FAILURE_REASON, "orphaned: the driver crashed before Ray Tune saved "
+                                                              "this trial; its sample was drawn again")
+            c.set_terminated(run.info.run_id, "KILLED")
+            continue
+        c.set_tag(run.info.run_id, tracking.EARLY_STOPPED, "true")
+        if schema.FAILURE_REASON in run.data.tags:
+            c.delete_tag(run.info.run_id, schema.FAILURE_REASON)
+        c.set_terminated(run.info.run_id, "FINISHED")
+    storage = optuna.storages.RDBStorage(f"sqlite:///{sdir.hpo / 'optuna.db'}")
+    study = optuna.load_study(study_name=name, storage=storage)
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
 
 
 def mlflow_ui_hint(uri: str) -> str:

@@ -94,8 +94,20 @@ def test_smoke_ablation_end_to_end(tmp_path, child_session, runs, ray_cluster, c
     deltas = capsys.readouterr().out
     assert "p-adam+p-saga+theta-is" in deltas and "p-adam" in deltas
 
-    # the same command again (here on the session's runtime): resumes, re-runs nothing, reuses π
+    # list / status / sync read the study back
     from study.cli import main
+
+    capsys.readouterr()
+    assert main(["list", "--root", str(root)]) == 0
+    listing = capsys.readouterr().out
+    assert NAME in listing and "ablation" in listing
+    assert main(["status", NAME, "--root", str(root)]) == 0
+    status = capsys.readouterr().out
+    assert "finished 8" in status and f"{PRESET}/p-adam+p-saga+theta-is/1" in status and "Tune state restorable" in status
+    assert main(["sync", NAME, "--root", str(root)]) == 0
+    assert "nothing spooled" in capsys.readouterr().out
+
+    # the same command again (here on the session's runtime): resumes, re-runs nothing, reuses π
 
     assert main([*ARGS, "--root", str(root)]) == 0
     again = capsys.readouterr().out
