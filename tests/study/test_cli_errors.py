@@ -15,7 +15,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-PORT = free_port()
+DEAD = "127.0.0.1:DEADPORT"  # replaced by a free port at run time (test ids must not vary: pytest-xdist)
 
 CASES = [
     (["run", "nope"], "argument STUDY: invalid choice: 'nope'"),
@@ -30,10 +30,10 @@ CASES = [
     (["run", "ablation", "--gpus-per-trial", "1.5"], "--gpus-per-trial: above 1 must be a whole number"),
     (["run", "ablation", "--cpus-per-trial", "2.5"], "--cpus-per-trial: above 1 must be a whole number"),
     (["run", "ablation", "--max-failures", "-1"], "argument --max-failures: must be >= 0"),
-    (["run", "ablation", "--mlflow-uri", f"http://127.0.0.1:{PORT}"], "--mlflow-uri: cannot reach an MLflow server"),
+    (["run", "ablation", "--mlflow-uri", f"http://{DEAD}"], "--mlflow-uri: cannot reach an MLflow server"),
     (["run", "ablation", "--mlflow-uri", "sqlite:///relative.db"], "--mlflow-uri: 'sqlite:///relative.db': use an absolute"),
     (["run", "ablation", "--mlflow-uri", "/tmp/mlruns"], "--mlflow-uri: '/tmp/mlruns': file stores are deprecated"),
-    (["run", "ablation", "--address", f"127.0.0.1:{PORT}"], "--address: cannot reach a Ray cluster"),
+    (["run", "ablation", "--address", DEAD], "--address: cannot reach a Ray cluster"),
     (["run", "ablation", "--address", "http://127.0.0.1:8265"], "--address: http://127.0.0.1:8265 looks like the dashboard"),
     (["run", "ablation", "--set", "train.lrr=1"], "--set: unknown config key 'train.lrr'"),
     (["run", "ablation", "--set", "train.lr"], "argument --set: expected KEY=VALUE"),
@@ -57,6 +57,7 @@ def test_bad_input_names_the_option_and_leaves_nothing(argv, message, tmp_path, 
     import ray
 
     root = tmp_path / "studies"
+    argv = [a.replace("DEADPORT", str(free_port())) for a in argv]
     was_up = ray.is_initialized()
     try:
         # --smoke-test: should a case wrongly pass validation, it must not start a paper-scale study
