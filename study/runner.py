@@ -23,6 +23,7 @@ import io
 import logging
 import math
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -350,10 +351,19 @@ def _fit(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say)
     path = str(sdir.tune_path)
     summary.activate()  # before Tuner.restore: the pickled callback resolves to this one
     try:
+        tuner = None
         if tune.Tuner.can_restore(path):
             say(f"resuming the Tune experiment in {path} (finished trials are not re-run)")
-            tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
-        else:
+            try:
+                tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
+            except (AttributeError, ImportError, pickle.UnpicklingError) as err:
+                # Tune's state pickles our classes; code that moved since cannot load it
+                stale = sdir.tune_path.with_name(f"{sdir.tune_path.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
+                sdir.tune_path.rename(stale)
+                say(f"cannot restore the Tune state saved by another version of the code ({err}); moved it to "
+                    f"{stale}. Starting the trials again: those FINISHED in MLflow are skipped, the others restart "
+                    "from scratch")
+        if tuner is None:
             if sdir.tune_path.exists():
                 say("no restorable Tune state (the driver stopped before Tune saved any): starting the trials "
                     "again; trials already FINISHED in MLflow are skipped, the others restart")
