@@ -96,7 +96,12 @@ def smoke_preset(preset: str) -> str:
     if preset.startswith("smoke-"):
         return preset
     base = preset.split("-", 1)[1] if preset.startswith("mini-") else preset
-    return f"smoke-{base}"
+    twin = f"smoke-{base}"
+    if twin not in PRESETS:
+        smoke = ", ".join(sorted(p for p in PRESETS if p.startswith("smoke-")))
+        raise SpecError("presets", f"preset {preset!r} has no smoke-scale twin {twin!r}; with --smoke-test choose "
+                                   f"one of: {smoke}")
+    return twin
 
 
 def _select_arms(arms: tuple[Arm, ...], only: Sequence[str] | None) -> tuple[Arm, ...]:
