@@ -158,7 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
                                     "setting (micro, meso), mean ± 95% CI over runs. Input: per-seed CSV with arm, "
                                     "seed, setting (or a preset containing micro/meso) and test_* metric columns "
                                     "(see analysis.tables808).")
-    p.add_argument("--csv", required=True, metavar="FILE", help="TR-808 per-seed CSV, one row per run")
+    g = p.add_argument_group("input (one of)")
+    src = g.add_mutually_exclusive_group(required=True)
+    src.add_argument("--csv", metavar="FILE", help="TR-808 per-seed CSV, one row per run")
+    src.add_argument("--study", metavar="NAME", help="study name (MLflow experiment 'scrapl/NAME'); the setting "
+                     "of a run is micro when its synth.max_shift is 0, else meso")
+    g.add_argument("--mlflow-uri", metavar="URI", default=os.environ.get("MLFLOW_TRACKING_URI"),
+                   help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
+    g.add_argument("--status", type=_csv_list, default=["FINISHED"], metavar="S[,S]",
+                   help="MLflow run statuses to analyse (default FINISHED)")
     _add_arms(p)
     _add_ci(p, "paper-z")
     p.add_argument("--group", choices=("audio", "transient", "decay", "all"), default="audio",
@@ -346,7 +354,15 @@ def _cmd_table(args) -> None:
     if args.table == "tr808":
         from analysis import tables808
 
-        df = tables808.load_tr808_csv(args.csv)
+        if args.study:
+            from analysis.mlflow_source import read_study
+            from analysis.schema import ARM_COLUMN, SEED_COLUMN
+
+            runs = read_study(_require_uri(args), args.study, statuses=tuple(args.status),
+                              required=(ARM_COLUMN, SEED_COLUMN))
+            df = tables808.validate_tr808(runs.per_seed, source=runs.source)
+        else:
+            df = tables808.load_tr808_csv(args.csv)
         table = tables808.tr808_table(df, args.arms, group=args.group, metrics=args.metrics, settings=args.settings,
                                       labels=args.labels, ci=args.ci, rng=_rng(args),
                                       n_resamples=args.bootstrap_resamples,

@@ -22,14 +22,16 @@ from analysis.data import validate_curves, validate_per_seed, with_curve_summari
 from analysis.schema import (
     ARM, ARM_COLUMN, ARMS, CONVERGENCE_STEP, ELAPSED_S, EXPERIMENT_PREFIX, FAILURE_REASON, PATHS_JSON,
     PI_ARTIFACT_ROOT, PI_JSON, PI_NPY, PRESET, PRESET_COLUMN, ROLE, ROLE_STUDY, ROLE_TRIAL,
-    RUN_ID_COLUMN, SEED, SEED_COLUMN, STATUS_FINISHED, STEP_COLUMN, STEPS_PER_SECOND, TEST_THETA_L1,
-    VAL_THETA_L1, VAL_TOTAL_VARIATION, pi_artifact_dir,
+    RUN_ID_COLUMN, SEED, SEED_COLUMN, SETTING_COLUMN, STATUS_FINISHED, STEP_COLUMN, STEPS_PER_SECOND,
+    TEST_THETA_L1, TR808_METRICS, VAL_THETA_L1, VAL_TOTAL_VARIATION, pi_artifact_dir,
 )
 
 __all__ = ["StudyRuns", "experiment_name", "read_study", "download_pi"]
 
 _FINAL_PREFIXES = (TEST_THETA_L1, CONVERGENCE_STEP)
 _FINAL_EXACT = (TEST_THETA_L1, VAL_TOTAL_VARIATION, CONVERGENCE_STEP, STEPS_PER_SECOND)
+# Params that identify a TR-808 run and its setting: micro = aligned reconstruction (no shift).
+_SYNTH_KIND, _MAX_SHIFT = "synth.kind", "synth.max_shift"
 
 
 def experiment_name(study: str) -> str:
@@ -108,7 +110,7 @@ def _history(client, run_id: str, key: str) -> dict[int, float]:
 
 
 def read_study(tracking_uri: str, study: str, *, curves: bool = False, from_curves: bool = False,
-               statuses: Sequence[str] = (STATUS_FINISHED,)) -> StudyRuns:
+               statuses: Sequence[str] = (STATUS_FINISHED,), required: Sequence[str] | None = None) -> StudyRuns:
     """Read the trial runs of ``study`` from the tracking server ``tracking_uri``.
 
     Args:
@@ -116,6 +118,12 @@ def read_study(tracking_uri: str, study: str, *, curves: bool = False, from_curv
         from_curves: recompute TV and convergence steps from those histories instead of using the
             runs' final summary metrics (implies ``curves``).
         statuses: MLflow run statuses analysed; the other trial runs are listed in ``excluded``.
+        required: per-seed columns every run must have (default ``analysis.data``'s; TR-808 studies
+            on recordings have no θ, so their tables pass ``(arm, seed)``).
+
+    TR-808 runs (param ``synth.kind = tr808``) also get the ``TR808_METRICS`` they logged and a
+    ``setting`` column: ``micro`` when the reconstruction is aligned (``synth.max_shift = 0``),
+    else ``meso``.
 
     Raises:
         ValueError: unknown study, no trial run, no run with an accepted status, runs without the
@@ -153,6 +161,9 @@ def read_study(tracking_uri: str, study: str, *, curves: bool = False, from_curv
         metrics = run.data.metrics
         for key in _FINAL_EXACT:
             row[key] = metrics.get(key, math.nan)
+        if run.data.params.get(_SYNTH_KIND) == "tr808":
+            row[SETTING_COLUMN] = "micro" if run.data.params.get(_MAX_SHIFT, "0") in ("0", "0.0") else "meso"
+            row.update({key: metrics[key] for key in TR808_METRICS if key in metrics})
         for key, value in metrics.items():
             if key.startswith(tuple(p + "_" for p in _FINAL_PREFIXES)):
                 row[key] = value
@@ -166,8 +177,16 @@ def read_study(tracking_uri: str, study: str, *, curves: bool = False, from_curv
     frame = pd.DataFrame(rows)
     per_param_steps = [c for c in frame.columns if c.startswith(CONVERGENCE_STEP + "_")]
     frame[per_param_steps] = frame[per_param_steps].astype("float64")
-    required = (ARM_COLUMN, SEED_COLUMN, TEST_THETA_L1) if from_curves else None
+    if required is None and from_curves:
+        required = (ARM_COLUMN, SEED_COLUMN, TEST_THETA_L1)
+    if SETTING_COLUMN in frame.columns:  # validated by analysis.tables808; kept as is
+        settings = frame[SETTING_COLUMN]
+        frame = frame.drop(columns=[SETTING_COLUMN])
+    else:
+        settings = None
     per_seed = validate_per_seed(frame, source=source, **({"required": required} if required else {}))
+    if settings is not None:
+        per_seed[SETTING_COLUMN] = settings.loc[per_seed.index].values
 
     curve_frame = None
     if curves or from_curves:

@@ -38,8 +38,12 @@ def export_tables(spec: StudySpec, sdir: StudyDir, tracking_uri: str,
     from analysis.mlflow_source import read_study
     from analysis.report import write_tables
 
-    try:
-        runs = read_study(tracking_uri, spec.name)
+    from trainables.presets import get_preset
+
+    tr808 = [p for p in spec.presets if get_preset(p).synth.kind == "tr808"]
+    try:  # TR-808 runs on recordings have no θ: only arm and seed are required of every run
+        runs = read_study(tracking_uri, spec.name,
+                          required=(schema.ARM_COLUMN, schema.SEED_COLUMN) if tr808 else None)
     except ValueError as err:
         say(f"tables not written: {err}")
         return []
@@ -62,6 +66,10 @@ def export_tables(spec: StudySpec, sdir: StudyDir, tracking_uri: str,
         out = sdir.tables if len(spec.presets) == 1 else sdir.tables / preset
         out.mkdir(parents=True, exist_ok=True)
         notes = [f"Study {spec.name} ({spec.kind}) on preset {preset}."]
+        if preset in tr808:
+            written += _tr808_tables(df, arms, labels, out, say)
+            if df[schema.TEST_THETA_L1].isna().all():
+                continue  # recordings: no θ, no Table 2/6
         unpaired = spec.kind == "losses" or bool(runs.excluded)
         try:
             written += write_tables(df, out, arms=arms, labels=labels, drop_unpaired=unpaired,
@@ -84,6 +92,21 @@ def export_tables(spec: StudySpec, sdir: StudyDir, tracking_uri: str,
             written += _write_table(table, sdir.tables / "theta_is")
         except ValueError as err:
             say(f"θ-IS table (Tables 3/7) not written: {err}")
+    return written
+
+
+def _tr808_tables(df, arms: list[str], labels: list[str], out: Path, say: Callable[[str], None]) -> list[Path]:
+    """Tables 4, 8, 9 style (audio distances, transient, decay) of a TR-808 preset's runs."""
+    from analysis import tables808
+
+    written = []
+    try:
+        typed = tables808.validate_tr808(df, source=f"study runs in {out}")
+        for group, stem in (("audio", "tr808_audio"), ("transient", "tr808_transient"), ("decay", "tr808_decay")):
+            table = tables808.tr808_table(typed, arms, group=group, labels=labels)
+            written += _write_table(table, out / stem)
+    except ValueError as err:
+        say(f"TR-808 tables (Tables 4/8/9) not written: {err}")
     return written
 
 

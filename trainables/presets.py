@@ -15,8 +15,8 @@
   split 425/128/128 by the run seed); train on your recordings with
   ``--set data.source=oneshot-folder --set data.oneshot_root=/path/to/wavs``. Test metrics are the
   audio metrics of Tables 4, 8, 9 (``eval.jtfs=true`` adds the slow JTFS distance);
-* ``smoke-tr808`` (meso) and ``smoke-tr808-micro`` — the TR-808 pipeline at 8192 Hz, 1 s, on 48
-  synthetic one-shots, in seconds;
+* ``smoke-tr808-micro``, ``smoke-tr808-meso`` (also ``smoke-tr808``) — the TR-808 pipeline at
+  8192 Hz, 1 s, on 48 synthetic one-shots, in seconds;
 * ``mini-granular``, ``mini-chirplet-<cfg>`` — a reduced scale for real comparisons on a CPU in
   minutes: same signals, a JTFS with ``J = 9`` (T = 0.25 s, P = 49) that resolves modulations
   down to ~2 Hz, a 16-channel encoder, a 16×16 θ grid (307 training examples), batch 16, 40 epochs.
@@ -109,7 +109,8 @@ def _smoke_tr808(setting: str, name: str) -> RunConfig:
 
 for _setting in ("micro", "meso"):
     PRESETS[f"tr808-{_setting}"] = _tr808(_setting)
-PRESETS["smoke-tr808"] = _smoke_tr808("meso", "smoke-tr808")
+PRESETS["smoke-tr808"] = _smoke_tr808("meso", "smoke-tr808")  # the meso smoke scale, under a short name
+PRESETS["smoke-tr808-meso"] = _smoke_tr808("meso", "smoke-tr808-meso")  # smoke twin of tr808-meso
 PRESETS["smoke-tr808-micro"] = _smoke_tr808("micro", "smoke-tr808-micro")
 
 _MINI_JTFS = JTFSConfig(J=9, Q1=4, Q2=1, J_fr=2, Q_fr=1)  # N = 4096: P = 49
