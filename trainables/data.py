@@ -75,12 +75,73 @@ def draw_seed_hat(generator: torch.Generator, batch_size: int) -> Tensor:
                          dtype=torch.long, device=generator.device)
 
 
+class SeededBatches:
+    """Batching shared by every split (θ grid, one-shots): a shuffled, resumable training order that
+    is a pure function of (run seed, epoch) (``epoch_order``), and a fixed order for evaluation.
+
+    A split provides ``name``, ``__len__`` and ``batch(rows)`` (rows = positions in the split);
+    ``FIXED_DROP_LAST`` is the default of ``fixed_batches``.
+    """
+
+    FIXED_DROP_LAST = True
+    name: str
+
+    def batch(self, rows: Tensor):
+        raise NotImplementedError
+
+    def _check_batch_size(self, batch_size: int) -> None:
+        _check_int("batch_size", batch_size, 1)
+        if batch_size > len(self):
+            raise ValueError(f"batch_size={batch_size} is larger than the {self.name} split "
+                             f"({len(self)} examples)")
+
+    def n_batches(self, batch_size: int) -> int:
+        """Batches per epoch with ``drop_last`` (paper: 96 train at batch 32; TR-808: 425 // 8 = 53)."""
+        self._check_batch_size(batch_size)
+        return len(self) // batch_size
+
+    def batch_indices(self, batch_size: int, seed: int, epoch: int, b: int) -> Tensor:
+        """Rows (batch_size,) of shuffled batch ``b`` of epoch ``epoch`` of run ``seed``."""
+        n_batches = self.n_batches(batch_size)
+        if isinstance(b, bool) or not isinstance(b, int) or not 0 <= b < n_batches:
+            raise ValueError(f"b must be an integer in [0, {n_batches}), got {b!r}")
+        return epoch_order(len(self), seed, epoch)[b * batch_size:(b + 1) * batch_size]
+
+    def train_batch(self, batch_size: int, seed: int, epoch: int, b: int):
+        """Shuffled batch ``b`` of epoch ``epoch`` of run ``seed``."""
+        return self.batch(self.batch_indices(batch_size, seed, epoch, b))
+
+    def batch_at_step(self, batch_size: int, seed: int, step: int):
+        """The shuffled batch consumed at global step ``step`` (0-based) of run ``seed``."""
+        _check_int("step", step, 0)
+        epoch, b = divmod(step, self.n_batches(batch_size))
+        return self.train_batch(batch_size, seed, epoch, b)
+
+    def epoch_batches(self, batch_size: int, seed: int, epoch: int, start: int = 0) -> Iterator:
+        """Shuffled batches ``start, start+1, ...`` of one epoch (``drop_last``)."""
+        n_batches = self.n_batches(batch_size)
+        order = epoch_order(len(self), seed, epoch)
+        for b in range(start, n_batches):
+            yield self.batch(order[b * batch_size:(b + 1) * batch_size])
+
+    def fixed_batches(self, batch_size: int, drop_last: bool | None = None) -> Iterator:
+        """Batches in the fixed row order (validation / test); ``drop_last`` defaults to the split's
+        ``FIXED_DROP_LAST``."""
+        self._check_batch_size(batch_size)
+        drop_last = self.FIXED_DROP_LAST if drop_last is None else drop_last
+        stop = len(self) - len(self) % batch_size if drop_last else len(self)
+        for start in range(0, stop, batch_size):
+            yield self.batch(torch.arange(start, min(start + batch_size, stop)))
+
+
 @dataclass(frozen=True, eq=False)
-class GridSplit:
+class GridSplit(SeededBatches):
     """One split of the θ grid: ``theta`` (n, U) float32, ``seed`` (n,) int64, ``combo`` (n,) int64.
 
     ``combo`` is the flat θ-combination index (``d_idx·G + s_idx`` for U = 2). Rows are in the
-    grid's fixed order (θ combination, then seed).
+    grid's fixed order (θ combination, then seed). Batches are ``(θ (b, U), seed (b,))``; evaluation
+    drops the last partial batch as the released code (1025 val rows → 32 batches, 1020 test rows →
+    31 at batch 32).
     """
 
     name: str
@@ -91,52 +152,8 @@ class GridSplit:
     def __len__(self) -> int:
         return int(self.seed.shape[0])
 
-    def _check_batch_size(self, batch_size: int) -> None:
-        _check_int("batch_size", batch_size, 1)
-        if batch_size > len(self):
-            raise ValueError(f"batch_size={batch_size} is larger than the {self.name} split "
-                             f"({len(self)} examples)")
-
-    def n_batches(self, batch_size: int) -> int:
-        """Batches per epoch with ``drop_last`` (paper: 96 train, 32 val, 31 test at batch 32)."""
-        self._check_batch_size(batch_size)
-        return len(self) // batch_size
-
-    def batch_indices(self, batch_size: int, seed: int, epoch: int, b: int) -> Tensor:
-        """Row indices (batch_size,) of shuffled batch ``b`` of epoch ``epoch`` of run ``seed``."""
-        n_batches = self.n_batches(batch_size)
-        if isinstance(b, bool) or not isinstance(b, int) or not 0 <= b < n_batches:
-            raise ValueError(f"b must be an integer in [0, {n_batches}), got {b!r}")
-        return epoch_order(len(self), seed, epoch)[b * batch_size:(b + 1) * batch_size]
-
-    def train_batch(self, batch_size: int, seed: int, epoch: int, b: int) -> tuple[Tensor, Tensor]:
-        """Shuffled batch ``b`` of epoch ``epoch``: (θ (batch_size, U), seed (batch_size,))."""
-        idx = self.batch_indices(batch_size, seed, epoch, b)
-        return self.theta[idx], self.seed[idx]
-
-    def batch_at_step(self, batch_size: int, seed: int, step: int) -> tuple[Tensor, Tensor]:
-        """The shuffled batch consumed at global step ``step`` (0-based) of run ``seed``."""
-        _check_int("step", step, 0)
-        epoch, b = divmod(step, self.n_batches(batch_size))
-        return self.train_batch(batch_size, seed, epoch, b)
-
-    def epoch_batches(self, batch_size: int, seed: int, epoch: int,
-                      start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
-        """Shuffled batches ``start, start+1, ...`` of one epoch (``drop_last``)."""
-        n_batches = self.n_batches(batch_size)
-        order = epoch_order(len(self), seed, epoch)
-        for b in range(start, n_batches):
-            idx = order[b * batch_size:(b + 1) * batch_size]
-            yield self.theta[idx], self.seed[idx]
-
-    def fixed_batches(self, batch_size: int,
-                      drop_last: bool = True) -> Iterator[tuple[Tensor, Tensor]]:
-        """Batches in the fixed row order (validation / test). ``drop_last`` as the released code
-        (1025 val rows → 32 batches, 1020 test rows → 31 at batch 32)."""
-        self._check_batch_size(batch_size)
-        stop = len(self) - len(self) % batch_size if drop_last else len(self)
-        for start in range(0, stop, batch_size):
-            yield self.theta[start:start + batch_size], self.seed[start:start + batch_size]
+    def batch(self, rows: Tensor) -> tuple[Tensor, Tensor]:
+        return self.theta[rows], self.seed[rows]
 
 
 class ThetaGrid:

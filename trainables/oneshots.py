@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from trainables.data import epoch_order, order_seed
+from trainables.data import SeededBatches, order_seed
 
 SPLITS = ("train", "val", "test")
 PAPER_SPLIT = (425, 128, 128)
@@ -416,10 +416,15 @@ class OneShotBatch:
 
 
 @dataclass(frozen=True, eq=False)
-class OneShotSplit:
+class OneShotSplit(SeededBatches):
     """One split. ``index`` (n,) rows of the parent dataset (ascending); ``theta`` (n, U) or None;
     ``seed`` (n,) int64; ``names``, ``labels``. Targets come from ``stored_audio`` (recordings,
-    (n, 1, N)) or are rendered on demand by ``synth(theta, seed)`` (synthetic)."""
+    (n, 1, N)) or are rendered on demand by ``synth(theta, seed)`` (synthetic). Batching as
+    ``trainables.data.SeededBatches``; unlike the θ grid, evaluation keeps the last partial batch
+    (the paper's 128-example val/test splits divide by 8 anyway, and a user's folder should be
+    evaluated in full)."""
+
+    FIXED_DROP_LAST = False
 
     name: str
     index: Tensor
@@ -456,51 +461,6 @@ class OneShotSplit:
         return OneShotBatch(self.target_audio(rows),
                             None if self.theta is None else self.theta[rows], self.seed[rows], rows,
                             tuple(self.names[i] for i in r), tuple(self.labels[i] for i in r))
-
-    def _check_batch_size(self, batch_size: int) -> None:
-        _check_int("batch_size", batch_size, 1)
-        if batch_size > len(self):
-            raise ValueError(f"batch_size={batch_size} is larger than the {self.name} split "
-                             f"({len(self)} examples)")
-
-    def n_batches(self, batch_size: int) -> int:
-        """Batches per epoch with ``drop_last`` (paper: 425 // 8 = 53 training steps per epoch)."""
-        self._check_batch_size(batch_size)
-        return len(self) // batch_size
-
-    def batch_indices(self, batch_size: int, seed: int, epoch: int, b: int) -> Tensor:
-        """Rows (batch_size,) of shuffled batch ``b`` of epoch ``epoch`` of run ``seed``
-        (``trainables.data.epoch_order``)."""
-        n_batches = self.n_batches(batch_size)
-        if isinstance(b, bool) or not isinstance(b, int) or not 0 <= b < n_batches:
-            raise ValueError(f"b must be an integer in [0, {n_batches}), got {b!r}")
-        return epoch_order(len(self), seed, epoch)[b * batch_size:(b + 1) * batch_size]
-
-    def train_batch(self, batch_size: int, seed: int, epoch: int, b: int) -> OneShotBatch:
-        return self.batch(self.batch_indices(batch_size, seed, epoch, b))
-
-    def batch_at_step(self, batch_size: int, seed: int, step: int) -> OneShotBatch:
-        """The shuffled batch consumed at global step ``step`` (0-based) of run ``seed``."""
-        _check_int("step", step, 0)
-        epoch, b = divmod(step, self.n_batches(batch_size))
-        return self.train_batch(batch_size, seed, epoch, b)
-
-    def epoch_batches(self, batch_size: int, seed: int, epoch: int,
-                      start: int = 0) -> Iterator[OneShotBatch]:
-        """Shuffled batches ``start, start+1, ...`` of one epoch (``drop_last``)."""
-        n_batches = self.n_batches(batch_size)
-        order = epoch_order(len(self), seed, epoch)
-        for b in range(start, n_batches):
-            yield self.batch(order[b * batch_size:(b + 1) * batch_size])
-
-    def fixed_batches(self, batch_size: int, drop_last: bool = False) -> Iterator[OneShotBatch]:
-        """Batches in the fixed row order (validation / test). Unlike the θ grid, the default keeps
-        the last partial batch: the paper's 128-example val/test splits divide by 8 anyway, and a
-        user's folder should be evaluated in full."""
-        self._check_batch_size(batch_size)
-        stop = len(self) - len(self) % batch_size if drop_last else len(self)
-        for start in range(0, stop, batch_size):
-            yield self.batch(torch.arange(start, min(start + batch_size, stop)))
 
 
 class OneShotData:
