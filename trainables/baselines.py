@@ -21,14 +21,10 @@ import torch
 from auraloss.freq import MultiResolutionSTFTLoss, STFTLoss
 from torch import Tensor, nn
 
+from trainables.core.checks import check_int
+
 DDSP_FFT_SIZES = (2048, 1024, 512, 256, 128, 64)
 """Engel et al. 2020 (DDSP, §B.5 / ``ddsp.losses.SpectralLoss``): six FFT sizes, 75 % overlap."""
-
-
-def _check_int(name: str, value: int, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return value
 
 
 def largest_fft_size(n_samples: int) -> int:
@@ -36,7 +32,7 @@ def largest_fft_size(n_samples: int) -> int:
 
     ``torch.stft(center=True)`` reflect-pads by ``fft_size // 2``, which must be shorter than N.
     """
-    _check_int("n_samples", n_samples, 4)
+    check_int("n_samples", n_samples, 4)
     return 2 ** int(math.floor(math.log2(n_samples // 2)))
 
 
@@ -69,7 +65,7 @@ class _MSS(nn.Module):
                  win_lengths: Sequence[int], w_sc: float, w_log_mag: float,
                  w_lin_mag: float) -> None:
         super().__init__()
-        self.n_samples = _check_int("n_samples", n_samples, 4)
+        self.n_samples = check_int("n_samples", n_samples, 4)
         ffts, hops, wins = clip_resolutions(fft_sizes, hop_sizes, win_lengths, n_samples)
         self.fft_sizes, self.hop_sizes, self.win_lengths = tuple(ffts), tuple(hops), tuple(wins)
         self.mrstft = MultiResolutionSTFTLoss(fft_sizes=ffts, hop_sizes=hops, win_lengths=wins,
@@ -153,12 +149,12 @@ class MSSRandomLoss(nn.Module):
                  max_fft_size: int | None = None, min_hop: float = 0.1, max_hop: float = 1.0,
                  seed: int = 0) -> None:
         super().__init__()
-        self.n_samples = _check_int("n_samples", n_samples, 4)
-        self.resolutions = _check_int("resolutions", resolutions, 1)
+        self.n_samples = check_int("n_samples", n_samples, 4)
+        self.resolutions = check_int("resolutions", resolutions, 1)
         top = largest_fft_size(n_samples)
         max_fft_size = top if max_fft_size is None else max_fft_size
-        _check_int("min_fft_size", min_fft_size, 4)
-        _check_int("max_fft_size", max_fft_size, 8)
+        check_int("min_fft_size", min_fft_size, 4)
+        check_int("max_fft_size", max_fft_size, 8)
         if max_fft_size > top:
             raise ValueError(f"max_fft_size must be <= {top} for n_samples={n_samples}, "
                              f"got {max_fft_size}")
@@ -173,7 +169,7 @@ class MSSRandomLoss(nn.Module):
                              f"{min_hop}, {max_hop}")
         self.min_fft_size, self.max_fft_size = min_fft_size, max_fft_size
         self.min_hop, self.max_hop = float(min_hop), float(max_hop)
-        self.generator = torch.Generator(device="cpu").manual_seed(_check_int("seed", seed, 0))
+        self.generator = torch.Generator(device="cpu").manual_seed(check_int("seed", seed, 0))
         self.last_resolutions: list[tuple[int, int, int, str]] = []
 
     def draw_resolutions(self) -> list[tuple[int, int, int, str]]:
@@ -246,8 +242,8 @@ def make_baseline_loss(name: str, sample_rate: int, n_samples: int, *,
     if name not in BASELINE_LOSSES:
         raise ValueError(f"name must be one of {sorted(BASELINE_LOSSES)} (P-loss takes θ, not "
                          f"audio: use PLoss()), got {name!r}")
-    _check_int("sample_rate", sample_rate, 1)
-    _check_int("n_samples", n_samples, 4)
+    check_int("sample_rate", sample_rate, 1)
+    check_int("n_samples", n_samples, 4)
     if name == "mss-random":
         return MSSRandomLoss(n_samples, seed=seed)
     return BASELINE_LOSSES[name](n_samples)

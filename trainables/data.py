@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from trainables.core.checks import check_int
+
 N_FOLDS = 5
 """Folds of the θ-combination split: fold = flat θ-combination index mod 5."""
 TRAIN_FOLDS, VAL_FOLDS, TEST_FOLDS = (0, 1, 2), (3,), (4,)
@@ -26,12 +28,6 @@ SEED_HAT_LOW, SEED_HAT_HIGH = 9_999_999, 19_999_998
 from the dataset's seeds (row indices), so ``x_hat`` never reuses a target's grains by design."""
 
 _MASK64 = (1 << 64) - 1
-
-
-def _check_int(name: str, value: int, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return value
 
 
 def _splitmix64(z: int) -> int:
@@ -46,8 +42,8 @@ def order_seed(seed: int, epoch: int) -> int:
 
     Hashing (rather than e.g. ``seed + epoch``) keeps runs with nearby seeds from sharing epochs.
     """
-    _check_int("seed", seed, 0)
-    _check_int("epoch", epoch, 0)
+    check_int("seed", seed, 0)
+    check_int("epoch", epoch, 0)
     return _splitmix64(_splitmix64(seed) ^ epoch) >> 1
 
 
@@ -57,7 +53,7 @@ def epoch_order(n: int, seed: int, epoch: int) -> Tensor:
     A permutation of ``0..n−1`` drawn with a private CPU ``torch.Generator`` seeded by
     ``order_seed(seed, epoch)``; it never touches the global RNG state.
     """
-    _check_int("n", n, 1)
+    check_int("n", n, 1)
     g = torch.Generator(device="cpu").manual_seed(order_seed(seed, epoch))
     return torch.randperm(n, generator=g)
 
@@ -70,7 +66,7 @@ def draw_seed_hat(generator: torch.Generator, batch_size: int) -> Tensor:
     """
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-    _check_int("batch_size", batch_size, 1)
+    check_int("batch_size", batch_size, 1)
     return torch.randint(SEED_HAT_LOW, SEED_HAT_HIGH, (batch_size,), generator=generator,
                          dtype=torch.long, device=generator.device)
 
@@ -90,7 +86,7 @@ class SeededBatches:
         raise NotImplementedError
 
     def _check_batch_size(self, batch_size: int) -> None:
-        _check_int("batch_size", batch_size, 1)
+        check_int("batch_size", batch_size, 1)
         if batch_size > len(self):
             raise ValueError(f"batch_size={batch_size} is larger than the {self.name} split "
                              f"({len(self)} examples)")
@@ -113,7 +109,7 @@ class SeededBatches:
 
     def batch_at_step(self, batch_size: int, seed: int, step: int):
         """The shuffled batch consumed at global step ``step`` (0-based) of run ``seed``."""
-        _check_int("step", step, 0)
+        check_int("step", step, 0)
         epoch, b = divmod(step, self.n_batches(batch_size))
         return self.train_batch(batch_size, seed, epoch, b)
 
@@ -170,9 +166,9 @@ class ThetaGrid:
     """
 
     def __init__(self, grid_size: int = 32, n_seeds_per_theta: int = 5, n_params: int = 2) -> None:
-        self.grid_size = _check_int("grid_size", grid_size, 1)
-        self.n_seeds_per_theta = _check_int("n_seeds_per_theta", n_seeds_per_theta, 1)
-        self.n_params = _check_int("n_params", n_params, 1)
+        self.grid_size = check_int("grid_size", grid_size, 1)
+        self.n_seeds_per_theta = check_int("n_seeds_per_theta", n_seeds_per_theta, 1)
+        self.n_params = check_int("n_params", n_params, 1)
         G, S, U = grid_size, n_seeds_per_theta, n_params
         if G**U * S > 2**31:
             raise ValueError(f"grid_size**n_params * n_seeds_per_theta = {G**U * S} rows is too "

@@ -13,6 +13,8 @@ import torch
 from nnAudio.features import CQT
 from torch import Tensor, nn
 
+from trainables.core.checks import check_int
+
 
 def default_fmin(sample_rate: float, n_octaves: int) -> float:
     """Lowest CQT bin of the released configs: ``fmin = 0.4·sr / 2**n_octaves`` (Hz).
@@ -22,12 +24,6 @@ def default_fmin(sample_rate: float, n_octaves: int) -> float:
     (sr 44100, 9 octaves) gives 34.45 Hz, top bin 34.45·2^(107/12) ≈ 16.6 kHz < 22.05 kHz.
     """
     return 0.4 * sample_rate / 2**n_octaves
-
-
-def _positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 class CQTFrontEnd(nn.Module):
@@ -50,10 +46,10 @@ class CQTFrontEnd(nn.Module):
         eps: float = 1e-3,
     ) -> None:
         super().__init__()
-        self.sample_rate = _positive_int("sample_rate", sample_rate)
-        self.hop_length = _positive_int("hop_length", hop_length)
-        self.n_octaves = _positive_int("n_octaves", n_octaves)
-        self.bins_per_octave = _positive_int("bins_per_octave", bins_per_octave)
+        self.sample_rate = check_int("sample_rate", sample_rate, 1)
+        self.hop_length = check_int("hop_length", hop_length, 1)
+        self.n_octaves = check_int("n_octaves", n_octaves, 1)
+        self.bins_per_octave = check_int("bins_per_octave", bins_per_octave, 1)
         self.n_bins = n_octaves * bins_per_octave
         if fmin is None:
             fmin = default_fmin(sample_rate, n_octaves)
@@ -133,11 +129,11 @@ class Spectral2DCNN(nn.Module):
         fmin: float | None = None,
     ) -> None:
         super().__init__()
-        self.n_params = _positive_int("n_params", n_params)
-        self.n_samples = _positive_int("n_samples", n_samples)
-        _positive_int("channels", channels)
-        _positive_int("n_blocks", n_blocks)
-        _positive_int("latent", latent)
+        self.n_params = check_int("n_params", n_params, 1)
+        self.n_samples = check_int("n_samples", n_samples, 1)
+        check_int("channels", channels, 1)
+        check_int("n_blocks", n_blocks, 1)
+        check_int("latent", latent, 1)
         if latent < 2:
             raise ValueError(f"latent must be >= 2 (the heads use latent // 2), got {latent}")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from trainables.core.checks import check_int, check_positive
 from trainables.data import SeededBatches, order_seed
 
 SPLITS = ("train", "val", "test")
@@ -52,19 +53,6 @@ _LABEL_KEYWORDS = {
                "808hh", "808ch", "808oh"),
 }
 _KEYWORD_TO_LABEL = {k: label for label, keys in _LABEL_KEYWORDS.items() for k in keys}
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return value
-
-
-def _check_positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
 
 
 # --- onset ----------------------------------------------------------------------------------------
@@ -282,16 +270,16 @@ def load_oneshot_folder(
         ValueError: ``root`` is not a directory or holds no WAV file; bad files (unless
             ``skip_bad``); no usable file left.
     """
-    _check_int("sample_rate", sample_rate, 1)
-    _check_int("n_samples", n_samples, 1)
+    check_int("sample_rate", sample_rate, 1)
+    check_int("n_samples", n_samples, 1)
     if isinstance(onset, bool) or not isinstance(onset, int) or not 0 <= onset < n_samples:
         raise ValueError(f"onset must be an integer in [0, n_samples={n_samples}), got {onset!r}")
     if isinstance(onset_threshold, bool) or not isinstance(onset_threshold, (int, float)) or not (
             0 < onset_threshold <= 1):
         raise ValueError(f"onset_threshold must be in (0, 1], got {onset_threshold!r}")
-    _check_positive("peak", peak)
-    _check_positive("max_duration_s", max_duration_s)
-    _check_int("min_sample_rate", min_sample_rate, 1)
+    check_positive("peak", peak)
+    check_positive("max_duration_s", max_duration_s)
+    check_int("min_sample_rate", min_sample_rate, 1)
     root = Path(root).expanduser()
     if not root.is_dir():
         raise ValueError(f"root {str(root)!r} is not a directory")
@@ -347,7 +335,7 @@ def split_counts(n: int, sizes: Sequence[int] | Sequence[float], *, what: str = 
     Raises:
         ValueError: malformed sizes, or too few examples — the message gives the counts.
     """
-    _check_int("n", n, 0)
+    check_int("n", n, 0)
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) != 3:
         raise ValueError(f"sizes must be (train, val, test), got {sizes!r}")
     if all(isinstance(s, int) and not isinstance(s, bool) for s in sizes):
@@ -387,7 +375,7 @@ def split_indices(n: int, sizes: Sequence[int] | Sequence[float], seed: int, *,
     then test; each split's rows are returned in ascending order (fixed evaluation order).
     """
     counts = split_counts(n, sizes, what=what)
-    _check_int("seed", seed, 0)
+    check_int("seed", seed, 0)
     g = torch.Generator(device="cpu").manual_seed(order_seed(seed, _SPLIT_STREAM))
     perm = torch.randperm(n, generator=g)
     out, start = {}, 0
@@ -483,7 +471,7 @@ class OneShotData:
         self.names, self.labels = tuple(names), tuple(labels)
         self.seed, self.theta, self.audio, self.synth = seed, theta, audio, synth
         self.skipped = tuple(skipped)
-        self.split_seed = _check_int("split_seed", split_seed, 0)
+        self.split_seed = check_int("split_seed", split_seed, 0)
         extra = f" ({len(self.skipped)} bad file(s) skipped)" if self.skipped else ""
         self._index = split_indices(len(self.names), sizes, split_seed, what=what + extra)
         self.counts = {k: int(v.numel()) for k, v in self._index.items()}
@@ -517,8 +505,8 @@ class OneShotData:
         misalignment then comes from the reconstruction's shift only, as with real data).
         Labels are ``"synthetic"``, names ``"synthetic/00000"``...
         """
-        _check_int("n_examples", n_examples, 1)
-        _check_int("data_seed", data_seed, 0)
+        check_int("n_examples", n_examples, 1)
+        check_int("data_seed", data_seed, 0)
         if synth is None:
             from trainables.synths.tr808 import TR808Synth
 

@@ -5,16 +5,8 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
+from trainables.core.checks import check_int
 from trainables.core.filters import JTFSFilterBank, morlet_params
-
-
-def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {allowed}, got {value}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -35,16 +27,16 @@ class JTFSSettings:
     F: int | None = None
 
     def __post_init__(self) -> None:
-        N = _check_int("shape", self.shape, 16)
-        _check_int("J", self.J, 1, int(math.floor(math.log2(N))))
-        _check_int("Q1", self.Q1, 1, 64)
-        _check_int("Q2", self.Q2, 1, 64)
-        _check_int("J_fr", self.J_fr, 1, 10)
-        _check_int("Q_fr", self.Q_fr, 1, 64)
+        N = check_int("shape", self.shape, 16)
+        check_int("J", self.J, 1, int(math.floor(math.log2(N))))
+        check_int("Q1", self.Q1, 1, 64)
+        check_int("Q2", self.Q2, 1, 64)
+        check_int("J_fr", self.J_fr, 1, 10)
+        check_int("Q_fr", self.Q_fr, 1, 64)
         if self.T is not None:
-            _check_int("T", self.T, 1, N)
+            check_int("T", self.T, 1, N)
         if self.F is not None:
-            _check_int("F", self.F, 1, 2**self.J_fr)
+            check_int("F", self.F, 1, 2**self.J_fr)
         # Every second-order wavelet must subsample no further than the temporal low-pass (the
         # path rows then all end at N_pad / 2**j2; notes §4 step 3).
         _, _, j2 = morlet_params(self.J, self.Q2)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from trainables.synths.granular import _positive, _positive_int, check_theta_seed, \
-    example_generators
+from trainables.core.checks import check_int, check_positive
+from trainables.synths.granular import check_theta_seed, example_generators
 
 
 @dataclass(frozen=True)
@@ -109,13 +109,13 @@ class ChirpletSynth(nn.Module):
         if not isinstance(ranges, ChirpletRanges):
             raise ValueError(f"ranges must be a ChirpletRanges or a config name, got {ranges!r}")
         self.ranges = ranges
-        self.sample_rate = _positive_int("sample_rate", sample_rate)
-        self.n_samples = _positive_int("n_samples", n_samples)
-        self.f0_hz = _positive("f0_hz", f0_hz)
+        self.sample_rate = check_int("sample_rate", sample_rate, 1)
+        self.n_samples = check_int("n_samples", n_samples, 1)
+        self.f0_hz = check_positive("f0_hz", f0_hz)
         if not self.f0_hz < sample_rate / 2:
             raise ValueError(f"f0_hz must be below Nyquist ({sample_rate / 2} Hz), got {f0_hz}")
-        self.bw_oct = _positive("bw_oct", bw_oct)
-        self.sigma0 = _positive("sigma0", sigma0)
+        self.bw_oct = check_positive("bw_oct", bw_oct)
+        self.sigma0 = check_positive("sigma0", sigma0)
         if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not (
                 0 <= max_shift < n_samples):
             raise ValueError(f"max_shift must be an integer in [0, n_samples={n_samples}), "

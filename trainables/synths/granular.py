@@ -13,6 +13,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from trainables.core.checks import check_int, check_positive
+
 
 def check_theta_seed(theta: Tensor, seed: Tensor, n_params: int) -> None:
     """Validate the synth inputs: ``theta`` (B, U) floating, ``seed`` (B,) integer, non-negative."""
@@ -37,18 +39,6 @@ def example_generators(seed: Tensor) -> list[torch.Generator]:
     used a device-specific generator, notes §9.1) the audio does not depend on the device.
     """
     return [torch.Generator(device="cpu").manual_seed(int(s)) for s in seed.tolist()]
-
-
-def _positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-
-def _positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 class GranularSynth(nn.Module):
@@ -98,15 +88,15 @@ class GranularSynth(nn.Module):
         hop: int = 256,
     ) -> None:
         super().__init__()
-        self.sample_rate = _positive_int("sample_rate", sample_rate)
-        self.n_samples = _positive_int("n_samples", n_samples)
-        self.n_grains = _positive_int("n_grains", n_grains)
-        self.grain_n_samples = _positive_int("grain_n_samples", grain_n_samples)
+        self.sample_rate = check_int("sample_rate", sample_rate, 1)
+        self.n_samples = check_int("n_samples", n_samples, 1)
+        self.n_grains = check_int("n_grains", n_grains, 1)
+        self.grain_n_samples = check_int("grain_n_samples", grain_n_samples, 1)
         if self.grain_n_samples < 2 or self.grain_n_samples > self.n_samples:
             raise ValueError(f"grain_n_samples must be in [2, n_samples={n_samples}], "
                              f"got {grain_n_samples}")
-        self.f0_min_hz = _positive("f0_min_hz", f0_min_hz)
-        self.f0_max_hz = _positive("f0_max_hz", f0_max_hz)
+        self.f0_min_hz = check_positive("f0_min_hz", f0_min_hz)
+        self.f0_max_hz = check_positive("f0_max_hz", f0_max_hz)
         if not self.f0_min_hz < self.f0_max_hz:
             raise ValueError(f"f0_min_hz must be below f0_max_hz, got {f0_min_hz} >= {f0_max_hz}")
         if not self.f0_max_hz < sample_rate / 2:
@@ -115,8 +105,8 @@ class GranularSynth(nn.Module):
         if isinstance(max_theta_slope, bool) or not 0 < max_theta_slope < 1:
             raise ValueError(f"max_theta_slope must be in (0, 1), got {max_theta_slope!r}")
         self.max_theta_slope = float(max_theta_slope)
-        self.Q = _positive_int("Q", Q)
-        self.hop = _positive_int("hop", hop)
+        self.Q = check_int("Q", Q, 1)
+        self.hop = check_int("hop", hop, 1)
 
         L = self.grain_n_samples
         n = torch.arange(L, dtype=torch.float64)

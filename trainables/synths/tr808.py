@@ -45,7 +45,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from trainables.synths.granular import _positive_int, check_theta_seed, example_generators
+from trainables.core.checks import check_int
+from trainables.synths.granular import check_theta_seed, example_generators
 
 TR808_SAMPLE_RATE = 44100
 TR808_N_SAMPLES = 44100
@@ -137,7 +138,7 @@ def default_ranges(sample_rate: int) -> dict[str, ParamRange]:
     the filter below 0.95 × Nyquist: ``osc*_freq`` high = min(2000, 0.95·nyq / 2^3) (3 = the
     ``osc*_mod`` maximum) and ``noise_cutoff`` high = min(20000, 0.95·nyq); the lows stay 20 Hz.
     """
-    nyq = _positive_int("sample_rate", sample_rate) / 2
+    nyq = check_int("sample_rate", sample_rate, 1) / 2
     osc_high = min(2000.0, 0.95 * nyq / 2 ** TR808_RANGES["osc1_mod"].high)
     cutoff_high = min(20000.0, 0.95 * nyq)
     if osc_high <= _FREQ.low or cutoff_high <= TR808_RANGES["noise_cutoff"].low:
@@ -223,8 +224,8 @@ class TR808Synth(nn.Module):
         ranges: Mapping[str, ParamRange] | None = None,
     ) -> None:
         super().__init__()
-        self.sample_rate = _positive_int("sample_rate", sample_rate)
-        self.n_samples = _positive_int("n_samples", n_samples)
+        self.sample_rate = check_int("sample_rate", sample_rate, 1)
+        self.n_samples = check_int("n_samples", n_samples, 1)
         for name, value in (("max_shift", max_shift), ("onset", onset)):
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n_samples:
                 raise ValueError(f"{name} must be an integer in [0, n_samples={n_samples}), "
