@@ -1,0 +1,439 @@
+"""Real services for the end-to-end tests, started and always stopped by these fixtures.
+
+* ``ray_head`` (session): ``ray start --head`` on 127.0.0.1 with every port chosen free at run time (GCS,
+  dashboard, client server, node manager, object manager, agents, metrics, worker ports), its own
+  ``--temp-dir`` and its own auth token (``RAY_AUTH_MODE=token`` + ``RAY_AUTH_TOKEN_PATH``: nothing is
+  read from or written to ``~/.ray``). ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` makes this single-node
+  cluster use 127.0.0.1 as its node address, so its core ports listen on loopback only (without it Ray
+  rewrites ``--node-ip-address 127.0.0.1`` to the machine's routable address and binds ``*``).
+* ``mlflow_server`` (session) and ``new_mlflow_server`` (factory): ``mlflow server`` on 127.0.0.1, a
+  sqlite backend and a local artifact folder, ready when ``/health`` answers; ``stop()`` / ``start()``
+  keep the port and the backend (the "server goes away" fault).
+* ``chromium``: the headless browser ``.ci/run`` installs; missing → the test FAILS with how to install it.
+
+Every process is started with a unique ``SCRAPL_E2E_TAG`` in its environment, which Ray passes on to its
+daemons, workers and job drivers. Stopping a service sends SIGTERM, then SIGKILL after a grace period
+(``gcs_server`` ignores SIGTERM), to exactly the processes carrying its tag: never ``ray stop`` (it kills
+every Ray process of the machine by name) nor anything matched by name. The environment of every command
+is built explicitly here; the test process's own environment is not modified.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent                  # the project's virtualenv
+ARTIFACTS = REPO / "test-artifacts"                # git-ignored; CI keeps screenshots here
+TAG = "SCRAPL_E2E_TAG"
+TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+
+# variables of the caller that must not leak into the services (a developer's own cluster or server)
+_DROP = ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH",
+         "MLFLOW_TRACKING_URI", "SCRAPL_STUDY_ROOT", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
+
+
+# --- processes ---------------------------------------------------------------------------------------
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct ports free on 127.0.0.1 right now (all bound at once, then released)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _proc_table() -> dict[int, tuple[int, int, bool]]:
+    """``{pid: (ppid, session id, tagged env?)}`` of the live processes; ``tagged`` is filled by the caller."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != b"Z":  # zombies are gone already (their parent has not reaped them yet)
+            table[int(entry)] = (int(fields[1]), int(fields[3]))
+    return table
+
+
+def _tagged(pid: int, needle: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return needle in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def our_pids(tag: str, sids: set[int]) -> list[int]:
+    """The live processes of one service: those whose environment holds ``SCRAPL_E2E_TAG=<tag>``, every
+    member of the sessions we started for it (``sids``) or that its tagged processes started (a Ray job
+    driver gets a session of its own), and their descendants. Ray renames many of its processes
+    (``ray::DashboardAgent``, ``ray::IDLE``), which can overwrite their environment in /proc: the session
+    catches those. The test process, its ancestors and its own session are never included."""
+    table = _proc_table()
+    needle = f"{TAG}={tag}".encode()
+    mine, protected = os.getsid(0), {0, 1}
+    pid = os.getpid()
+    while pid in table and pid not in protected:  # this process and its ancestors
+        protected.add(pid)
+        pid = table[pid][0]
+    tagged = {p for p in table if p not in protected and _tagged(p, needle)}
+    sessions = (set(sids) | {table[p][1] for p in tagged}) - {mine, 0, 1}
+    ours = tagged | {p for p, (_, sid) in table.items() if sid in sessions}
+    grew = True
+    while grew:  # descendants
+        more = {p for p, (ppid, _) in table.items() if ppid in ours} - ours
+        grew = bool(more)
+        ours |= more
+    return sorted(ours - protected)
+
+
+def kill_ours(tag: str, sids: set[int], grace_s: float = 10.0) -> list[int]:
+    """SIGTERM a service's processes (``our_pids``), SIGKILL what is left after ``grace_s``; wait until all
+    are gone. Returns every pid that was signalled."""
+    seen: set[int] = set()
+    deadline = time.time() + grace_s
+    while True:
+        pids = our_pids(tag, sids)
+        if not pids:
+            return sorted(seen)
+        seen.update(pids)
+        sig = signal.SIGTERM if time.time() < deadline else signal.SIGKILL
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        if time.time() > deadline + 20:
+            raise RuntimeError(f"processes {pids} (tag {tag}) survive SIGKILL")
+        time.sleep(0.5)
+
+
+def base_env(tag: str, **extra: str) -> dict[str, str]:
+    """The explicit environment of a service or CLI call of these tests."""
+    env = {k: v for k, v in os.environ.items() if k not in _DROP}
+    env.update({"PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "PYTHONUNBUFFERED": "1",
+                "RAY_USAGE_STATS_ENABLED": "0", TAG: tag})
+    env.update(extra)
+    return env
+
+
+def http_get(url: str, headers: dict | None = None, timeout: float = 10.0) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+# --- Ray ---------------------------------------------------------------------------------------------
+class RayHead:
+    """A ``ray start --head`` cluster of this test session (see the module docstring)."""
+
+    def __init__(self, workdir: Path, num_cpus: int = 2) -> None:
+        self.workdir = workdir
+        self.tag = f"ray-{uuid.uuid4().hex}"
+        self.token = secrets.token_hex(32)
+        self.token_file = workdir / "auth_token"
+        self.token_file.write_text(self.token)
+        self.token_file.chmod(0o600)
+        self.temp_dir = workdir / "ray"           # short: Ray's unix sockets live under it
+        (gcs, dash, client, nm, om, metrics, agent, agent_grpc, renv, autoscaler_metrics, dash_metrics,
+         *_) = free_ports(11)
+        self.gcs_port, self.dashboard_port = gcs, dash
+        self.address = f"127.0.0.1:{gcs}"
+        self.dashboard = f"http://127.0.0.1:{dash}"
+        self.env = base_env(self.tag, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(self.token_file),
+                            RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
+                            AUTOSCALER_METRIC_PORT=str(autoscaler_metrics), DASHBOARD_METRIC_PORT=str(dash_metrics))
+        self.start_args = [
+            str(BIN / "ray"), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(gcs),
+            "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash), "--ray-client-server-port", str(client),
+            "--node-manager-port", str(nm), "--object-manager-port", str(om), "--metrics-export-port", str(metrics),
+            "--dashboard-agent-listen-port", str(agent), "--dashboard-agent-grpc-port", str(agent_grpc),
+            "--runtime-env-agent-port", str(renv), "--min-worker-port", "0", "--max-worker-port", "0",
+            "--num-cpus", str(num_cpus), "--temp-dir", str(self.temp_dir), "--disable-usage-stats"]
+        self.started_s = 0.0
+        self.sids: set[int] = set()
+
+    def start(self) -> None:
+        tic = time.time()
+        proc = subprocess.Popen(self.start_args, env=self.env, cwd=self.workdir, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.sids.add(proc.pid)  # the daemons `ray start` leaves behind stay in this session
+        out, _ = proc.communicate(timeout=180)
+        if proc.returncode != 0:
+            raise RuntimeError(f"ray start failed ({proc.returncode}):\n{out}")
+        deadline = time.time() + 60
+        while self.api("/api/version")[0] != 200:
+            if time.time() > deadline:
+                raise RuntimeError(f"Ray dashboard {self.dashboard} did not come up:\n{out}")
+            time.sleep(0.5)
+        self.started_s = time.time() - tic
+
+    def pids(self) -> list[int]:
+        return our_pids(self.tag, self.sids)
+
+    def stop(self) -> list[int]:
+        return kill_ours(self.tag, self.sids)
+
+    # --- job API (REST with the bearer token; the CLI for submit/stop, as a user does) ---------------
+    def api(self, path: str, *, token: bool = True) -> tuple[int, bytes]:
+        headers = {"Authorization": f"Bearer {self.token}"} if token else {}
+        try:
+            return http_get(self.dashboard + path, headers)
+        except OSError:
+            return 0, b""
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "ray"), *args], env=self.env, cwd=REPO, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def submit(self, entrypoint: list[str], *, submission_id: str | None = None,
+               env_vars: dict[str, str] | None = None) -> str:
+        """``ray job submit --no-wait --working-dir . -- <entrypoint>`` from the repo; returns the job id."""
+        submission_id = submission_id or f"e2e-{uuid.uuid4().hex[:10]}"
+        runtime_env = {"env_vars": {"RAY_JOB_STOP_SIGNAL": "SIGINT", "RAY_JOB_STOP_WAIT_TIME_S": "30",
+                                    **(env_vars or {})}}
+        out = self.cli("job", "submit", "--address", self.dashboard, "--no-wait", "--submission-id", submission_id,
+                       "--working-dir", ".", "--runtime-env-json", json.dumps(runtime_env), "--", *entrypoint)
+        assert out.returncode == 0, f"ray job submit failed:\n{out.stdout}\n{out.stderr}"
+        return submission_id
+
+    def job(self, job_id: str) -> dict:
+        code, body = self.api(f"/api/jobs/{job_id}")
+        assert code == 200, f"GET /api/jobs/{job_id}: HTTP {code} {body[:300]!r}"
+        return json.loads(body)
+
+    def logs(self, job_id: str) -> str:
+        code, body = self.api(f"/api/jobs/{job_id}/logs")
+        return json.loads(body).get("logs", "") if code == 200 else f"<no logs: HTTP {code}>"
+
+    def wait(self, job_id: str, timeout: float = 420, until=TERMINAL) -> dict:
+        deadline = time.time() + timeout
+        while True:
+            info = self.job(job_id)
+            if info["status"] in until:
+                return info
+            if time.time() > deadline:
+                raise AssertionError(f"job {job_id} still {info['status']} after {timeout:.0f} s; logs:\n"
+                                     + self.logs(job_id)[-6000:])
+            time.sleep(1.0)
+
+    def stop_job(self, job_id: str) -> subprocess.CompletedProcess:
+        return self.cli("job", "stop", "--address", self.dashboard, job_id, timeout=120)
+
+    def study_entry(self, *args: str) -> list[str]:
+        return ["python", "-m", "study", *args]
+
+
+@pytest.fixture(scope="session")
+def ray_head():
+    workdir = Path(tempfile.mkdtemp(prefix="scrapl-e2e-", dir="/tmp"))
+    head = RayHead(workdir)
+    try:
+        head.start()
+        yield head
+    finally:
+        try:
+            head.stop()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- MLflow ------------------------------------------------------------------------------------------
+class MlflowServer:
+    """``mlflow server`` on 127.0.0.1 with a sqlite backend and a local artifact folder."""
+
+    def __init__(self, workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.port = free_ports(1)[0]
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.db = workdir / "mlflow.db"
+        self.artifacts = workdir / "mlartifacts"
+        self.log = workdir / "server.log"
+        self.tag = f"mlflow-{uuid.uuid4().hex}"
+        self.env = base_env(self.tag, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+        self.starts: list[float] = []
+        self.sids: set[int] = set()
+        self._procs: list[subprocess.Popen] = []
+
+    @property
+    def args(self) -> list[str]:
+        return [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+                "--backend-store-uri", f"sqlite:///{self.db}", "--artifacts-destination", str(self.artifacts)]
+
+    def healthy(self) -> bool:
+        try:
+            return http_get(self.uri + "/health", timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def start(self, timeout: float = 90) -> None:
+        assert not self.healthy(), f"something already answers on {self.uri}"
+        tic = time.time()
+        with open(self.log, "a") as log:
+            proc = subprocess.Popen(self.args, env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        self.sids.add(proc.pid)
+        self._procs.append(proc)
+        while not self.healthy():
+            if proc.poll() is not None or time.time() - tic > timeout:
+                self.stop()
+                raise RuntimeError(f"mlflow server did not come up on {self.uri}:\n{self.log.read_text()[-4000:]}")
+            time.sleep(0.5)
+        self.starts.append(time.time() - tic)
+
+    def pids(self) -> list[int]:
+        return our_pids(self.tag, self.sids)
+
+    def stop(self) -> list[int]:
+        pids = kill_ours(self.tag, self.sids)
+        for proc in self._procs:
+            proc.wait(timeout=10)
+        deadline = time.time() + 10
+        while self.healthy() and time.time() < deadline:
+            time.sleep(0.2)
+        return pids
+
+    def client(self):
+        from mlflow.tracking import MlflowClient
+
+        return MlflowClient(self.uri)
+
+
+@pytest.fixture(scope="session")
+def new_mlflow_server(tmp_path_factory):
+    """Factory: a started ``MlflowServer`` in a fresh directory; all are stopped at the end of the session."""
+    servers: list[MlflowServer] = []
+
+    def make() -> MlflowServer:
+        server = MlflowServer(tmp_path_factory.mktemp("mlflow"))
+        servers.append(server)
+        server.start()
+        return server
+
+    try:
+        yield make
+    finally:
+        for s in servers:
+            s.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(new_mlflow_server):
+    return new_mlflow_server()
+
+
+# --- reading a study back from the MLflow server ----------------------------------------------------------
+class StudyRuns:
+    """The runs of one study on a tracking server, with the assertions every scenario makes."""
+
+    def __init__(self, uri: str, study: str) -> None:
+        from mlflow.tracking import MlflowClient
+
+        from analysis import schema
+
+        self.schema = schema
+        self.client = MlflowClient(uri)
+        exp = self.client.get_experiment_by_name(schema.EXPERIMENT_PREFIX + study)
+        assert exp is not None, f"no experiment scrapl/{study} at {uri}"
+        self.experiment = exp
+        every = self.client.search_runs([exp.experiment_id], max_results=1000)
+        self.trials = [r for r in every if r.data.tags.get(schema.ROLE) == schema.ROLE_TRIAL]
+        self.parents = [r for r in every if r.data.tags.get(schema.ROLE) == schema.ROLE_STUDY]
+        self.all = every
+
+    def by_key(self) -> dict:
+        out: dict = {}
+        for r in self.trials:
+            key = r.data.tags[self.schema.TRIAL_ID]
+            assert key not in out, f"two MLflow runs for trial {key}: {out[key].info.run_id}, {r.info.run_id}"
+            out[key] = r
+        return out
+
+    def steps(self, run, key: str = "val_theta_l1") -> list[int]:
+        return [int(m.step) for m in self.client.get_metric_history(run.info.run_id, key)]
+
+    def assert_no_duplicate_steps(self, run) -> None:
+        for key in run.data.metrics:
+            steps = self.steps(run, key)
+            assert len(steps) == len(set(steps)), f"{run.info.run_name}: {key} logged twice at a step: {steps}"
+
+
+@pytest.fixture
+def study_runs():
+    return StudyRuns
+
+
+# --- Chromium ----------------------------------------------------------------------------------------------
+class Chromium:
+    """Headless Chromium (Debian's package) with a fresh profile and no background network. Every call's
+    processes carry their own tag and are killed when it returns."""
+
+    FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-extensions",
+             "--disable-dev-shm-usage", "--mute-audio", "--hide-scrollbars"]
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+
+    def _run(self, url: str, extra: list[str], budget_ms: int, timeout: float) -> subprocess.CompletedProcess:
+        tag = f"chromium-{uuid.uuid4().hex}"
+        with tempfile.TemporaryDirectory(prefix="scrapl-chromium-") as profile:
+            args = [self.binary, *self.FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
+                    *extra, url]
+            proc = subprocess.Popen(args, env=base_env(tag, HOME=profile), stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, start_new_session=True)
+            try:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            finally:
+                kill_ours(tag, {proc.pid}, grace_s=3)
+                proc.wait()
+        if proc.returncode != 0:
+            raise AssertionError(f"chromium exited {proc.returncode}: {stderr.decode(errors='replace')[-3000:]}")
+        return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
+
+    def dom(self, url: str, budget_ms: int = 15000, timeout: float = 120) -> str:
+        """The DOM after the page's scripts ran for ``budget_ms`` of virtual time (``--dump-dom``)."""
+        return self._run(url, ["--dump-dom"], budget_ms, timeout).stdout.decode(errors="replace")
+
+    def screenshot(self, url: str, path: Path, window: str = "1280,720", budget_ms: int = 15000,
+                   timeout: float = 120) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._run(url, [f"--screenshot={path}", f"--window-size={window}"], budget_ms, timeout)
+        assert path.is_file() and path.stat().st_size > 1000, f"no screenshot written to {path}"
+        return path
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Chromium:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail("chromium is not installed: the MLflow UI test needs Debian's `chromium` package "
+                    "(`apt-get install -y chromium`; .ci/run installs it)", pytrace=False)
+    return Chromium(path)
