@@ -80,7 +80,8 @@ def _add_runtime(p: argparse.ArgumentParser, *, resume: bool = False) -> None:
                         "path under `ray job submit`")
     g.add_argument("--address", metavar="ADDR",
                    help="Ray cluster (HOST:PORT, ray://HOST:PORT or auto); default $RAY_ADDRESS (set inside "
-                        "`ray job submit`), else a fresh embedded runtime on this machine")
+                        "`ray job submit`), else a fresh embedded runtime on this machine (listening on 127.0.0.1 "
+                        "only, no dashboard)")
     g.add_argument("--mlflow-uri", metavar="URI",
                    help="MLflow tracking server or store (http://127.0.0.1:5000, sqlite:////abs/mlflow.db); "
                         "default: a sqlite store in the study directory" + (" (must match the study's)" if resume else ""))

@@ -3,6 +3,11 @@
 * ``resolve_address``: ``--address`` if given, else ``$RAY_ADDRESS`` (set for ``ray job submit``
   drivers), else ``"local"``: a fresh embedded runtime with this machine's CPUs — never a silent join
   of some running cluster (``ray.init()`` without an address would do that).
+* ``loopback_only``: the embedded runtime listens on 127.0.0.1 only. On Linux Ray takes the machine's
+  routable address as the node address (even when given 127.0.0.1) and its GCS, raylet, object
+  manager, agents and metrics ports listen on all interfaces; Ray's single-machine mode
+  (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, what it uses on macOS) makes the node address 127.0.0.1 and
+  binds every port there. A user who sets that variable gets what they set.
 * ``check_address``: an unreachable address fails fast with an error naming ``--address``.
 * ``plan_resources``: ``--gpus-per-trial`` on a cluster without GPUs would leave trials PENDING
   forever, so the study says so and runs on CPU; more GPUs (or CPUs) per trial than any node has
@@ -10,14 +15,18 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import urlparse
 
 from study.errors import StudyError
 
-__all__ = ["resolve_address", "check_address", "connect", "node_maxima", "plan_resources"]
+__all__ = ["resolve_address", "check_address", "connect", "loopback_only", "node_maxima", "plan_resources",
+           "SINGLE_MACHINE_ENV"]
+
+SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": node address 127.0.0.1, ports on loopback
 
 
 def resolve_address(address: str | None) -> str:
@@ -49,9 +58,32 @@ def check_address(address: str, option: str = "--address", timeout: float = 3.0)
                                  "embedded local runtime") from None
 
 
+@contextlib.contextmanager
+def loopback_only() -> Iterator[None]:
+    """Around ``ray.init(address="local")``: the runtime it starts uses 127.0.0.1 as its node address, so
+    every Ray port listens on loopback only (see the module docstring). Ray reads the switch from the
+    environment when it is imported (and its daemons inherit the environment), so both are set while
+    the runtime starts and restored afterwards (a later connection to a real cluster needs the default)."""
+    if SINGLE_MACHINE_ENV in os.environ:  # the user chose
+        yield
+        return
+    from ray._private import ray_constants
+
+    previous = ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[SINGLE_MACHINE_ENV] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        os.environ.pop(SINGLE_MACHINE_ENV, None)
+        ray_constants.ENABLE_RAY_CLUSTER = previous
+
+
 def connect(address: str, *, num_cpus: int | None = None, num_gpus: float | None = None,
             verbose: bool = False) -> bool:
-    """``ray.init`` unless Ray is already initialised (tests share one runtime). True if started here."""
+    """``ray.init`` unless Ray is already initialised (tests share one runtime). True if started here.
+
+    ``local``: an embedded runtime on 127.0.0.1 only (``loopback_only``), without the dashboard."""
     import ray
 
     if ray.is_initialized():
@@ -62,7 +94,8 @@ def connect(address: str, *, num_cpus: int | None = None, num_gpus: float | None
         if num_gpus is not None:
             kwargs["num_gpus"] = num_gpus
     try:
-        ray.init(**kwargs)
+        with loopback_only() if address == "local" else contextlib.nullcontext():
+            ray.init(**kwargs)
     except ConnectionError as err:
         raise StudyError("--address", f"cannot connect to Ray at {address}: {err}") from None
     return True

@@ -35,7 +35,7 @@ from study.errors import StudyError
 
 __all__ = ["check_tracking_uri", "experiment_name", "client", "ensure_study_run", "log_parent_artifacts",
            "log_parent_files", "parent_has_artifact", "finish_study_run", "TrialLog", "sync_spool", "spooled_trials", "find_trial_runs", "ATTEMPTS",
-           "RAY_TRIAL_ID", "EARLY_STOPPED", "RETRIED_AFTER", "KIND"]
+           "RAY_TRIAL_ID", "EARLY_STOPPED", "RETRIED_AFTER", "KIND", "WORKER_PID", "WORKER_NODE", "RESUMED_FROM"]
 
 # Tags added to the schema's (extra tags are allowed by the layout)
 ATTEMPTS = "scrapl.attempts"          # training attempts of a trial (1 = never retried)
@@ -43,6 +43,9 @@ RAY_TRIAL_ID = "scrapl.ray_trial_id"  # Tune's id of the latest attempt
 EARLY_STOPPED = "scrapl.early_stopped"  # "true" when ASHA stopped an HPO trial
 RETRIED_AFTER = "scrapl.retried_after"  # failure reason of the last failed attempt before a retry
 KIND = "scrapl.kind"                  # on the parent run: ablation | losses | theta-is | hpo
+WORKER_PID = "scrapl.worker_pid"      # pid of the process running the latest attempt (to find or kill it)
+WORKER_NODE = "scrapl.worker_node"    # Ray node IP of that process
+RESUMED_FROM = "scrapl.resumed_from_step"  # the checkpoint step the latest attempt resumed from
 _TERMINAL = ("FINISHED", "FAILED", "KILLED")
 
 

@@ -6,9 +6,10 @@ arm, the trial's stable key, injected faults). ``run_trial``:
 
 1. splits the two, rebuilds the typed ``RunConfig`` (``trainables.config.from_flat``);
 2. opens the trial's MLflow run through ``study.tracking.TrialLog`` (found by the trial key, else
-   created under the parent run); a trial whose run is already FINISHED is not trained again;
-3. resumes from ``tune.get_checkpoint()`` (``torch.load(weights_only=True)``), back-filling MLflow
-   with validation points the checkpoint has and MLflow lacks;
+   created under the parent run), tagging the attempt's worker pid and node; a trial whose run is
+   already FINISHED is not trained again;
+3. resumes from ``tune.get_checkpoint()`` (``torch.load(weights_only=True)``), tagging the step it
+   resumed from and back-filling MLflow with validation points the checkpoint has and MLflow lacks;
 4. calls ``train(cfg, report, resume_state)``; ``report`` logs each validation's metrics (buffered,
    never twice for a step) and ``tune.report(metrics, checkpoint=...)`` once per epoch;
 5. logs final metrics and artifacts and ends the run FINISHED, or FAILED with the reason. A NaN loss
@@ -91,6 +92,15 @@ def _fire_faults(ctx: TrialContext, key: str, step: int, log) -> None:
                 os._exit(17)  # the worker process dies (as with SIGKILL): no cleanup runs
 
 
+def _node_ip() -> str:
+    try:
+        import ray
+
+        return ray.util.get_node_ip_address()
+    except Exception:  # noqa: BLE001 - informative only
+        return ""
+
+
 def run_trial(config: dict[str, Any]) -> None:
     """Ray Tune function trainable (see the module docstring)."""
     import torch
@@ -108,7 +118,8 @@ def run_trial(config: dict[str, Any]) -> None:
     log = tracking.TrialLog(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key,
                             Path(ctx.dir) / "spool", flush_s=ctx.flush_s)
     tags = {schema.STUDY: ctx.name, schema.ARM: ctx.arm, schema.SEED: str(cfg.seed), schema.PRESET: cfg.preset,
-            tracking.RAY_TRIAL_ID: trial_id,
+            tracking.RAY_TRIAL_ID: trial_id, tracking.WORKER_PID: str(os.getpid()),
+            tracking.WORKER_NODE: _node_ip(),
             # the GPU(s) Ray gave this trial ("" = none); fractional trials share a device
             "scrapl.cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
     run_name = f"{ctx.arm} · seed {cfg.seed} · {cfg.preset}" if ctx.trial_key else f"{ctx.arm} · {trial_id}"
@@ -123,6 +134,8 @@ def run_trial(config: dict[str, Any]) -> None:
         with checkpoint.as_directory() as d:
             state = torch.load(Path(d) / CHECKPOINT_FILE, weights_only=True)
         log.backfill(state["history"])
+    if state is not None or log.attempts > 1:  # a retry says where it started (0 = from scratch)
+        log.set_tags({tracking.RESUMED_FROM: str(int(state["step"])) if state is not None else "0"})
     last: dict[str, float] = {}
     history: list[dict] = [dict(h) for h in state["history"]] if state is not None else []
 

@@ -22,8 +22,11 @@ def ray_cluster():
 
     if ray.is_initialized():  # another test module left one: use ours
         ray.shutdown()
-    ray.init(address="local", num_cpus=4, num_gpus=1, include_dashboard=False, log_to_driver=False,
-             logging_level="WARNING")
+    from study.cluster import loopback_only
+
+    with loopback_only():  # as the study's own embedded runtime: every port on 127.0.0.1
+        ray.init(address="local", num_cpus=4, num_gpus=1, include_dashboard=False, log_to_driver=False,
+                 logging_level="WARNING")
     try:
         yield ray
     finally:

@@ -37,6 +37,10 @@ def test_retries_resume_from_checkpoints_and_nan_fails_cleanly(ray_cluster, tmp_
     assert crashed.data.tags["scrapl.attempts"] == "2"
     assert "InjectedCrash: injected crash-once fault at step 18" in crashed.data.tags["scrapl.retried_after"]
     assert died.data.tags["scrapl.attempts"] == "2" and clean.data.tags["scrapl.attempts"] == "1"
+    # where each retry started: the checkpoint of step 9; exit-once@9 fires before that checkpoint is saved
+    assert crashed.data.tags["scrapl.resumed_from_step"] == "9" and died.data.tags["scrapl.resumed_from_step"] == "0"
+    assert "scrapl.resumed_from_step" not in clean.data.tags
+    assert int(crashed.data.tags["scrapl.worker_pid"]) > 1
 
     assert nan.info.status == "FAILED"
     assert nan.data.tags[schema.FAILURE_REASON].startswith("loss is nan at step 12")
