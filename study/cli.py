@@ -10,7 +10,8 @@
 
 Every option is checked before Ray starts; a bad one prints ``error: <option>: <what is wrong>`` and
 exits with status 2, leaving nothing behind. Exit status of run/resume: 0 every trial finished,
-1 some trials failed (e.g. NaN loss), 3 interrupted (continue with ``study resume NAME``).
+1 some trials failed (e.g. NaN loss), 3 interrupted (continue with ``study resume NAME``), 4 the
+trials ran but the MLflow server was unreachable at the end (``study sync NAME`` delivers the spool).
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from study.errors import StudyError
 __all__ = ["main", "build_parser"]
 
 EPILOG = ("Exit status: 0 every trial finished; 1 some trials failed; 2 bad input (nothing was scheduled); "
-          "3 interrupted (continue with `python -m study resume NAME`).")
+          "3 interrupted (continue with `python -m study resume NAME`); 4 the trials ran but the MLflow server "
+          "was unreachable at the end (what it misses is spooled: `python -m study sync NAME` when it is back).")
 
 
 # --- option types ----------------------------------------------------------------------------------
@@ -321,20 +323,30 @@ def cmd_sync(args: argparse.Namespace, root: Path) -> int:
     from study import tracking
     from study.runner import load_study
 
-    sdir, _, stored = load_study(root, args.name)
+    sdir, spec, stored = load_study(root, args.name)
     uri = stored.get("tracking_uri") or sdir.mlflow_uri
     pending = tracking.spooled_trials(sdir.spool)
-    if not pending:
+    parent = tracking.pending_study_finish(sdir.spool)
+    if not pending and parent is None:
         _say(f"study {args.name}: nothing spooled")
         return 0
     try:
-        done = tracking.sync_spool(uri, sdir.spool)
+        done = tracking.sync_spool(uri, sdir.spool) if pending else {}
+        parent = tracking.sync_study_finish(uri, sdir.spool)  # after the trials: the study's own run
     except Exception as err:  # noqa: BLE001 - report and keep the spool
         raise StudyError("sync", f"cannot deliver to {uri} ({type(err).__name__}: {str(err)[:300]}); the spool "
                                  f"in {sdir.spool} is kept") from None
     for key, n in done.items():
         _say(f"  {key}: {n} call(s) replayed")
     _say(f"study {args.name}: {len(done)} trial(s) synced to {uri}")
+    if parent is not None:
+        _say(f"study {args.name}: its MLflow run ended {parent['status']}")
+        if parent.get("export"):  # the study ended while the server was away: its tables are due
+            from study.export import export_tables
+
+            for p in export_tables(spec, sdir, uri, _say):
+                if p.suffix == ".md":
+                    _say(f"  table {p}")
     return 0
 
 

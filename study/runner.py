@@ -13,8 +13,10 @@ Order matters:
 5. Tune: ``Tuner.restore(..., resume_errored=True)`` when the study has saved state (finished trials
    are never re-run), else a new ``Tuner``; checkpoints every epoch, ``FailureConfig(max_failures)``;
    SIGTERM (``ray job stop``) is turned into Tune's graceful SIGINT stop; a live summary line;
-6. after ``fit``: unfinished trials are detected and reported (``study resume NAME``), spooled MLflow
-   calls are replayed, ASHA-stopped HPO runs are closed, the parent run ended, tables exported.
+6. after ``fit``: unfinished trials are detected and reported (``study resume NAME``) and their runs
+   ended KILLED, spooled MLflow calls are replayed, ASHA-stopped HPO runs are closed, the parent run
+   ended, tables exported; with the tracking server unreachable, the rest waits in the spool for
+   ``study sync`` (exit status 4).
 """
 from __future__ import annotations
 
@@ -94,7 +96,8 @@ class Settings:
 @dataclass
 class Outcome:
     """What a run or resume ended with. ``exit_code``: 0 all trials FINISHED, 1 some failed,
-    3 unfinished (interrupted: ``python -m study resume NAME``)."""
+    3 unfinished (interrupted: ``python -m study resume NAME``), 4 all trials ran but MLflow was
+    unreachable at the end (spooled: ``python -m study sync NAME``)."""
 
     name: str
     sdir: StudyDir
@@ -108,11 +111,14 @@ class Outcome:
     tables: list[Path] = field(default_factory=list)
     theta_is: dict[str, str] = field(default_factory=dict)
     best: dict[str, Any] | None = None
+    tracking_pending: bool = False     # MLflow unreachable at the end: calls spooled for `study sync`
 
     @property
     def exit_code(self) -> int:
         if self.counts.get("running", 0) + self.counts.get("pending", 0):
             return 3
+        if self.tracking_pending:
+            return 4
         return 1 if self.counts.get("failed", 0) else 0
 
 
@@ -411,24 +417,51 @@ def _best_hpo(spec: StudySpec, results) -> dict[str, Any] | None:
 
 
 def _after_fit(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Outcome, say: Say) -> None:
+    """Close the study's books in MLflow; when the server is unreachable, everything that could not be
+    delivered (the trials' spools and the end of the study's own run) waits in ``<study>/spool`` for
+    ``study sync``, which also writes the tables then (exit status 4)."""
     uri = outcome.tracking_uri
+    root_opt = f" --root {settings.root}" if settings.root else ""
     if tracking.spooled_trials(sdir.spool):
         try:
             done = tracking.sync_spool(uri, sdir.spool)
             say(f"replayed spooled MLflow calls of {len(done)} trial(s)")
         except Exception as err:  # noqa: BLE001 - still unreachable: keep the spool
             say(f"MLflow still unreachable ({type(err).__name__}: {str(err)[:200]}); spooled calls kept in "
-                f"{sdir.spool}: run `python -m study sync {spec.name}` when it is back")
+                f"{sdir.spool}: run `python -m study sync {spec.name}{root_opt}` when it is back")
     unfinished = outcome.counts["running"] + outcome.counts["pending"]
-    if spec.hpo is not None and not unfinished:
+    if unfinished:  # fit returned early (ray job stop, Ctrl-C): no run stays RUNNING with nobody training it
+        try:
+            closed = tracking.close_interrupted_runs(
+                uri, outcome.experiment_id, f"study interrupted; continue it with `python -m study resume {spec.name}`")
+            if closed:
+                say(f"marked {len(closed)} interrupted trial run(s) KILLED in MLflow (resumed by `study resume`)")
+        except Exception as err:  # noqa: BLE001 - tracking down: the runs stay RUNNING until the resume
+            say(f"could not mark the interrupted trial runs in MLflow ({type(err).__name__}: {str(err)[:200]})")
+    pending = bool(tracking.spooled_trials(sdir.spool))
+    if spec.hpo is not None and not unfinished and not pending:
         _reconcile_hpo(uri, outcome.experiment_id, sdir, spec.name, set(outcome.records))
     failed = [r for r in outcome.records.values() if r.failed]
     summary = {**outcome.counts, "wall_s": round(outcome.wall_s, 1)}
-    tracking.finish_study_run(uri, outcome.parent_run_id, "KILLED" if unfinished else "FINISHED", summary)
+    status = "KILLED" if unfinished else "FINISHED"
+    if not pending:
+        try:
+            tracking.finish_study_run(uri, outcome.parent_run_id, status, summary)
+        except Exception as err:  # noqa: BLE001 - the server went away at the very end
+            pending = True
+            say(f"cannot end the study's MLflow run ({type(err).__name__}: {str(err)[:200]})")
+    if pending:  # the parent run ends after the trials' spools are delivered, by `study sync`
+        tracking.spool_study_finish(sdir.spool, outcome.parent_run_id, status, summary,
+                                    export=settings.export and spec.hpo is None and not unfinished)
+        outcome.tracking_pending = True
     say(f"study {spec.name}: {outcome.counts['done']} finished, {outcome.counts['failed']} failed, "
         f"{unfinished} unfinished, in {outcome.wall_s:.0f} s")
     for r in failed:
         say(f"  failed: {r.label}: {r.reason}")
+    if pending:
+        say(f"MLflow at {uri} was unreachable: what it misses is kept in {sdir.spool} (nothing is lost); when "
+            f"it is back run `python -m study sync {spec.name}{root_opt}`, which delivers it"
+            + (" and writes the tables" if settings.export and spec.hpo is None and not unfinished else ""))
     if unfinished:
         say(f"the study was interrupted with {unfinished} trial(s) unfinished; continue it with "
             f"`python -m study resume {spec.name}" + (f" --root {settings.root}`" if settings.root else "`"))
@@ -441,7 +474,7 @@ def _after_fit(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Out
                 + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                             for k, v in outcome.best["params"].items())
                 + f" → {path}; seed an ablation with `python -m study run ablation --from-hpo {spec.name}`")
-    elif settings.export:
+    elif settings.export and not pending:
         from study.export import export_tables
 
         outcome.tables = export_tables(spec, sdir, uri, say)

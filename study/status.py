@@ -87,6 +87,7 @@ def study_status(root: Path, name: str) -> dict[str, Any]:
             "counts": counts, "trials": trials, "problem": problem,
             "restorable": bool(sdir.tune_path.exists() and tune.Tuner.can_restore(str(sdir.tune_path))),
             "spooled": [p.name for p in tracking.spooled_trials(sdir.spool)],
+            "study_run_spooled": tracking.pending_study_finish(sdir.spool) is not None,
             "theta_is": {p: str(sdir.theta_is_dir(p) / schema.PI_NPY) for p in spec.theta_is_presets
                          if (sdir.theta_is_dir(p) / schema.PI_NPY).is_file()},
             "tables": sorted(str(p) for p in sdir.tables.glob("**/*.md")) if sdir.tables.is_dir() else []}
@@ -105,6 +106,8 @@ def format_status(s: dict[str, Any]) -> str:
         lines.append(f"  note: {s['problem']}")
     if s["spooled"]:
         lines.append(f"  {len(s['spooled'])} trial(s) have spooled MLflow calls: run `python -m study sync {s['name']}`")
+    if s.get("study_run_spooled"):
+        lines.append(f"  the end of the study's own MLflow run is spooled: run `python -m study sync {s['name']}`")
     for preset, path in s["theta_is"].items():
         lines.append(f"  θ-IS π {preset}: {path}")
     lines.append(f"  {'trial':<44} {'status':<12} {'tries':>5} {'test θ L1':>10} {'val θ L1':>10}  reason")

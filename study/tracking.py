@@ -34,7 +34,8 @@ from analysis import schema
 from study.errors import StudyError
 
 __all__ = ["check_tracking_uri", "experiment_name", "client", "ensure_study_run", "log_parent_artifacts",
-           "log_parent_files", "parent_has_artifact", "finish_study_run", "TrialLog", "sync_spool", "spooled_trials", "find_trial_runs", "ATTEMPTS",
+           "log_parent_files", "parent_has_artifact", "finish_study_run", "close_interrupted_runs",
+           "spool_study_finish", "pending_study_finish", "sync_study_finish", "STUDY_SPOOL", "TrialLog", "sync_spool", "spooled_trials", "find_trial_runs", "ATTEMPTS",
            "RAY_TRIAL_ID", "EARLY_STOPPED", "RETRIED_AFTER", "KIND", "WORKER_PID", "WORKER_NODE", "RESUMED_FROM"]
 
 # Tags added to the schema's (extra tags are allowed by the layout)
@@ -175,6 +176,50 @@ def finish_study_run(uri: str, parent_run_id: str, status: str, summary: Mapping
     c.set_terminated(parent_run_id, status)
 
 
+STUDY_SPOOL = "study.json"  # in the spool directory: the parent run's end, when the server was unreachable
+
+
+def spool_study_finish(spool_dir: str | Path, parent_run_id: str, status: str, summary: Mapping[str, Any],
+                       *, export: bool) -> Path:
+    """Keep the end of the study's own run for ``study sync`` (the server was unreachable when the study
+    ended). ``export``: the sync also writes the study's tables (they come from MLflow)."""
+    from study.layout import write_json_atomic
+
+    path = Path(spool_dir) / STUDY_SPOOL
+    write_json_atomic(path, {"parent_run_id": parent_run_id, "status": status, "summary": dict(summary),
+                             "export": export})
+    return path
+
+
+def pending_study_finish(spool_dir: str | Path) -> dict[str, Any] | None:
+    path = Path(spool_dir) / STUDY_SPOOL
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def sync_study_finish(uri: str, spool_dir: str | Path) -> dict[str, Any] | None:
+    """Deliver a spooled end of the study's run (after the trials' spools); returns what was delivered."""
+    doc = pending_study_finish(spool_dir)
+    if doc is None:
+        return None
+    finish_study_run(uri, doc["parent_run_id"], doc["status"], doc.get("summary"))
+    (Path(spool_dir) / STUDY_SPOOL).unlink()
+    return doc
+
+
+def close_interrupted_runs(uri: str, experiment_id: str, reason: str) -> list[str]:
+    """End the trial runs still RUNNING after an interrupted ``fit`` (``ray job stop``, Ctrl-C): KILLED, with
+    the reason. Tune stops such trials by killing their workers, which cannot end their runs; the next
+    attempt reopens the same run (the reason then moves to ``scrapl.retried_after``). Returns their keys."""
+    c = client(uri)
+    closed = []
+    for run in find_trial_runs(uri, experiment_id):
+        if run.info.status == "RUNNING":
+            c.set_tag(run.info.run_id, schema.FAILURE_REASON, reason)
+            c.set_terminated(run.info.run_id, "KILLED")
+            closed.append(run.data.tags.get(schema.TRIAL_ID, run.info.run_id))
+    return closed
+
+
 def find_trial_runs(uri: str, experiment_id: str) -> list:
     """All trial runs of a study (for ``study status`` and the driver's bookkeeping)."""
     return _search(client(uri), experiment_id, _tag_filter(schema.ROLE, schema.ROLE_TRIAL))
@@ -261,7 +306,8 @@ class TrialLog:
             self.spooling = True
             self._warn(f"cannot open the MLflow run of trial {self.key} at {self.uri} ({type(err).__name__}: "
                        f"{str(err)[:300]}); spooling to {self.spool_file} — run `python -m study sync`")
-            self._spool(self._header_op())
+            # this attempt was not counted in MLflow: the replay counts it
+            self._spool({**self._header_op(), "attempt": bool(new_attempt)})
         finally:
             self.seconds += time.perf_counter() - tic
         return self
@@ -436,6 +482,9 @@ def sync_spool(uri: str, spool_dir: str | Path, *, keys: Iterable[str] | None = 
         log._run_name, log._tags, log._params = header["run_name"], header["tags"], header["params"]
         log._open_live(new_attempt=False)  # raises if still unreachable
         c = log._c()
+        uncounted = sum(1 for o in ops if o["op"] == "open" and o.get("attempt"))
+        if uncounted:  # attempts that started while the server was unreachable
+            c.set_tag(log.run_id, ATTEMPTS, str(log.attempts + uncounted))
         present: dict[str, set[int]] = {}
         for op in ops:
             kind = op["op"]

@@ -114,6 +114,7 @@ def test_unreachable_server_spools_and_sync_delivers_everything_once(store):
     assert not log.spool_file.exists()
     run = run_of(uri, exp_id, "p/scrapl/1")
     assert run.info.status == "FINISHED" and run.data.tags[schema.TRIAL_ID] == "p/scrapl/1"
+    assert run.data.tags[tracking.ATTEMPTS] == "1"  # the attempt that started while unreachable counts
     assert run.data.params == {"train.lr": "0.001"}
     assert history(uri, run.info.run_id) == [(9, 0.3), (18, 0.2)]
     assert history(uri, run.info.run_id, "test_theta_l1") == [(18, 0.25)]
@@ -140,3 +141,37 @@ def test_check_tracking_uri_unreachable_server_is_fast():
     with pytest.raises(StudyError, match="cannot reach an MLflow server"):
         tracking.check_tracking_uri(f"http://127.0.0.1:{dead_port()}")
     assert time.time() - tic < 5
+
+
+def test_interrupted_runs_are_closed_and_reopened_by_the_next_attempt(store):
+    uri, exp_id, parent_id, tmp = store
+    log = tracking.TrialLog(uri, exp_id, parent_id, "p/p-adam/0", tmp / "spool").open("r", {}, {})
+    log.log_metrics(9, {"val_theta_l1": 0.3}, flush=True)  # then the job is stopped: the worker is killed
+    closed = tracking.close_interrupted_runs(uri, exp_id, "study interrupted; continue it with `study resume`")
+    assert "p/p-adam/0" in closed
+    run = run_of(uri, exp_id, "p/p-adam/0")
+    assert run.info.status == "KILLED" and run.data.tags[schema.FAILURE_REASON].startswith("study interrupted")
+    again = tracking.TrialLog(uri, exp_id, parent_id, "p/p-adam/0", tmp / "spool").open("r", {}, {})
+    assert again.run_id == log.run_id and again.attempts == 2
+    run = run_of(uri, exp_id, "p/p-adam/0")
+    assert run.info.status == "RUNNING" and schema.FAILURE_REASON not in run.data.tags
+    assert run.data.tags[tracking.RETRIED_AFTER].startswith("study interrupted")
+    again.terminate("FINISHED")
+    assert "p/p-adam/0" not in tracking.close_interrupted_runs(uri, exp_id, "x")
+
+
+def test_the_end_of_the_study_run_is_spooled_and_synced(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    exp_id, parent_id = tracking.ensure_study_run(uri, ablation("ends", "smoke-granular", (0,)))
+    spool = tmp_path / "spool"
+    assert tracking.sync_study_finish(uri, spool) is None  # nothing pending
+    tracking.spool_study_finish(spool, parent_id, "FINISHED", {"done": 4}, export=True)
+    assert tracking.pending_study_finish(spool)["export"] is True
+    assert tracking.spooled_trials(spool) == []  # not mistaken for a trial's spool
+    with pytest.raises(Exception):
+        tracking.sync_study_finish(f"http://127.0.0.1:{dead_port()}", spool)
+    assert tracking.pending_study_finish(spool) is not None  # kept while unreachable
+    assert tracking.sync_study_finish(uri, spool)["status"] == "FINISHED"
+    parent = tracking.client(uri).get_run(parent_id)
+    assert parent.info.status == "FINISHED" and '"done": 4' in parent.data.tags["scrapl.summary"]
+    assert tracking.pending_study_finish(spool) is None
