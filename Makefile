@@ -27,8 +27,11 @@ demo: $(STAMP)
 	@cat $(DEMO_ROOT)/demo-ablation/tables/ablation.md $(DEMO_ROOT)/demo-ablation/tables/deltas.md
 	@echo "MLflow UI: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(DEMO_ROOT)/demo-ablation/mlflow.db --host 127.0.0.1 --port 5000"
 
+# Two passes on a 2-core machine: the suite without the end-to-end tests on 2 workers, then the end-to-end
+# tests (a real `ray start` cluster, `mlflow server`, headless chromium) alone and serially.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 -m "not e2e"
+	$(BIN)/python -m pytest -m e2e
 
 bench: $(STAMP)
 	$(BIN)/python bench/loss_step.py --config tiny

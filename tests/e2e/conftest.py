@@ -47,6 +47,16 @@ _DROP = ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOK
          "MLFLOW_TRACKING_URI", "SCRAPL_STUDY_ROOT", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
 
 
+def pytest_collection_modifyitems(config, items):
+    """End-to-end tests last, whatever the invocation: their session-scoped cluster and server then start
+    late and are stopped right after them, instead of idling through the rest of a plain ``pytest``.
+    (``make test`` runs them in a separate, serial pass: ``pytest -m e2e``; each xdist worker would
+    start a cluster of its own.)"""
+    e2e = [item for item in items if item.get_closest_marker("e2e")]
+    if e2e:
+        items[:] = [item for item in items if not item.get_closest_marker("e2e")] + e2e
+
+
 # --- processes ---------------------------------------------------------------------------------------
 def free_ports(n: int) -> list[int]:
     """``n`` distinct ports free on 127.0.0.1 right now (all bound at once, then released)."""
@@ -110,7 +120,7 @@ def our_pids(tag: str, sids: set[int]) -> list[int]:
     return sorted(ours - protected)
 
 
-def kill_ours(tag: str, sids: set[int], grace_s: float = 10.0) -> list[int]:
+def kill_ours(tag: str, sids: set[int], grace_s: float = 5.0) -> list[int]:
     """SIGTERM a service's processes (``our_pids``), SIGKILL what is left after ``grace_s``; wait until all
     are gone. Returns every pid that was signalled."""
     seen: set[int] = set()
