@@ -161,8 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("input (one of)")
     src = g.add_mutually_exclusive_group(required=True)
     src.add_argument("--csv", metavar="FILE", help="TR-808 per-seed CSV, one row per run")
-    src.add_argument("--study", metavar="NAME", help="study name (MLflow experiment 'scrapl/NAME'); the setting "
-                     "of a run is micro when its synth.max_shift is 0, else meso")
+    src.add_argument("--study", type=_csv_list, metavar="NAME[,NAME]",
+                     help="study name(s) (MLflow experiments 'scrapl/NAME') on one tracking server, e.g. a "
+                          "tr808-micro and a tr808-meso study; the setting of a run is micro when its "
+                          "synth.max_shift is 0, else meso")
     g.add_argument("--mlflow-uri", metavar="URI", default=os.environ.get("MLFLOW_TRACKING_URI"),
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
     g.add_argument("--status", type=_csv_list, default=["FINISHED"], metavar="S[,S]",
@@ -358,9 +360,12 @@ def _cmd_table(args) -> None:
             from analysis.mlflow_source import read_study
             from analysis.schema import ARM_COLUMN, SEED_COLUMN
 
-            runs = read_study(_require_uri(args), args.study, statuses=tuple(args.status),
-                              required=(ARM_COLUMN, SEED_COLUMN))
-            df = tables808.validate_tr808(runs.per_seed, source=runs.source)
+            import pandas as pd
+
+            read = [read_study(_require_uri(args), name, statuses=tuple(args.status),
+                               required=(ARM_COLUMN, SEED_COLUMN)) for name in dict.fromkeys(args.study)]
+            df = tables808.validate_tr808(pd.concat([r.per_seed for r in read], ignore_index=True),
+                                          source="; ".join(r.source for r in read))
         else:
             df = tables808.load_tr808_csv(args.csv)
         table = tables808.tr808_table(df, args.arms, group=args.group, metrics=args.metrics, settings=args.settings,

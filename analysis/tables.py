@@ -423,7 +423,9 @@ def plan_seeds_table(df: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[
         raise ValueError("seed planning compares consecutive arms: give at least 2 arms")
     unknown = [m for m in metrics if m not in df.columns]
     if unknown:
-        raise ValueError(f"unknown metric column(s) {', '.join(unknown)}")
+        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and c != SEED_COLUMN]
+        raise ValueError(f"unknown metric column(s) {', '.join(unknown)} in --metrics; numeric columns of the "
+                         f"per-seed table: {', '.join(numeric) or 'none'}")
     df = select_arms(df, arms)
     names = arm_labels(arms, labels)
     comparisons = [(a, b, m) for a, b in zip(arms[:-1], arms[1:]) for m in metrics]

@@ -200,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --- spec from arguments -----------------------------------------------------------------------------
 _FIELD_OPTIONS = {"kind": "STUDY", "name": "--name", "seeds": "--seeds", "overrides": "--set", "faults": "--fault",
-                  "hpo.arm": "--arm", "hpo.num_samples": "--num-samples"}
+                  "hpo.arm": "--arm", "hpo.num_samples": "--num-samples",
+                  "hpo.params": "--set"}  # the tuned parameters clash with (or are broken by) an override
 
 
 def _option_for(field: str, args: argparse.Namespace) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import math
 import os
@@ -148,8 +149,23 @@ def load_study(root: Path, name: str) -> tuple[StudyDir, StudySpec, dict[str, An
         known = sorted(p.parent.name for p in Path(root).glob("*/spec.json")) if Path(root).is_dir() else []
         raise StudyError("NAME", f"no study {name!r} under {Path(root).resolve()}; studies there: "
                                  f"{', '.join(known) or 'none'} (see --root)")
-    spec = StudySpec.from_dict(sdir.read_json(sdir.spec_file))
-    stored = sdir.read_json(sdir.settings_file) if sdir.settings_file.is_file() else {}
+    def invalid(path: Path, problem: str) -> StudyError:
+        return StudyError("NAME", f"study {name!r} has an invalid {path}: {problem}")
+
+    try:
+        spec = StudySpec.from_dict(sdir.read_json(sdir.spec_file))
+    except json.JSONDecodeError as err:
+        raise invalid(sdir.spec_file, f"not valid JSON ({err})") from None
+    except (ValueError, OSError) as err:  # SpecError names the field
+        raise invalid(sdir.spec_file, str(err)) from None
+    stored: Any = {}
+    if sdir.settings_file.is_file():
+        try:
+            stored = sdir.read_json(sdir.settings_file)
+        except (json.JSONDecodeError, OSError) as err:
+            raise invalid(sdir.settings_file, f"not valid JSON ({err})") from None
+        if not isinstance(stored, dict):
+            raise invalid(sdir.settings_file, f"expected a JSON object, got {type(stored).__name__}")
     return sdir, spec, stored
 
 

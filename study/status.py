@@ -10,7 +10,6 @@ from typing import Any
 
 from analysis import schema
 from study import tracking
-from study.layout import StudyDir
 from study.runner import load_study
 
 __all__ = ["list_studies", "format_list", "study_status", "format_status"]

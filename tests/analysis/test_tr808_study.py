@@ -10,18 +10,13 @@ from analysis.schema import (ARM, EXPERIMENT_PREFIX, PARENT_RUN_ID, PRESET, ROLE
                              STUDY, TR808_METRICS)
 
 
-@pytest.fixture(scope="module")
-def tr808_store(tmp_path_factory):
-    from mlflow.tracking import MlflowClient
-
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-    client = MlflowClient(uri)
-    exp = client.create_experiment(EXPERIMENT_PREFIX + "drums")
-    parent = client.create_run(exp, tags={ROLE: ROLE_STUDY, STUDY: "drums"}).info.run_id
+def _log_study(client, study: str, shifts: tuple[int, ...]) -> None:
+    exp = client.create_experiment(EXPERIMENT_PREFIX + study)
+    parent = client.create_run(exp, tags={ROLE: ROLE_STUDY, STUDY: study}).info.run_id
     for arm, base in (("scrapl", 1.0), ("mss", 2.0)):
-        for shift in (0, 2048):
+        for shift in shifts:
             for seed in (0, 1):
-                run = client.create_run(exp, tags={ROLE: ROLE_TRIAL, STUDY: "drums", ARM: arm, SEED: str(seed),
+                run = client.create_run(exp, tags={ROLE: ROLE_TRIAL, STUDY: study, ARM: arm, SEED: str(seed),
                                                    PRESET: f"drums-{shift}", PARENT_RUN_ID: parent}).info.run_id
                 client.log_param(run, "synth.kind", "tr808")
                 client.log_param(run, "synth.max_shift", str(shift))
@@ -29,6 +24,19 @@ def tr808_store(tmp_path_factory):
                     if metric != "test_fad":  # FAD is off by default: absent
                         client.log_metric(run, metric, base + i + seed * 0.1 + (shift > 0))
                 client.set_terminated(run, "FINISHED")
+
+
+@pytest.fixture(scope="module")
+def tr808_store(tmp_path_factory):
+    """One store: study 'drums' runs both settings; 'drums-micro' and 'drums-meso' one each (the
+    usual case: a tr808-micro and a tr808-meso study logged to a shared --mlflow-uri)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    _log_study(client, "drums", (0, 2048))
+    _log_study(client, "drums-micro", (0,))
+    _log_study(client, "drums-meso", (2048,))
     return uri
 
 
@@ -53,3 +61,15 @@ def test_table_tr808_from_the_study(tr808_store):
     md = subprocess.run([sys.executable, "-m", "analysis", "table", "tr808", "--study", "drums", "--mlflow-uri",
                          tr808_store, "--group", "transient"], capture_output=True, text=True)
     assert md.returncode == 0 and "| scrapl |" in md.stdout and "| mss |" in md.stdout
+
+
+def test_table_tr808_from_a_micro_and_a_meso_study(tr808_store):
+    both = subprocess.run([sys.executable, "-m", "analysis", "table", "tr808", "--study", "drums-micro,drums-meso",
+                           "--mlflow-uri", tr808_store, "--format", "csv"], capture_output=True, text=True)
+    one = subprocess.run([sys.executable, "-m", "analysis", "table", "tr808", "--study", "drums",
+                          "--mlflow-uri", tr808_store, "--format", "csv"], capture_output=True, text=True)
+    assert both.returncode == 0, both.stderr
+    assert both.stdout == one.stdout  # same runs, split over two studies
+    twice = subprocess.run([sys.executable, "-m", "analysis", "table", "tr808", "--study", "drums-meso,drums",
+                            "--mlflow-uri", tr808_store], capture_output=True, text=True)
+    assert twice.returncode == 1 and "duplicate" in twice.stderr.lower(), twice.stderr
