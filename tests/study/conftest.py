@@ -1,6 +1,6 @@
 """Shared fixtures of the study tests: one real local Ray runtime for the whole session (each
-``ray.init`` costs 5–10 s) with a fake GPU, and readers for the real sqlite MLflow stores the studies
-write under ``tmp_path``. No mocks of Ray or MLflow."""
+``ray.init`` costs 5–10 s) with a fake GPU; the reader of the sqlite MLflow stores the studies write
+under ``tmp_path`` is ``runs`` (tests/conftest.py). No mocks of Ray or MLflow."""
 from __future__ import annotations
 
 import os
@@ -31,45 +31,6 @@ def ray_cluster():
         yield ray
     finally:
         ray.shutdown()
-
-
-class Runs:
-    """The trial runs of one study in a sqlite MLflow store, with helpers for the assertions."""
-
-    def __init__(self, uri: str, study: str) -> None:
-        from mlflow.tracking import MlflowClient
-
-        from analysis import schema
-
-        self.uri, self.study, self.schema = uri, study, schema
-        self.client = MlflowClient(uri)
-        exp = self.client.get_experiment_by_name(schema.EXPERIMENT_PREFIX + study)
-        assert exp is not None, f"no experiment for {study} at {uri}"
-        self.experiment_id = exp.experiment_id
-        self.trials = self.client.search_runs([exp.experiment_id], f"tags.`{schema.ROLE}` = '{schema.ROLE_TRIAL}'",
-                                              max_results=1000)
-        self.parents = self.client.search_runs([exp.experiment_id], f"tags.`{schema.ROLE}` = '{schema.ROLE_STUDY}'")
-
-    def by_key(self) -> dict:
-        out = {}
-        for r in self.trials:
-            key = r.data.tags[self.schema.TRIAL_ID]
-            assert key not in out, f"two MLflow runs for trial {key}"
-            out[key] = r
-        return out
-
-    def steps(self, run, key: str = "val_theta_l1") -> list[int]:
-        return [int(m.step) for m in self.client.get_metric_history(run.info.run_id, key)]
-
-    def assert_no_duplicate_steps(self, run) -> None:
-        for key in run.data.metrics:
-            steps = self.steps(run, key)
-            assert len(steps) == len(set(steps)), f"{run.info.run_name}: {key} logged twice at a step: {steps}"
-
-
-@pytest.fixture
-def runs():
-    return Runs
 
 
 @pytest.fixture
