@@ -276,6 +276,10 @@ class StudySpec:
         if self.kind == "hpo" and (len(self.arms) != 1 or len(self.seeds) != 1 or len(self.presets) != 1):
             raise SpecError("arms", "an hpo study tunes one arm on one preset and one seed")
         _check_int("theta_is_seed", self.theta_is_seed, 0, 2**31 - 1)
+        if not isinstance(self.smoke_test, bool):
+            raise SpecError("smoke_test", f"expected true or false, got {self.smoke_test!r}")
+        if not isinstance(self.description, str):
+            raise SpecError("description", f"expected a string, got {self.description!r}")
         self._check_configs()
 
     # --- validation -----------------------------------------------------------------------------------
@@ -420,36 +424,59 @@ class StudySpec:
         _reject_unknown("spec", doc, cls)
         doc = dict(doc)
         arms = []
-        for i, a in enumerate(doc.get("arms") or ()):
-            if not isinstance(a, Mapping):
-                raise SpecError(f"arms[{i}]", f"expected an object, got {a!r}")
-            _reject_unknown(f"arms[{i}]", a, Arm)
-            arms.append(Arm(a.get("name"), tuple(dict(a.get("overrides") or {}).items()), a.get("label"),
-                            a.get("n_seeds")))
+        for i, a in enumerate(_json_list("arms", doc.get("arms"))):
+            _reject_unknown(f"arms[{i}]", _json_object(f"arms[{i}]", a), Arm)
+            arms.append(Arm(a.get("name"), tuple(_json_object(f"arms[{i}].overrides", a.get("overrides")).items()),
+                            a.get("label"), a.get("n_seeds")))
         faults = []
-        for i, f in enumerate(doc.get("faults") or ()):
-            if not isinstance(f, Mapping):
-                raise SpecError(f"faults[{i}]", f"expected an object, got {f!r}")
-            _reject_unknown(f"faults[{i}]", f, Fault)
+        for i, f in enumerate(_json_list("faults", doc.get("faults"))):
+            _reject_unknown(f"faults[{i}]", _json_object(f"faults[{i}]", f), Fault)
+            _require(f"faults[{i}]", f, Fault)
             faults.append(Fault(**f))
         hpo = None
         if doc.get("hpo") is not None:
-            h = dict(doc["hpo"])
+            h = _json_object("hpo", doc["hpo"])
             _reject_unknown("hpo", h, HpoSettings)
             params = []
-            for i, p in enumerate(h.pop("params", ()) or ()):
-                _reject_unknown(f"hpo.params[{i}]", p, Param)
+            for i, p in enumerate(_json_list("hpo.params", h.pop("params", None))):
+                _reject_unknown(f"hpo.params[{i}]", _json_object(f"hpo.params[{i}]", p), Param)
+                _require(f"hpo.params[{i}]", p, Param)
                 p = dict(p)
-                p["choices"] = tuple(p.get("choices") or ())
+                p["choices"] = tuple(_json_list(f"hpo.params[{i}].choices", p.get("choices")))
                 params.append(Param(**p))
             hpo = HpoSettings(params=tuple(params), **h)
         doc.update(arms=tuple(arms), faults=tuple(faults), hpo=hpo,
-                   presets=tuple(doc.get("presets") or ()), seeds=tuple(doc.get("seeds") or ()),
-                   overrides=tuple(dict(doc.get("overrides") or {}).items()))
+                   presets=tuple(_json_list("presets", doc.get("presets"))),
+                   seeds=tuple(_json_list("seeds", doc.get("seeds"))),
+                   overrides=tuple(_json_object("overrides", doc.get("overrides")).items()))
         missing = [f.name for f in fields(cls) if f.name not in doc and f.default is MISSING]
         if missing:
             raise SpecError(missing[0], "missing")
         return cls(**doc)
+
+
+def _json_list(where: str, value: Any) -> list:
+    """A JSON array field of ``from_dict`` (absent/null = empty); anything else names the field."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise SpecError(where, f"expected a list, got {type(value).__name__} {value!r}")
+    return list(value)
+
+
+def _json_object(where: str, value: Any) -> dict:
+    """A JSON object field of ``from_dict`` (absent/null = empty); anything else names the field."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SpecError(where, f"expected an object, got {type(value).__name__} {value!r}")
+    return dict(value)
+
+
+def _require(where: str, doc: Mapping[str, Any], cls: type) -> None:
+    missing = [f.name for f in fields(cls) if f.name not in doc and f.default is MISSING]
+    if missing:
+        raise SpecError(f"{where}.{missing[0]}", "missing")
 
 
 def _reject_unknown(where: str, doc: Mapping[str, Any], cls: type) -> None:

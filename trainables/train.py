@@ -300,6 +300,12 @@ def train(config: RunConfig, report: Report | None = None, resume_state: dict | 
     ``train.theta_is_probs``, else computed now by ``trainables.warmup``).
     Raises ``NonFiniteLossError`` (naming the step) when the loss becomes NaN or infinite.
     """
+    return run_to_end(start_run(config, resume_state, probs=probs), report)
+
+
+def start_run(config: RunConfig, resume_state: dict | None = None, *, probs: Tensor | None = None) -> Run:
+    """Build the run (θ-IS π, data, model, loss, optimizer) and load ``resume_state`` if given.
+    Bad input found here (data folder, π file, checkpoint) raises ``ValueError`` naming it."""
     cfg = config
     if cfg.train.theta_is and probs is None:
         from trainables import warmup
@@ -309,6 +315,12 @@ def train(config: RunConfig, report: Report | None = None, resume_state: dict | 
     run = Run(cfg, probs if cfg.train.theta_is else None)
     if resume_state is not None:
         run.load_state_dict(resume_state)
+    return run
+
+
+def run_to_end(run: Run, report: Report | None = None) -> RunResult:
+    """Train ``run`` from its current step to the end (``train``'s loop, validation and test)."""
+    cfg = run.cfg
     report = report or (lambda step, metrics, state: None)
     tic = time.perf_counter()
     while run.step < run.total_steps:
@@ -373,7 +385,16 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_args(args)
     except ValueError as err:
         ap.error(str(err))
-    resume = torch.load(args.resume, weights_only=True) if args.resume else None
+    resume = None
+    if args.resume:
+        if not args.resume.is_file():
+            ap.error(f"--resume: {args.resume}: no such file (a checkpoint.pt written by --out)")
+        try:
+            resume = torch.load(args.resume, weights_only=True)
+        except Exception as err:  # noqa: BLE001 - pickle/zip errors of every kind: not a checkpoint
+            ap.error(f"--resume: {args.resume} is not a checkpoint written by --out ({type(err).__name__}: {err})")
+        if not isinstance(resume, dict):
+            ap.error(f"--resume: {args.resume} is not a checkpoint written by --out (got {type(resume).__name__})")
 
     def report(step: int, metrics: dict[str, float], state: dict | None) -> None:
         if state is None:
@@ -388,7 +409,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{cfg.preset}: loss={cfg.train.loss} p_adam={cfg.train.p_adam} p_saga={cfg.train.p_saga} "
           f"theta_is={cfg.train.theta_is} seed={cfg.seed}", flush=True)
     try:
-        result = train(cfg, report, resume)
+        run = start_run(cfg, resume)
+    except ValueError as err:  # bad input found while building the run (data folder, π file, checkpoint)
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        result = run_to_end(run, report)
     except NonFiniteLossError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

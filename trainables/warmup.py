@@ -98,9 +98,13 @@ def load_probs(path: str | Path) -> Tensor:
     path = Path(path)
     if not path.exists():
         raise ValueError(f"train.theta_is_probs: file {str(path)!r} does not exist")
-    if path.suffix == ".json":
-        doc = json.loads(path.read_text())
-        values = doc["pi"] if isinstance(doc, dict) else doc
-    else:
-        values = np.load(path, allow_pickle=False)
-    return torch.as_tensor(np.asarray(values, dtype=np.float64))
+    try:
+        if path.suffix == ".json":
+            doc = json.loads(path.read_text())
+            values = doc["pi"] if isinstance(doc, dict) else doc
+        else:
+            values = np.load(path, allow_pickle=False)
+        return torch.as_tensor(np.asarray(values, dtype=np.float64))
+    except (ValueError, KeyError, TypeError, OSError) as err:  # not JSON / no "pi" / not numbers / not .npy
+        raise ValueError(f"train.theta_is_probs: {str(path)!r} is not a π file (expected a .npy array, or .json "
+                         f"with a list of numbers or {{\"pi\": [...]}}): {type(err).__name__}: {err}") from None
