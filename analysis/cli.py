@@ -267,6 +267,7 @@ class _Loaded:
     source: str = ""
     arm_order: list[str] | None = None
     notes: list[str] = field(default_factory=list)
+    arm_labels: dict[str, str] | None = None
 
 
 def _require_uri(args) -> str:
@@ -304,7 +305,7 @@ def _load_per_seed(args) -> _Loaded:
         runs, notes = _read_mlflow(args, curves=False, from_curves=args.from_curves)
         if args.from_curves:
             notes.append("TV and convergence steps recomputed from the MLflow metric histories.")
-        loaded = _Loaded(runs.per_seed, None, runs.source, runs.arm_order, notes)
+        loaded = _Loaded(runs.per_seed, None, runs.source, runs.arm_order, notes, runs.arm_labels)
     else:
         if args.from_curves:
             raise ValueError("--from-curves goes with --study; with --csv use --curves FILE")
@@ -334,6 +335,13 @@ def _arms(args, loaded: _Loaded, df) -> list[str]:
     return present
 
 
+def _labels(args, loaded: _Loaded, arms: list[str]) -> list[str] | None:
+    """--labels, else the study's own labels (parent-run tag ``ARM_LABELS``) for ``arms``, else None."""
+    if args.labels or not loaded.arm_labels:
+        return args.labels
+    return [loaded.arm_labels.get(a, a) for a in arms]
+
+
 def _rng(args):
     return np.random.default_rng(args.seed) if getattr(args, "ci", None) == "bootstrap" else None
 
@@ -357,19 +365,24 @@ def _cmd_table(args) -> None:
         from analysis import tables808
 
         if args.study:
+            import pandas as pd
+
             from analysis.mlflow_source import read_study
             from analysis.schema import ARM_COLUMN, SEED_COLUMN
-
-            import pandas as pd
 
             read = [read_study(_require_uri(args), name, statuses=tuple(args.status),
                                required=(ARM_COLUMN, SEED_COLUMN)) for name in dict.fromkeys(args.study)]
             df = tables808.validate_tr808(pd.concat([r.per_seed for r in read], ignore_index=True),
                                           source="; ".join(r.source for r in read))
+            study_labels = {a: lab for r in read for a, lab in (r.arm_labels or {}).items()}
+            loaded = _Loaded(df, None, "; ".join(r.source for r in read), read[0].arm_order,
+                             arm_labels=study_labels or None)
         else:
             df = tables808.load_tr808_csv(args.csv)
-        table = tables808.tr808_table(df, args.arms, group=args.group, metrics=args.metrics, settings=args.settings,
-                                      labels=args.labels, ci=args.ci, rng=_rng(args),
+            loaded = _Loaded(df, None, str(args.csv))
+        arms = _arms(args, loaded, df)
+        table = tables808.tr808_table(df, arms, group=args.group, metrics=args.metrics, settings=args.settings,
+                                      labels=_labels(args, loaded, arms), ci=args.ci, rng=_rng(args),
                                       n_resamples=args.bootstrap_resamples,
                                       rng_seed=args.seed if args.ci == "bootstrap" else None,
                                       reference_arms=args.reference_arms, scale=args.scale)
@@ -377,7 +390,7 @@ def _cmd_table(args) -> None:
         return
     loaded = _load_per_seed(args)
     df = loaded.per_seed
-    common = dict(labels=args.labels, ci=args.ci, rng=_rng(args), n_resamples=args.bootstrap_resamples,
+    common = dict(ci=args.ci, rng=_rng(args), n_resamples=args.bootstrap_resamples,
                   rng_seed=args.seed if args.ci == "bootstrap" else None, notes=loaded.notes)
     if args.table == "theta-is":
         if args.preset:
@@ -387,16 +400,17 @@ def _cmd_table(args) -> None:
         if params is None:
             from analysis.schema import CONVERGENCE_STEP, per_param
             params = [p for p in data.param_names(df) if per_param(CONVERGENCE_STEP, p) in df.columns]
-        table = tables.theta_is_table(df, arms, params, configs=args.configs, **common)
+        table = tables.theta_is_table(df, arms, params, configs=args.configs, labels=_labels(args, loaded, arms),
+                                      **common)
     else:
         df = data.select_preset(df, args.preset, loaded.source)
         arms = _arms(args, loaded, df)
         if args.table == "ablation":
             table = tables.ablation_table(df, arms, paper=args.paper, reference_arms=args.reference_arms,
-                                          params=args.params, **common)
+                                          params=args.params, labels=_labels(args, loaded, arms), **common)
         else:
             table = tables.deltas_table(df, arms, paper=args.paper, drop_unpaired=args.drop_unpaired,
-                                        correction=args.correction, **common)
+                                        correction=args.correction, labels=_labels(args, loaded, arms), **common)
     _emit(render(table, args.format), args.out)
 
 
@@ -406,7 +420,8 @@ def _cmd_plan_seeds(args) -> None:
 
     loaded = _load_per_seed(args)
     df = data.select_preset(loaded.per_seed, args.preset, loaded.source)
-    table = tables.plan_seeds_table(df, _arms(args, loaded, df), labels=args.labels, metrics=args.metrics,
+    arms = _arms(args, loaded, df)
+    table = tables.plan_seeds_table(df, arms, labels=_labels(args, loaded, arms), metrics=args.metrics,
                                     alpha=args.alpha, power=args.power, correction=args.correction,
                                     drop_unpaired=args.drop_unpaired, notes=loaded.notes)
     _emit(render(table, args.format), args.out)
@@ -442,13 +457,14 @@ def _cmd_plot(args) -> None:
         if args.study:
             runs, _ = _read_mlflow(args, curves=True, from_curves=False)
             curves, order = runs.curves, runs.arm_order
-            loaded = _Loaded(None, curves, runs.source, order)
+            loaded = _Loaded(None, curves, runs.source, order, arm_labels=runs.arm_labels)
         else:
             curves = data.load_curves_csv(args.curves)
             loaded = _Loaded(None, curves, args.curves)
         curves = data.select_preset(curves, args.preset, loaded.source)
         column = per_param(VAL_THETA_L1, args.param) if args.param else VAL_THETA_L1
-        fig = plots.plot_curves(curves, _arms(args, loaded, curves), labels=args.labels, x=args.x,
+        arms = _arms(args, loaded, curves)
+        fig = plots.plot_curves(curves, arms, labels=_labels(args, loaded, arms), x=args.x,
                                 column=column, ci=args.ci, title=args.title)
         written = plots.save_figure(fig, args.out)
     else:
@@ -456,7 +472,8 @@ def _cmd_plot(args) -> None:
 
         loaded = _load_per_seed(args)
         df = data.select_preset(loaded.per_seed, args.preset, loaded.source)
-        fig = plots.plot_cost(df, _arms(args, loaded, df), labels=args.labels, ci=args.ci, rng=_rng(args),
+        arms = _arms(args, loaded, df)
+        fig = plots.plot_cost(df, arms, labels=_labels(args, loaded, arms), ci=args.ci, rng=_rng(args),
                               relative_to=args.relative_to, log_x=args.log_x, title=args.title)
         written = plots.save_figure(fig, args.out)
     for path in written:
@@ -469,7 +486,8 @@ def _cmd_report(args) -> None:
 
     loaded = _load_per_seed(args)
     df = data.select_preset(loaded.per_seed, args.preset, loaded.source)
-    for path in write_tables(df, args.out_dir, arms=_arms(args, loaded, df), labels=args.labels,
+    arms = _arms(args, loaded, df)
+    for path in write_tables(df, args.out_dir, arms=arms, labels=_labels(args, loaded, arms),
                              drop_unpaired=args.drop_unpaired, notes=loaded.notes):
         print(path)
 

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,10 +21,35 @@ import pandas as pd
 
 from analysis.data import validate_curves, validate_per_seed, with_curve_summaries
 from analysis.schema import (
-    ARM, ARM_COLUMN, ARMS, CONVERGENCE_STEP, ELAPSED_S, EXPERIMENT_PREFIX, FAILURE_REASON, PATHS_JSON,
-    PI_ARTIFACT_ROOT, PI_JSON, PI_NPY, PRESET, PRESET_COLUMN, ROLE, ROLE_STUDY, ROLE_TRIAL,
-    RUN_ID_COLUMN, SEED, SEED_COLUMN, SETTING_COLUMN, STATUS_FINISHED, STEP_COLUMN, STEPS_PER_SECOND,
-    TEST_THETA_L1, TR808_METRICS, VAL_THETA_L1, VAL_TOTAL_VARIATION, pi_artifact_dir,
+    ARM,
+    ARM_COLUMN,
+    ARM_LABELS,
+    ARMS,
+    CONVERGENCE_STEP,
+    ELAPSED_S,
+    EXPERIMENT_PREFIX,
+    FAILURE_REASON,
+    PATHS_JSON,
+    PI_ARTIFACT_ROOT,
+    PI_JSON,
+    PI_NPY,
+    PRESET,
+    PRESET_COLUMN,
+    ROLE,
+    ROLE_STUDY,
+    ROLE_TRIAL,
+    RUN_ID_COLUMN,
+    SEED,
+    SEED_COLUMN,
+    SETTING_COLUMN,
+    STATUS_FINISHED,
+    STEP_COLUMN,
+    STEPS_PER_SECOND,
+    TEST_THETA_L1,
+    TR808_METRICS,
+    VAL_THETA_L1,
+    VAL_TOTAL_VARIATION,
+    pi_artifact_dir,
 )
 
 __all__ = ["StudyRuns", "experiment_name", "read_study", "download_pi"]
@@ -53,6 +79,7 @@ class StudyRuns:
     curves: pd.DataFrame | None = None
     excluded: list[str] = field(default_factory=list)
     arm_order: list[str] | None = None
+    arm_labels: dict[str, str] | None = None
 
     @property
     def source(self) -> str:
@@ -109,6 +136,19 @@ def _history(client, run_id: str, key: str) -> dict[int, float]:
     return {int(m.step): float(m.value) for m in points}
 
 
+def _arm_labels(tag: str | None) -> dict[str, str] | None:
+    """The parent run's ``ARM_LABELS`` tag, or None when absent or not a JSON object of strings."""
+    if not tag:
+        return None
+    try:
+        doc = json.loads(tag)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in doc.items()):
+        return None
+    return doc
+
+
 def read_study(tracking_uri: str, study: str, *, curves: bool = False, from_curves: bool = False,
                statuses: Sequence[str] = (STATUS_FINISHED,), required: Sequence[str] | None = None) -> StudyRuns:
     """Read the trial runs of ``study`` from the tracking server ``tracking_uri``.
@@ -141,6 +181,7 @@ def read_study(tracking_uri: str, study: str, *, curves: bool = False, from_curv
     arm_order = None
     if parent is not None and parent.data.tags.get(ARMS):
         arm_order = [a.strip() for a in parent.data.tags[ARMS].split(",") if a.strip()]
+    arm_labels = _arm_labels(parent.data.tags.get(ARM_LABELS) if parent is not None else None)
 
     rows, kept, excluded, problems = [], [], [], []
     with_preset = any(PRESET in r.data.tags for r in trials)
@@ -215,7 +256,7 @@ def read_study(tracking_uri: str, study: str, *, curves: bool = False, from_curv
             per_seed = with_curve_summaries(per_seed, curve_frame.drop(columns=[RUN_ID_COLUMN]),
                                             source=source)
     return StudyRuns(study, tracking_uri, exp.experiment_id, parent.info.run_id if parent else None,
-                     per_seed, curve_frame, excluded, arm_order)
+                     per_seed, curve_frame, excluded, arm_order, arm_labels)
 
 
 def download_pi(tracking_uri: str, study: str, dst_dir: str | Path, preset: str | None = None

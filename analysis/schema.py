@@ -37,7 +37,8 @@ Added for the analysis side (what `analysis` additionally relies on)
   same triple (it names both run ids). Only runs with MLflow status ``FINISHED`` are analysed by
   default; the others are listed as excluded.
 * Optional parent-run tag ``ARMS``: the study's arm order, comma-separated (default order of
-  tables when ``--arms`` is not given).
+  tables when ``--arms`` is not given). Optional parent-run tag ``ARM_LABELS``: a JSON object
+  ``{arm: display label}`` (the paper's row names; default labels when ``--labels`` is not given).
 * θ-IS artifacts on the parent run, one directory per preset, ``pi_artifact_dir(preset)``:
   ``PI_NPY`` (1-D float64 array of P probabilities, ``numpy.save``) **or** ``PI_JSON`` (a JSON list
   of P floats, or an object ``{"pi": [...]}``), plus ``PATHS_JSON``: a JSON list of P objects with
@@ -65,6 +66,7 @@ TRIAL_ID = "scrapl.trial_id"
 FAILURE_REASON = "scrapl.failure_reason"
 PARENT_RUN_ID = "mlflow.parentRunId"
 ARMS = "scrapl.arms"  # optional, on the parent run: arm order, comma-separated
+ARM_LABELS = "scrapl.arm_labels"  # optional, on the parent run: JSON {arm: display label}
 # MLflow run status of a trial that completed (runs with another status are not analysed by default)
 STATUS_FINISHED = "FINISHED"
 

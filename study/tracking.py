@@ -136,7 +136,8 @@ def ensure_study_run(uri: str, spec, *, artifact_location: str | None = None, gi
         c.update_run(run.info.run_id, status="RUNNING")
         return exp_id, run.info.run_id
     tags = {schema.ROLE: schema.ROLE_STUDY, schema.STUDY: spec.name, KIND: spec.kind,
-            schema.ARMS: ",".join(spec.arm_names), "mlflow.note.content": spec.description}
+            schema.ARMS: ",".join(spec.arm_names), "mlflow.note.content": spec.description,
+            schema.ARM_LABELS: json.dumps({a.name: a.display for a in spec.arms}, ensure_ascii=False)}
     for key, value in (git or {}).items():
         tags[key] = value
     run = c.create_run(exp_id, run_name=spec.name, tags=tags)

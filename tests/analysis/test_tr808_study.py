@@ -1,18 +1,31 @@
 """TR-808 studies read back from MLflow: the setting comes from the run's synth.max_shift, runs on
 recordings (no θ) are accepted, and `table tr808 --study` renders Tables 4/8/9 from them."""
+import json
 import subprocess
 import sys
 
 import pytest
 
 from analysis.mlflow_source import read_study
-from analysis.schema import (ARM, EXPERIMENT_PREFIX, PARENT_RUN_ID, PRESET, ROLE, ROLE_STUDY, ROLE_TRIAL, SEED,
-                             STUDY, TR808_METRICS)
+from analysis.schema import (
+    ARM,
+    ARM_LABELS,
+    EXPERIMENT_PREFIX,
+    PARENT_RUN_ID,
+    PRESET,
+    ROLE,
+    ROLE_STUDY,
+    ROLE_TRIAL,
+    SEED,
+    STUDY,
+    TR808_METRICS,
+)
 
 
 def _log_study(client, study: str, shifts: tuple[int, ...]) -> None:
     exp = client.create_experiment(EXPERIMENT_PREFIX + study)
-    parent = client.create_run(exp, tags={ROLE: ROLE_STUDY, STUDY: study}).info.run_id
+    labels = json.dumps({"scrapl": "SCRAPL", "mss": "MSS"}) if study == "drums-micro" else ""
+    parent = client.create_run(exp, tags={ROLE: ROLE_STUDY, STUDY: study, ARM_LABELS: labels}).info.run_id
     for arm, base in (("scrapl", 1.0), ("mss", 2.0)):
         for shift in shifts:
             for seed in (0, 1):
@@ -69,7 +82,8 @@ def test_table_tr808_from_a_micro_and_a_meso_study(tr808_store):
     one = subprocess.run([sys.executable, "-m", "analysis", "table", "tr808", "--study", "drums",
                           "--mlflow-uri", tr808_store, "--format", "csv"], capture_output=True, text=True)
     assert both.returncode == 0, both.stderr
-    assert both.stdout == one.stdout  # same runs, split over two studies
+    # same runs split over two studies; the labels of drums-micro's parent run (tag scrapl.arm_labels)
+    assert both.stdout == one.stdout.replace("scrapl,", "SCRAPL,").replace("mss,", "MSS,"), both.stdout
     twice = subprocess.run([sys.executable, "-m", "analysis", "table", "tr808", "--study", "drums-meso,drums",
                             "--mlflow-uri", tr808_store], capture_output=True, text=True)
     assert twice.returncode == 1 and "duplicate" in twice.stderr.lower(), twice.stderr

@@ -92,7 +92,10 @@ def test_smoke_ablation_end_to_end(tmp_path, child_session, runs, ray_cluster, c
     capsys.readouterr()
     assert analysis_main(["table", "deltas", "--study", NAME, "--mlflow-uri", uri, "--paper"]) == 0
     deltas = capsys.readouterr().out
-    assert "p-adam+p-saga+theta-is" in deltas and "p-adam" in deltas
+    # the study's paper labels travel on the parent run (tag scrapl.arm_labels): same rows as the export
+    rows = [ln.split("|")[1].strip() for ln in deltas.splitlines() if ln.startswith("| ") and "Comparison" not in ln]
+    assert rows == ["+P-Adam", "+P-Adam +P-SAGA", "+P-Adam +P-SAGA +θ-IS"], deltas  # --paper: row = later arm
+    assert json.loads(parent.data.tags[schema.ARM_LABELS])["p-adam+p-saga"] == "+P-Adam +P-SAGA"
 
     # list / status / sync read the study back
     from study.cli import main
