@@ -8,7 +8,7 @@ TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install browser demo test bench clean
 
 install: $(STAMP)
 
@@ -29,9 +29,19 @@ demo: $(STAMP)
 
 # Two passes on a 2-core machine: the suite without the end-to-end tests on 2 workers, then the end-to-end
 # tests (a real `ray start` cluster, `mlflow server`, headless chromium) alone and serially.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -m "not e2e"
 	$(BIN)/python -m pytest -m e2e
+
+# The MLflow UI test (tests/e2e) drives Debian's headless chromium: installed with apt when missing
+# (as root directly, otherwise through sudo); nothing happens when it is already there.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	    echo "installing Debian's chromium for the MLflow UI test ..."; \
+	    SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && \
+	    command -v chromium >/dev/null; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/loss_step.py --config tiny
