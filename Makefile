@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 DEMO_ROOT ?= $(CURDIR)/studies
 demo: $(STAMP)
 	$(BIN)/python -m study run ablation --smoke-test --seeds 3 --name demo-ablation --root $(DEMO_ROOT)
-	@cat $(DEMO_ROOT)/demo-ablation/tables/ablation.md $(DEMO_ROOT)/demo-ablation/tables/deltas.md
+	@echo; cat $(DEMO_ROOT)/demo-ablation/tables/ablation.md; echo; cat $(DEMO_ROOT)/demo-ablation/tables/deltas.md; echo
 	@echo "MLflow UI: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(DEMO_ROOT)/demo-ablation/mlflow.db --host 127.0.0.1 --port 5000"
 
 # Two passes on a 2-core machine: the suite without the end-to-end tests on 2 workers, then the end-to-end

@@ -244,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source(p)
     _add_arms(p)
     p.add_argument("--drop-unpaired", action="store_true", help="deltas: use only the seeds both arms have")
-    p.add_argument("--out-dir", required=True, metavar="DIR", help="existing directory for the table files")
+    p.add_argument("--out-dir", required=True, metavar="DIR", help="directory for the table files (created when missing)")
 
     p = sub.add_parser("export", help="dump a study's per-seed CSV (and curves) from MLflow",
                        description="Write the per-seed CSV (one row per FINISHED trial run) of an MLflow study, "

@@ -233,7 +233,8 @@ def tr808_table(df: pd.DataFrame, arms: Sequence[str] | None = None, *, group: s
     _bold_best(rows, range(1, len(columns)), candidates)
     _strip_private(rows)
 
-    parts = [f"Per method and setting (micro: aligned; meso: reconstruction shifted by up to ±2048 samples): "
+    parts = [f"Per method and setting (micro: aligned; meso: reconstruction randomly time-shifted, "
+             f"up to ±2048 samples at paper scale): "
              f"mean ± 95 % CI over runs (seeds and dataset splits); {_n_text(counts, 'runs per arm and setting')}.",
              f"CI: {_ci_text(ci, n_resamples, rng_seed)}.",
              "Cells average only the runs with a value (e.g. JTFS on a subset of seeds); N/A: no value.",

@@ -288,8 +288,10 @@ def _say(text: str) -> None:
 
 def cmd_run(args: argparse.Namespace, root: Path) -> int:
     from study import runner
+    from study.preflight import check_inputs
 
     spec = spec_from_args(args, root)
+    check_inputs(spec)
     outcome = runner.run(spec, _settings(args, root), say=_say)
     return outcome.exit_code
 

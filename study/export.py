@@ -2,7 +2,8 @@
 
 Reads the study back from MLflow with ``analysis.mlflow_source.read_study`` (so the tables come
 from exactly what the UI shows) and renders with ``analysis.report.write_tables`` (Table 2/6
-style ``ablation.*`` / ``deltas.*``) and, for the θ-IS study, ``analysis.tables.theta_is_table``
+style ``ablation.*`` / ``deltas.*``; a losses study's Table 1 style ``losses.*`` /
+``losses_deltas.*``) and, for the θ-IS study, ``analysis.tables.theta_is_table``
 (Tables 3/7). Arms are in the study's order, labelled as in the paper. An HPO study instead gets
 ``hpo/best.json``: the best trial's tuned values, which ``study run ... --from-hpo NAME`` applies.
 """
@@ -15,6 +16,8 @@ from typing import Any
 from analysis import schema
 from search_spaces.spec import StudySpec
 from study.layout import StudyDir, write_json_atomic
+
+_TABLE_NAMES = {"losses": ("losses", "losses_deltas")}  # file stems of the Table 2/6 style pair, by study kind
 
 __all__ = ["export_tables", "write_best", "read_best"]
 
@@ -73,7 +76,8 @@ def export_tables(spec: StudySpec, sdir: StudyDir, tracking_uri: str,
         unpaired = spec.kind == "losses" or bool(runs.excluded)
         try:
             written += write_tables(df, out, arms=arms, labels=labels, drop_unpaired=unpaired,
-                                    formats=("markdown", "csv"), notes=notes)
+                                    formats=("markdown", "csv"), notes=notes,
+                                    names=_TABLE_NAMES.get(spec.kind, ("ablation", "deltas")))
         except ValueError as err:
             say(f"tables for {preset} not written: {err}")
     if spec.kind == "theta-is":

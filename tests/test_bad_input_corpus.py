@@ -341,6 +341,15 @@ CASES = [
          train("--preset", "smoke-tr808", "--set", "data.source=oneshot-folder", "--set",
                "data.oneshot_root={tmp}/nope"), 2,
          ("root '{tmp}/nope' is not a directory",)),
+    Case("tr808-oneshots", "study-missing-folder",
+         study("run", "ablation", "--preset", "tr808-meso", "--set", "data.source=oneshot-folder", "--set",
+               "data.oneshot_root={tmp}/nope"), 2,
+         ("--set: data.oneshot_root: root '{tmp}/nope' is not a directory",)),
+    Case("tr808-oneshots", "study-too-few-files",
+         study("run", "ablation", "--preset", "tr808-meso", "--set", "data.source=oneshot-folder", "--set",
+               "data.oneshot_root={tmp}/pack"), 2,
+         ("--set: data.oneshot_root: too few usable .wav files under '{tmp}/pack' for the split: 2 available but "
+          "train 32 + val 8 + test 8 = 48 requested",), (wav("pack/a.wav"), wav("pack/b.wav"))),
 ]
 
 

@@ -7,8 +7,7 @@ from analysis.report import write_tables
 
 
 def test_writes_both_tables_in_all_formats(tiny_csv, tmp_path):
-    out = tmp_path / "tables"
-    out.mkdir()
+    out = tmp_path / "study" / "tables"  # created with its parent
     paths = write_tables(data.load_per_seed_csv(tiny_csv), out, arms=["A", "B"])
     assert sorted(p.name for p in paths) == sorted(os.listdir(out)) == [
         "ablation.csv", "ablation.md", "ablation.tex", "deltas.csv", "deltas.md", "deltas.tex"]
@@ -26,3 +25,15 @@ def test_single_arm_has_no_deltas_and_failure_writes_nothing(tiny_csv, tmp_path)
     assert os.listdir(tmp_path) == ["per_seed.csv"]
     with pytest.raises(ValueError, match="unknown format"):
         write_tables(df, tmp_path, formats=["html"])
+
+
+def test_failure_creates_no_directory(tiny_csv, tmp_path):
+    with pytest.raises(ValueError, match="not paired by seed"):
+        write_tables(data.load_per_seed_csv(tiny_csv), tmp_path / "tables", arms=["A", "J"])
+    assert not (tmp_path / "tables").exists()
+
+
+def test_file_stems_are_configurable(tiny_csv, tmp_path):
+    paths = write_tables(data.load_per_seed_csv(tiny_csv), tmp_path / "t", arms=["A", "B"], formats=["markdown"],
+                         names=("losses", "losses_deltas"))
+    assert sorted(p.name for p in paths) == ["losses.md", "losses_deltas.md"]
