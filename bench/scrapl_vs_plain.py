@@ -14,6 +14,7 @@ import argparse
 import csv
 import json
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -48,8 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     extra = {k: json.loads(v) for k, _, v in (s.partition("=") for s in args.set)}
     jobs = [(args.preset, arm, seed, extra) for seed in range(args.seeds) for arm in ARMS]
+    print(f"{len(jobs)} training runs ({args.seeds} seeds × {len(ARMS)} arms) on {args.workers} workers; "
+          f"a line per finished run", flush=True)
+    tic = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
-        runs = list(pool.map(run_one, *zip(*jobs)))
+        runs = []
+        for r in pool.map(run_one, *zip(*jobs)):
+            runs.append(r)
+            print(f"  [{len(runs)}/{len(jobs)} {time.perf_counter() - tic:6.0f} s] {r['arm']} seed {r['seed']}: "
+                  f"test θ L1 {r['metrics'][schema.TEST_THETA_L1]:.4f}", flush=True)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     per_seed, curves = args.out.with_suffix(".per_seed.csv"), args.out.with_suffix(".curves.csv")
