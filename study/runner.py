@@ -449,7 +449,8 @@ def _after_fit(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Out
     if unfinished:  # fit returned early (ray job stop, Ctrl-C): no run stays RUNNING with nobody training it
         try:
             closed = tracking.close_interrupted_runs(
-                uri, outcome.experiment_id, f"study interrupted; continue it with `python -m study resume {spec.name}`")
+                uri, outcome.experiment_id, f"study interrupted; continue it with `python -m study resume {spec.name}`",
+                relabel_tune_stopped=spec.hpo is None)  # in an HPO study ASHA stops trials too
             if closed:
                 say(f"marked {len(closed)} interrupted trial run(s) KILLED in MLflow (resumed by `study resume`)")
         except Exception as err:  # noqa: BLE001 - tracking down: the runs stay RUNNING until the resume

@@ -36,12 +36,14 @@ from study.errors import StudyError
 __all__ = ["check_tracking_uri", "experiment_name", "client", "ensure_study_run", "log_parent_artifacts",
            "log_parent_files", "parent_has_artifact", "finish_study_run", "close_interrupted_runs",
            "spool_study_finish", "pending_study_finish", "sync_study_finish", "STUDY_SPOOL", "TrialLog", "sync_spool", "spooled_trials", "find_trial_runs", "ATTEMPTS",
-           "RAY_TRIAL_ID", "EARLY_STOPPED", "RETRIED_AFTER", "KIND", "WORKER_PID", "WORKER_NODE", "RESUMED_FROM"]
+           "RAY_TRIAL_ID", "EARLY_STOPPED", "TUNE_STOPPED_REASON", "RETRIED_AFTER", "KIND", "WORKER_PID", "WORKER_NODE", "RESUMED_FROM"]
 
 # Tags added to the schema's (extra tags are allowed by the layout)
 ATTEMPTS = "scrapl.attempts"          # training attempts of a trial (1 = never retried)
 RAY_TRIAL_ID = "scrapl.ray_trial_id"  # Tune's id of the latest attempt
 EARLY_STOPPED = "scrapl.early_stopped"  # "true" when ASHA stopped an HPO trial
+# failure reason a trial gives its run when Tune stops it (ASHA, or the study was interrupted)
+TUNE_STOPPED_REASON = "stopped by Ray Tune (scheduler decision or study interrupted)"
 RETRIED_AFTER = "scrapl.retried_after"  # failure reason of the last failed attempt before a retry
 KIND = "scrapl.kind"                  # on the parent run: ablation | losses | theta-is | hpo
 WORKER_PID = "scrapl.worker_pid"      # pid of the process running the latest attempt (to find or kill it)
@@ -207,14 +209,20 @@ def sync_study_finish(uri: str, spool_dir: str | Path) -> dict[str, Any] | None:
     return doc
 
 
-def close_interrupted_runs(uri: str, experiment_id: str, reason: str) -> list[str]:
+def close_interrupted_runs(uri: str, experiment_id: str, reason: str, *, relabel_tune_stopped: bool = True
+                           ) -> list[str]:
     """End the trial runs still RUNNING after an interrupted ``fit`` (``ray job stop``, Ctrl-C): KILLED, with
     the reason. Tune stops such trials by killing their workers, which cannot end their runs; the next
-    attempt reopens the same run (the reason then moves to ``scrapl.retried_after``). Returns their keys."""
+    attempt reopens the same run (the reason then moves to ``scrapl.retried_after``). A trial that saw
+    the stop in time ended its run itself with the generic ``TUNE_STOPPED_REASON``; with
+    ``relabel_tune_stopped`` (studies without a scheduler that stops trials, i.e. not HPO) that run gets
+    ``reason`` too. Returns their keys."""
     c = client(uri)
     closed = []
     for run in find_trial_runs(uri, experiment_id):
-        if run.info.status == "RUNNING":
+        stopped_itself = (relabel_tune_stopped and run.info.status == "KILLED"
+                          and run.data.tags.get(schema.FAILURE_REASON) == TUNE_STOPPED_REASON)
+        if run.info.status == "RUNNING" or stopped_itself:
             c.set_tag(run.info.run_id, schema.FAILURE_REASON, reason)
             c.set_terminated(run.info.run_id, "KILLED")
             closed.append(run.data.tags.get(schema.TRIAL_ID, run.info.run_id))

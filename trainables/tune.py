@@ -170,7 +170,7 @@ def run_trial(config: dict[str, Any]) -> None:
                      schema.VAL_THETA_L1: last.get(schema.VAL_THETA_L1, float("nan"))})
         return
     except SystemExit:  # Tune stopped the trial (ASHA, or the study was interrupted)
-        log.terminate("KILLED", reason="stopped by Ray Tune (scheduler decision or study interrupted)")
+        log.terminate("KILLED", reason=tracking.TUNE_STOPPED_REASON)
         raise
     except BaseException as err:
         log.terminate("FAILED", reason=f"{type(err).__name__}: {err}"[:4000])

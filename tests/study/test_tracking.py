@@ -160,6 +160,22 @@ def test_interrupted_runs_are_closed_and_reopened_by_the_next_attempt(store):
     assert "p/p-adam/0" not in tracking.close_interrupted_runs(uri, exp_id, "x")
 
 
+def test_a_trial_that_ended_its_run_on_the_stop_gets_the_study_reason(store):
+    """The stop can reach a trial in time: it ends its run KILLED with Tune's generic reason itself. The
+    driver's reason replaces it, except in an HPO study, where ASHA stops trials the same way."""
+    uri, exp_id, parent_id, tmp = store
+    for key in ("p/scrapl/5", "p/scrapl/6"):
+        log = tracking.TrialLog(uri, exp_id, parent_id, key, tmp / "spool").open("r", {}, {})
+        log.terminate("KILLED", reason=tracking.TUNE_STOPPED_REASON if key.endswith("5") else "other")
+    assert "p/scrapl/5" not in tracking.close_interrupted_runs(uri, exp_id, "hpo stop", relabel_tune_stopped=False)
+    assert run_of(uri, exp_id, "p/scrapl/5").data.tags[schema.FAILURE_REASON] == tracking.TUNE_STOPPED_REASON
+    closed = tracking.close_interrupted_runs(uri, exp_id, "study interrupted; continue it")
+    assert "p/scrapl/5" in closed and "p/scrapl/6" not in closed
+    run = run_of(uri, exp_id, "p/scrapl/5")
+    assert run.info.status == "KILLED" and run.data.tags[schema.FAILURE_REASON] == "study interrupted; continue it"
+    assert run_of(uri, exp_id, "p/scrapl/6").data.tags[schema.FAILURE_REASON] == "other"
+
+
 def test_the_end_of_the_study_run_is_spooled_and_synced(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     exp_id, parent_id = tracking.ensure_study_run(uri, ablation("ends", "smoke-granular", (0,)))
