@@ -372,11 +372,10 @@ def _cmd_table(args) -> None:
 
             read = [read_study(_require_uri(args), name, statuses=tuple(args.status),
                                required=(ARM_COLUMN, SEED_COLUMN)) for name in dict.fromkeys(args.study)]
-            df = tables808.validate_tr808(pd.concat([r.per_seed for r in read], ignore_index=True),
-                                          source="; ".join(r.source for r in read))
+            source = "; ".join(r.source for r in read)
+            df = tables808.validate_tr808(pd.concat([r.per_seed for r in read], ignore_index=True), source=source)
             study_labels = {a: lab for r in read for a, lab in (r.arm_labels or {}).items()}
-            loaded = _Loaded(df, None, "; ".join(r.source for r in read), read[0].arm_order,
-                             arm_labels=study_labels or None)
+            loaded = _Loaded(df, None, source, read[0].arm_order, arm_labels=study_labels or None)
         else:
             df = tables808.load_tr808_csv(args.csv)
             loaded = _Loaded(df, None, str(args.csv))

@@ -449,9 +449,7 @@ class StudySpec:
                    presets=tuple(_json_list("presets", doc.get("presets"))),
                    seeds=tuple(_json_list("seeds", doc.get("seeds"))),
                    overrides=tuple(_json_object("overrides", doc.get("overrides")).items()))
-        missing = [f.name for f in fields(cls) if f.name not in doc and f.default is MISSING]
-        if missing:
-            raise SpecError(missing[0], "missing")
+        _require("", doc, cls)
         return cls(**doc)
 
 
@@ -474,9 +472,10 @@ def _json_object(where: str, value: Any) -> dict:
 
 
 def _require(where: str, doc: Mapping[str, Any], cls: type) -> None:
+    """Name the first field of ``cls`` without a default that ``doc`` lacks (``where.field``)."""
     missing = [f.name for f in fields(cls) if f.name not in doc and f.default is MISSING]
     if missing:
-        raise SpecError(f"{where}.{missing[0]}", "missing")
+        raise SpecError(f"{where}.{missing[0]}" if where else missing[0], "missing")
 
 
 def _reject_unknown(where: str, doc: Mapping[str, Any], cls: type) -> None:

@@ -461,6 +461,7 @@ def _after_fit(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Out
     failed = [r for r in outcome.records.values() if r.failed]
     summary = {**outcome.counts, "wall_s": round(outcome.wall_s, 1)}
     status = "KILLED" if unfinished else "FINISHED"
+    export_at_sync = settings.export and spec.hpo is None and not unfinished  # tables come from MLflow
     if not pending:
         try:
             tracking.finish_study_run(uri, outcome.parent_run_id, status, summary)
@@ -468,8 +469,7 @@ def _after_fit(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Out
             pending = True
             say(f"cannot end the study's MLflow run ({type(err).__name__}: {str(err)[:200]})")
     if pending:  # the parent run ends after the trials' spools are delivered, by `study sync`
-        tracking.spool_study_finish(sdir.spool, outcome.parent_run_id, status, summary,
-                                    export=settings.export and spec.hpo is None and not unfinished)
+        tracking.spool_study_finish(sdir.spool, outcome.parent_run_id, status, summary, export=export_at_sync)
         outcome.tracking_pending = True
     say(f"study {spec.name}: {outcome.counts['done']} finished, {outcome.counts['failed']} failed, "
         f"{unfinished} unfinished, in {outcome.wall_s:.0f} s")
@@ -478,10 +478,10 @@ def _after_fit(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Out
     if pending:
         say(f"MLflow at {uri} was unreachable: what it misses is kept in {sdir.spool} (nothing is lost); when "
             f"it is back run `python -m study sync {spec.name}{root_opt}`, which delivers it"
-            + (" and writes the tables" if settings.export and spec.hpo is None and not unfinished else ""))
+            + (" and writes the tables" if export_at_sync else ""))
     if unfinished:
         say(f"the study was interrupted with {unfinished} trial(s) unfinished; continue it with "
-            f"`python -m study resume {spec.name}" + (f" --root {settings.root}`" if settings.root else "`"))
+            f"`python -m study resume {spec.name}{root_opt}`")
     elif spec.hpo is not None:
         from study.export import write_best
 
