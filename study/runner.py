@@ -311,7 +311,7 @@ def _fit(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say)
     from ray import tune
 
     from study import param_space, progress, searchers
-    from trainables.tune import run_trial
+    from study.trial import run_trial
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no trial tables: the summary line replaces them
     # Tune snapshots its state whenever a trial has checkpointed num_to_keep times; that is wanted
