@@ -323,18 +323,18 @@ def cmd_status(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, root: Path) -> int:
-    from study import tracking
+    from study import tracking, trial_log
     from study.runner import load_study
 
     sdir, spec, stored = load_study(root, args.name)
     uri = stored.get("tracking_uri") or sdir.mlflow_uri
-    pending = tracking.spooled_trials(sdir.spool)
+    pending = trial_log.spooled_trials(sdir.spool)
     parent = tracking.pending_study_finish(sdir.spool)
     if not pending and parent is None:
         _say(f"study {args.name}: nothing spooled")
         return 0
     try:
-        done = tracking.sync_spool(uri, sdir.spool) if pending else {}
+        done = trial_log.sync_spool(uri, sdir.spool) if pending else {}
         parent = tracking.sync_study_finish(uri, sdir.spool)  # after the trials: the study's own run
     except Exception as err:  # noqa: BLE001 - report and keep the spool
         raise StudyError("sync", f"cannot deliver to {uri} ({type(err).__name__}: {str(err)[:300]}); the spool "

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from search_spaces.spec import SpecError, StudySpec
-from study import cluster, tracking
+from study import cluster, tracking, trial_log
 from study.errors import StudyError
 from study.layout import StudyDir, write_json_atomic
 
@@ -438,9 +438,9 @@ def _after_fit(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Out
     ``study sync``, which also writes the tables then (exit status 4)."""
     uri = outcome.tracking_uri
     root_opt = f" --root {settings.root}" if settings.root else ""
-    if tracking.spooled_trials(sdir.spool):
+    if trial_log.spooled_trials(sdir.spool):
         try:
-            done = tracking.sync_spool(uri, sdir.spool)
+            done = trial_log.sync_spool(uri, sdir.spool)
             say(f"replayed spooled MLflow calls of {len(done)} trial(s)")
         except Exception as err:  # noqa: BLE001 - still unreachable: keep the spool
             say(f"MLflow still unreachable ({type(err).__name__}: {str(err)[:200]}); spooled calls kept in "
@@ -455,7 +455,7 @@ def _after_fit(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Out
                 say(f"marked {len(closed)} interrupted trial run(s) KILLED in MLflow (resumed by `study resume`)")
         except Exception as err:  # noqa: BLE001 - tracking down: the runs stay RUNNING until the resume
             say(f"could not mark the interrupted trial runs in MLflow ({type(err).__name__}: {str(err)[:200]})")
-    pending = bool(tracking.spooled_trials(sdir.spool))
+    pending = bool(trial_log.spooled_trials(sdir.spool))
     if spec.hpo is not None and not unfinished and not pending:
         _reconcile_hpo(uri, outcome.experiment_id, sdir, spec.name, set(outcome.records))
     failed = [r for r in outcome.records.values() if r.failed]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis import schema
-from study import tracking
+from study import tracking, trial_log
 from study.runner import load_study
 
 __all__ = ["list_studies", "format_list", "study_status", "format_status"]
@@ -85,7 +85,7 @@ def study_status(root: Path, name: str) -> dict[str, Any]:
             "presets": list(spec.presets), "arms": list(spec.arm_names), "seeds": list(spec.seeds),
             "counts": counts, "trials": trials, "problem": problem,
             "restorable": bool(sdir.tune_path.exists() and tune.Tuner.can_restore(str(sdir.tune_path))),
-            "spooled": [p.name for p in tracking.spooled_trials(sdir.spool)],
+            "spooled": [p.name for p in trial_log.spooled_trials(sdir.spool)],
             "study_run_spooled": tracking.pending_study_finish(sdir.spool) is not None,
             "theta_is": {p: str(sdir.theta_is_dir(p) / schema.PI_NPY) for p in spec.theta_is_presets
                          if (sdir.theta_is_dir(p) / schema.PI_NPY).is_file()},

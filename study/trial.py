@@ -5,7 +5,7 @@ The trial's flat config holds every ``RunConfig`` field under its dotted name (`
 arm, the trial's stable key, injected faults). ``run_trial``:
 
 1. splits the two, rebuilds the typed ``RunConfig`` (``trainables.config.from_flat``);
-2. opens the trial's MLflow run through ``study.tracking.TrialLog`` (found by the trial key, else
+2. opens the trial's MLflow run through ``study.trial_log.TrialLog`` (found by the trial key, else
    created under the parent run), tagging the attempt's worker pid and node; a trial whose run is
    already FINISHED is not trained again;
 3. resumes from ``tune.get_checkpoint()`` (``torch.load(weights_only=True)``), tagging the step it
@@ -28,8 +28,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import ray
+import torch
 from ray import tune
+
+from analysis import schema
+from study import artifacts, tracking
+from study.trial_log import TrialLog
+from trainables.config import from_flat, to_dict
+from trainables.train import NonFiniteLossError, train
 
 STUDY_PREFIX = "study."
 CHECKPOINT_FILE = "state.pt"
@@ -72,8 +81,6 @@ class InjectedCrash(RuntimeError):
 
 def _one_shot(ctx: TrialContext, key: str, kind: str, step: int) -> bool:
     """True the first time this (trial, fault) fires; a marker file makes it one-shot across retries."""
-    from urllib.parse import quote
-
     marker = Path(ctx.dir) / "faults" / f"{quote(key, safe='')}.{kind}.{step}"
     if marker.exists():
         return False
@@ -82,7 +89,7 @@ def _one_shot(ctx: TrialContext, key: str, kind: str, step: int) -> bool:
     return True
 
 
-def _fire_faults(ctx: TrialContext, key: str, step: int, log) -> None:
+def _fire_faults(ctx: TrialContext, key: str, step: int, log: TrialLog) -> None:
     for kind, at in ctx.faults:
         if at == step and _one_shot(ctx, key, kind, step):
             if kind == "crash-once":
@@ -94,8 +101,6 @@ def _fire_faults(ctx: TrialContext, key: str, step: int, log) -> None:
 
 def _node_ip() -> str:
     try:
-        import ray
-
         return ray.util.get_node_ip_address()
     except Exception:  # noqa: BLE001 - informative only
         return ""
@@ -103,19 +108,12 @@ def _node_ip() -> str:
 
 def run_trial(config: dict[str, Any]) -> None:
     """Ray Tune function trainable (see the module docstring)."""
-    import torch
-
-    from analysis import schema
-    from study import artifacts, tracking
-    from trainables.config import from_flat, to_dict
-    from trainables.train import NonFiniteLossError, train
-
     t_start = time.perf_counter()
     ctx, flat = split_config(config)
     cfg = from_flat(flat)
     trial_id = tune.get_context().get_trial_id()
     key = ctx.trial_key or trial_id
-    log = tracking.TrialLog(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key,
+    log = TrialLog(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key,
                             Path(ctx.dir) / "spool", flush_s=ctx.flush_s)
     tags = {schema.STUDY: ctx.name, schema.ARM: ctx.arm, schema.SEED: str(cfg.seed), schema.PRESET: cfg.preset,
             tracking.RAY_TRIAL_ID: trial_id, tracking.WORKER_PID: str(os.getpid()),
@@ -152,11 +150,10 @@ def run_trial(config: dict[str, Any]) -> None:
             tune.report({**metrics, "step": step}, checkpoint=tune.Checkpoint.from_directory(d))
 
     def attach(history, examples=None, sample_rate=None) -> None:
-        tic = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="scrapl-art-") as d:
-            artifacts.write_trial_artifacts(Path(d), config=to_dict(cfg), history=history, examples=examples,
-                                            sample_rate=sample_rate, title=f"{ctx.name}: {run_name}")
-            log.seconds += time.perf_counter() - tic  # rendering counts as tracking overhead
+            with log.timed():  # rendering counts as tracking overhead
+                artifacts.write_trial_artifacts(Path(d), config=to_dict(cfg), history=history, examples=examples,
+                                                sample_rate=sample_rate, title=f"{ctx.name}: {run_name}")
             log.log_artifacts(d)
 
     t_train = time.perf_counter()
