@@ -76,6 +76,7 @@ class JTFSPaths(nn.Module):
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
+        self.dtype = dtype
         self.settings = JTFSSettings(shape, J, Q1, Q2, J_fr, Q_fr, T, F)
         fb = self.fb = self.settings.filter_bank
         self.N, self.N_pad, self.N_fr = fb.N, fb.N_pad, fb.N_fr

@@ -1,4 +1,6 @@
-"""SCRAPLLoss / JTFSLoss: the per-path distance of notes §5, sampling, Proposition 3.1, bad input."""
+"""SCRAPLLoss / JTFSLoss: the per-path distance of notes §5, golden gradients, sampling, Proposition 3.1,
+bad input."""
+import numpy as np
 import pytest
 import torch
 
@@ -6,6 +8,63 @@ from trainables.core import JTFSLoss, SCRAPLLoss
 from trainables.core.jtfs import JTFSPaths
 
 SMALL = dict(shape=1024, J=5, Q1=4, Q2=2, J_fr=2, Q_fr=1)
+TINY = dict(shape=8192, J=8, Q1=8, Q2=2, J_fr=3, Q_fr=2)
+
+
+def noise(seed: int) -> torch.Tensor:
+    """White noise from NumPy's legacy generator (its stream is frozen), float32, shape (1, 1, 8192)."""
+    return torch.tensor(np.random.RandomState(seed).standard_normal(8192).astype(np.float32)).view(1, 1, -1)
+
+
+# Gradient golden values, tiny config, B = 1: x = noise(0), y = noise(1). White noise puts energy in every
+# band, so every modulus has a well-defined gradient (on the sparse signals of notes §12.3 the gradient inside
+# silent bands is the rounding noise of either implementation). Our float64 values, full precision, same on 1
+# and 2 threads; p: (d(x, y), ‖∇_x d‖₂, ⟨∇_x d, noise(2)⟩). The released scrapl-loss 0.1.0 (float32, run on
+# the test machine) agrees with our float64 gradient vectors within 2.5e-6 relative L2 and its distances
+# within 4.1e-7 on these paths. Recompute with `python tests/trainables/core/test_loss.py`.
+GRAD_GOLDEN = {
+    0: (0.0004390858194116906, 0.00030190486640376793, 4.929300970118924e-05),
+    7: (0.0003609827569940007, 0.00021962161161363257, 8.184655578968373e-05),
+    8: (0.0004475586886489334, 0.0002282895073157621, -0.00033171419629913357),
+    60: (0.006613016242495605, 0.002917171833351566, -0.002990481097369302),
+    120: (0.010019027146223974, 0.003665617289452691, -0.006061074512300199),
+    194: (0.007610576476426898, 0.003730432431000609, -0.001074867140724731),
+}
+# float32 gradient vs our float64 gradient, relative L2: measured spread <= 2.5e-6 over 1 and 2 threads (all
+# six paths); tolerance 4 × spread + 1e-5, rounded up.
+GRAD_FLOAT32_RTOL = 2e-5
+
+
+def distance_and_gradient(loss: SCRAPLLoss, p: int) -> tuple[float, torch.Tensor]:
+    dtype = loss.jtfs.dtype
+    x = noise(0).to(dtype).requires_grad_(True)
+    d = loss(x, noise(1).to(dtype), path_idx=p)
+    d.backward()
+    return d.item(), x.grad.double().reshape(-1)
+
+
+@pytest.fixture(scope="module")
+def tiny_losses():
+    return SCRAPLLoss(**TINY), SCRAPLLoss(**TINY, dtype=torch.float64)
+
+
+@pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
+def threads(request):
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("p", sorted(GRAD_GOLDEN))
+def test_golden_gradients(tiny_losses, threads, p):
+    f32, f64 = tiny_losses
+    d64, g64 = distance_and_gradient(f64, p)
+    probe = noise(2).double().reshape(-1)
+    assert (d64, g64.norm().item(), (g64 @ probe).item()) == pytest.approx(GRAD_GOLDEN[p], rel=1e-9)
+    d32, g32 = distance_and_gradient(f32, p)
+    assert d32 == pytest.approx(d64, rel=GRAD_FLOAT32_RTOL)
+    assert ((g32 - g64).norm() / g64.norm()).item() < GRAD_FLOAT32_RTOL
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +180,16 @@ def test_mismatched_shapes(signals):
         loss(x_hat[..., :512], x, 0)
     with pytest.raises(ValueError, match="path_idx"):
         loss(x_hat, x, loss.n_paths)
+
+
+if __name__ == "__main__":  # print float64 gradient golden values and the float32 spread (see GRAD_GOLDEN)
+    f32, f64 = SCRAPLLoss(**TINY), SCRAPLLoss(**TINY, dtype=torch.float64)
+    for p in sorted(GRAD_GOLDEN):
+        d64, g64 = distance_and_gradient(f64, p)
+        spread = 0.0
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            d32, g32 = distance_and_gradient(f32, p)
+            spread = max(spread, abs(d32 - d64) / d64, ((g32 - g64).norm() / g64.norm()).item())
+        print(f"{p}: ({d64!r}, {g64.norm().item()!r}, {(g64 @ noise(2).double().reshape(-1)).item()!r}),"
+              f"  # float32 spread {spread:.2g}")
