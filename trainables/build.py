@@ -1,6 +1,8 @@
 """Build the pieces of a run from its ``RunConfig``: synth, encoder, data, loss, optimizer, device."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch import nn
 
@@ -125,3 +127,21 @@ def learning_rate(cfg: RunConfig, epoch: int) -> float:
         return t.lr
     frac = min(epoch, t.epochs) / t.epochs
     return t.lr + (t.lr_end - t.lr) * frac
+
+
+@lru_cache(maxsize=64)
+def _grid_train_size(grid_size: int, n_seeds_per_theta: int, n_params: int) -> int:
+    return ThetaGrid(grid_size, n_seeds_per_theta, n_params).split_sizes()["train"]
+
+
+def steps_per_epoch(cfg: RunConfig) -> int:
+    """Optimizer steps per epoch of ``cfg``'s run (``drop_last`` batches of its train split, as
+    ``Run.steps_per_epoch``), without building its data: the θ grid's train split (cached per grid), or
+    the one-shot sources' train count ``data.split_sizes[0]``. Paper: 3075 // 32 = 96; TR-808 425 // 8 = 53."""
+    d = cfg.data
+    if d.source == "grid":
+        n_params = len({"granular": GranularSynth, "chirplet": ChirpletSynth}[cfg.synth.kind].theta_names)
+        n_train = _grid_train_size(d.grid_size, d.n_seeds_per_theta, n_params)
+    else:
+        n_train = d.split_sizes[0]
+    return n_train // d.batch_size
