@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from common.parsing import POSITIVE, csv_list, int_arg
+
 __all__ = ["main", "build_parser"]
 
 _EPILOG_SOURCE = ("Input: --csv PER_SEED.csv (columns arm, seed, test_theta_l1, val_total_variation, "
@@ -24,23 +26,6 @@ _EPILOG_SOURCE = ("Input: --csv PER_SEED.csv (columns arm, seed, test_theta_l1, 
 
 
 # --- argument helpers -------------------------------------------------------------------------------
-def _csv_list(text: str) -> list[str]:
-    items = [t.strip() for t in text.split(",")]
-    if not text.strip() or any(not t for t in items):
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list without empty items, got {text!r}")
-    return items
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def _probability(text: str) -> float:
     try:
         value = float(text)
@@ -63,7 +48,7 @@ def _add_source(p: argparse.ArgumentParser, *, curves_only: bool = False) -> Non
     g.add_argument("--mlflow-uri", metavar="URI", default=os.environ.get("MLFLOW_TRACKING_URI"),
                    help="MLflow tracking URI, e.g. sqlite:////abs/mlflow.db or http://127.0.0.1:5000 "
                         "(default: $MLFLOW_TRACKING_URI)")
-    g.add_argument("--status", type=_csv_list, default=["FINISHED"], metavar="S[,S]",
+    g.add_argument("--status", type=csv_list, default=["FINISHED"], metavar="S[,S]",
                    help="MLflow run statuses to analyse (default FINISHED); others are listed as excluded")
     if not curves_only:
         g.add_argument("--curves", dest="curves_csv", metavar="FILE",
@@ -76,9 +61,9 @@ def _add_source(p: argparse.ArgumentParser, *, curves_only: bool = False) -> Non
 
 
 def _add_arms(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--arms", type=_csv_list, metavar="A,B,...",
+    p.add_argument("--arms", type=csv_list, metavar="A,B,...",
                    help="arms in table order (default: the study's order, else order of appearance)")
-    p.add_argument("--labels", type=_csv_list, metavar="L1,L2,...",
+    p.add_argument("--labels", type=csv_list, metavar="L1,L2,...",
                    help="display names aligned with --arms")
 
 
@@ -87,7 +72,7 @@ def _add_ci(p: argparse.ArgumentParser, default: str, choices: Sequence[str] = (
                    help=f"95 %% CI method (default {default}): paper-z = 1.96*std(ddof=0)/sqrt(n) (paper Table 2), "
                         "t = Student-t with ddof=1 (paper Table 6), bootstrap = percentile bootstrap of the mean")
     if "bootstrap" in choices:
-        p.add_argument("--bootstrap-resamples", type=_positive_int, default=10_000, metavar="N",
+        p.add_argument("--bootstrap-resamples", type=int_arg(messages=POSITIVE), default=10_000, metavar="N",
                        help="bootstrap resamples (default 10000)")
         p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap generator (default 0)")
 
@@ -117,9 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source(p)
     _add_arms(p)
     _add_ci(p, "paper-z")
-    p.add_argument("--params", type=_csv_list, default=[], metavar="NAME,...",
+    p.add_argument("--params", type=csv_list, default=[], metavar="NAME,...",
                    help="also show per-parameter test L1 columns test_theta_l1_<NAME>")
-    p.add_argument("--reference-arms", type=_csv_list, default=[], metavar="A,...",
+    p.add_argument("--reference-arms", type=csv_list, default=[], metavar="A,...",
                    help="arms shown but not competing for the bold best value (e.g. JTFS,P-loss)")
     p.add_argument("--paper", action="store_true", help="paper-identical columns (drops the CR column)")
     _add_output(p)
@@ -147,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source(p)
     _add_arms(p)
     _add_ci(p, "paper-z")
-    p.add_argument("--params", type=_csv_list, metavar="NAME,...",
+    p.add_argument("--params", type=csv_list, metavar="NAME,...",
                    help="synth parameters (default: every NAME with test_theta_l1_NAME and convergence_step_NAME)")
-    p.add_argument("--configs", type=_csv_list, metavar="PRESET,...",
+    p.add_argument("--configs", type=csv_list, metavar="PRESET,...",
                    help="configurations (presets) in row order (default: order of appearance)")
     _add_output(p)
 
@@ -161,22 +146,22 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("input (one of)")
     src = g.add_mutually_exclusive_group(required=True)
     src.add_argument("--csv", metavar="FILE", help="TR-808 per-seed CSV, one row per run")
-    src.add_argument("--study", type=_csv_list, metavar="NAME[,NAME]",
+    src.add_argument("--study", type=csv_list, metavar="NAME[,NAME]",
                      help="study name(s) (MLflow experiments 'scrapl/NAME') on one tracking server, e.g. a "
                           "tr808-micro and a tr808-meso study; the setting of a run is micro when its "
                           "synth.max_shift is 0, else meso")
     g.add_argument("--mlflow-uri", metavar="URI", default=os.environ.get("MLFLOW_TRACKING_URI"),
                    help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
-    g.add_argument("--status", type=_csv_list, default=["FINISHED"], metavar="S[,S]",
+    g.add_argument("--status", type=csv_list, default=["FINISHED"], metavar="S[,S]",
                    help="MLflow run statuses to analyse (default FINISHED)")
     _add_arms(p)
     _add_ci(p, "paper-z")
     p.add_argument("--group", choices=("audio", "transient", "decay", "all"), default="audio",
                    help="audio = Table 4 (MSS, JTFS, FAD), transient = Table 8, decay = Table 9, or all (default audio)")
-    p.add_argument("--metrics", type=_csv_list, metavar="COL,...", help="explicit metric columns (overrides --group)")
-    p.add_argument("--settings", type=_csv_list, default=["micro", "meso"], metavar="S,...",
+    p.add_argument("--metrics", type=csv_list, metavar="COL,...", help="explicit metric columns (overrides --group)")
+    p.add_argument("--settings", type=csv_list, default=["micro", "meso"], metavar="S,...",
                    help="settings in column order (default micro,meso)")
-    p.add_argument("--reference-arms", type=_csv_list, default=[], metavar="A,...",
+    p.add_argument("--reference-arms", type=csv_list, default=[], metavar="A,...",
                    help="arms shown but not competing for the bold best value")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every value and CI (default 1 = raw units)")
     _add_output(p)
@@ -188,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=_EPILOG_SOURCE)
     _add_source(p)
     _add_arms(p)
-    p.add_argument("--metrics", type=_csv_list,
+    p.add_argument("--metrics", type=csv_list,
                    default=["test_theta_l1", "val_total_variation", "convergence_step"], metavar="M,...",
                    help="per-seed columns to plan for (default test_theta_l1,val_total_variation,convergence_step)")
     p.add_argument("--alpha", type=_probability, default=0.05, help="family-wise alpha (default 0.05)")
@@ -251,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "optionally the long curve CSV; files are written atomically.")
     p.add_argument("--study", required=True, metavar="NAME")
     p.add_argument("--mlflow-uri", metavar="URI", default=os.environ.get("MLFLOW_TRACKING_URI"))
-    p.add_argument("--status", type=_csv_list, default=["FINISHED"], metavar="S[,S]")
+    p.add_argument("--status", type=csv_list, default=["FINISHED"], metavar="S[,S]")
     p.add_argument("--from-curves", action="store_true",
                    help="recompute TV and convergence steps from the metric histories")
     p.add_argument("--out", metavar="FILE", help="per-seed CSV (default: stdout)")

@@ -15,7 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
+from functools import partial
 from typing import Any
+
+from common.checks import DETAIL, check_int
 
 __all__ = ["SpecError", "Arm", "Fault", "Cell", "Param", "HpoSettings", "StudySpec", "STUDY_KINDS",
            "FAULT_KINDS", "NAME_PATTERN", "config_keys", "parse_seeds"]
@@ -72,12 +75,7 @@ def _check_overrides(where: str, overrides: Any) -> tuple[tuple[str, Any], ...]:
 
 
 def _check_int(where: str, value: Any, low: int | None = None, high: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(where, f"expected an integer, got {value!r}")
-    if low is not None and value < low:
-        raise SpecError(where, f"must be >= {low}, got {value}")
-    if high is not None and value > high:
-        raise SpecError(where, f"must be <= {high}, got {value}")
+    check_int(where, value, low, high, error=partial(SpecError, where), messages=DETAIL)
 
 
 @dataclass(frozen=True)

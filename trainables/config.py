@@ -14,6 +14,8 @@ import typing
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
+from common.checks import FIELD, check_int
+
 SYNTHS = ("granular", "chirplet", "tr808")
 LOSSES = ("scrapl", "jtfs", "mss-linear", "mss-log-linear", "mss-revisited", "mss-random", "p-loss")
 LR_SCHEDULES = ("none", "linear")
@@ -31,12 +33,7 @@ def _fail(name: str, message: str) -> None:
 
 
 def _int(name: str, value: Any, low: int | None = None, high: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        _fail(name, f"expected an integer, got {value!r}")
-    if low is not None and value < low:
-        _fail(name, f"must be >= {low}, got {value}")
-    if high is not None and value > high:
-        _fail(name, f"must be <= {high}, got {value}")
+    check_int(name, value, low, high, error=ConfigError, messages=FIELD)
 
 
 def _float(name: str, value: Any, low: float | None = None, *, strict: bool = False,

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from analysis import schema
+from common.parsing import parse_value
 from analysis.curves import convergence_step, total_variation
 from trainables import build
 from trainables.config import RunConfig, from_dict, override, to_dict
@@ -340,13 +341,6 @@ def run_to_end(run: Run, report: Report | None = None) -> RunResult:
 
 
 # --- command line -------------------------------------------------------------------------------------
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     from trainables.presets import get_preset
 
@@ -361,7 +355,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        dotted[key] = _parse_value(value)
+        dotted[key] = parse_value(value)
     return override(cfg, **dotted)
 
 
