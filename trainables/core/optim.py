@@ -76,6 +76,8 @@ class PathwiseSGD(Optimizer):
             ``|seen ∪ {p}| − 1``) or ``"paper"`` (Eqs. 6–9: ``t = k``, ``sqrt(ε + v̂)``,
             divisor ``card Γ``).
 
+    Every hyperparameter is a param-group entry (torch.optim convention), so ``state_dict()`` carries
+    them; ``variant`` must be the same in every group (the per-path step indices are shared).
     Call ``step(path_idx)`` after ``backward()`` with the path the loss used.
     """
 
@@ -96,11 +98,12 @@ class PathwiseSGD(Optimizer):
             raise ValueError(f"grad_mult must be > 0, got {grad_mult!r}")
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        # Every hyperparameter lives in ``defaults`` (so in each param group and in ``state_dict()``);
+        # only P, which fixes the shape of the per-path state, is an attribute.
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, use_p_adam=bool(use_p_adam),
+                        use_p_saga=bool(use_p_saga), grad_mult=float(grad_mult), variant=variant)
         super().__init__(params, defaults)
         self.n_paths = n_paths
-        self.use_p_adam, self.use_p_saga = bool(use_p_adam), bool(use_p_saga)
-        self.grad_mult, self.variant = float(grad_mult), variant
 
     def _paths_state(self) -> dict:
         if _PATHS not in self.state:
@@ -109,14 +112,14 @@ class PathwiseSGD(Optimizer):
                                   "seen": torch.zeros(self.n_paths, dtype=torch.bool)}
         return self.state[_PATHS]
 
-    def _param_state(self, w: Tensor) -> dict:
+    def _param_state(self, w: Tensor, group: dict) -> dict:
         state = self.state[w]
         if not state:
             shape = (self.n_paths, *w.shape)
-            if self.use_p_adam:
+            if group["use_p_adam"]:
                 state["m"] = torch.zeros(shape, dtype=w.dtype, device=w.device)
                 state["v"] = torch.zeros(shape, dtype=w.dtype, device=w.device)
-            if self.use_p_saga:
+            if group["use_p_saga"]:
                 state["G"] = torch.zeros(shape, dtype=w.dtype, device=w.device)
         return state
 
@@ -135,28 +138,30 @@ class PathwiseSGD(Optimizer):
         shared["step"] += 1
         k = int(shared["step"])
         p = path_idx
-        released = self.variant == "released"
-        t = k + 1 if released else k
         tau_p = int(shared["tau"][p])
         seen_before = int(shared["seen"].sum())
-        if released:
-            saga_divisor = max(1, seen_before + (0 if shared["seen"][p] else 1) - 1)
-        else:
-            saga_divisor = max(1, seen_before)
+        seen_p = bool(shared["seen"][p])
+        variants = {group["variant"] for group in self.param_groups}
+        if len(variants) != 1 or not variants <= set(VARIANTS):
+            raise ValueError(f"variant must be one of {VARIANTS} and the same in every param group "
+                             f"(tau is shared), got {sorted(variants)}")
+        released = variants == {"released"}
+        t = k + 1 if released else k
+        saga_divisor = max(1, seen_before + (0 if seen_p else 1) - 1) if released else max(1, seen_before)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             for w in group["params"]:
                 if w.grad is None:
                     continue
-                g = self.grad_mult * w.grad
+                g = group["grad_mult"] * w.grad
                 g = pathwise_transform(
-                    g, self._param_state(w), p, t, tau_p, self.n_paths, saga_divisor,
-                    use_p_adam=self.use_p_adam, use_p_saga=self.use_p_saga, beta1=beta1, beta2=beta2,
+                    g, self._param_state(w, group), p, t, tau_p, self.n_paths, saga_divisor,
+                    use_p_adam=group["use_p_adam"], use_p_saga=group["use_p_saga"], beta1=beta1, beta2=beta2,
                     eps=group["eps"], eps_inside_sqrt=not released)
                 if group["weight_decay"]:
                     g = g.add(w, alpha=group["weight_decay"])
                 w.add_(g, alpha=-group["lr"])
-        if self.use_p_adam:
+        if any(group["use_p_adam"] for group in self.param_groups):
             shared["tau"][p] = t
         shared["seen"][p] = True
         return loss
@@ -166,7 +171,13 @@ class PathwiseSGD(Optimizer):
         paths = state_dict.get("state", {}).get(_PATHS)
         if paths is not None and tuple(paths["tau"].shape) != (self.n_paths,):
             raise ValueError(f"state_dict is for {paths['tau'].shape[0]} paths, this optimizer has {self.n_paths}")
-        super().load_state_dict(copy.deepcopy(state_dict))
+        state_dict = copy.deepcopy(state_dict)
+        # Checkpoints written before the toggles moved into the param groups lack them: the optimizer that
+        # wrote them held its constructor's values, which this one's defaults repeat.
+        for group in state_dict.get("param_groups", []):
+            for key in ("use_p_adam", "use_p_saga", "grad_mult", "variant"):
+                group.setdefault(key, self.defaults[key])
+        super().load_state_dict(state_dict)
 
     def buffer_bytes(self) -> int:
         """Bytes held by the per-path buffers (m, v, G) allocated so far."""

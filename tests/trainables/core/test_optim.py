@@ -1,6 +1,7 @@
 """P-Adam / P-SAGA optimizer: replay of notes §7, Adam special case, checkpoints, buffers, validation."""
 import copy
 import io
+import math
 
 import pytest
 import torch
@@ -201,3 +202,102 @@ def test_path_index_checked_and_state_size_mismatch_refused():
     opt.step(0)
     with pytest.raises(ValueError, match="for 3 paths"):
         PathwiseSGD(model.parameters(), n_paths=4, lr=1e-3).load_state_dict(opt.state_dict())
+
+
+# --- the paper variant with P > 1 and P-SAGA on, against a scalar replay of Eqs. 6-9 -------------------------
+
+PAPER_PATHS = [0, 1, 0, 2, 1, 1, 2, 0]  # revisits: card(Γ) differs from the released |Γ ∪ {p}| - 1
+PAPER_HP = dict(P=3, lr=0.1, wd=0.01, b1=0.9, b2=0.999, eps=0.25)  # eps ~ v̂: its placement matters
+
+
+def scalar_grads(k, p, w):
+    return (p + 1.0) * (w - 0.3 * p) + 0.1 * k  # path- and step-dependent, of order 1
+
+
+def paper_replay(divisor="paper", eps_outside=False):
+    """Paper Eqs. 6-9 on one scalar weight (w0 = 1, grad_mult = 1), in plain Python floats: t = k, ε INSIDE
+    the square root, the P-SAGA average over the card(Γ) paths visited before this step. ``divisor=
+    "released"`` or ``eps_outside`` switch one of the two paper-vs-code differences to the code's choice."""
+    hp, P = PAPER_HP, PAPER_HP["P"]
+    m, v, G, tau, seen = [0.0] * P, [0.0] * P, [0.0] * P, [0] * P, set()
+    w = 1.0
+    for k, p in enumerate(PAPER_PATHS, start=1):
+        g = scalar_grads(k, p, w)
+        d = (k - tau[p]) / P
+        m[p] = hp["b1"] ** d * m[p] + (1 - hp["b1"] ** d) * g
+        v[p] = hp["b2"] ** d * v[p] + (1 - hp["b2"] ** d) * g * g
+        m_hat, v_hat = m[p] / (1 - hp["b1"] ** (k / P)), v[p] / (1 - hp["b2"] ** (k / P))
+        g = m_hat / (math.sqrt(v_hat) + hp["eps"]) if eps_outside else m_hat / math.sqrt(hp["eps"] + v_hat)
+        tau[p] = k
+        n = len(seen | {p}) - 1 if divisor == "released" else len(seen)
+        avg = sum(G) / max(1, n)
+        g, G[p] = g - G[p] + avg, g
+        seen.add(p)
+        w = w - hp["lr"] * (g + hp["wd"] * w)
+    return w
+
+
+# The replay's final weight, pinned so that a change of the replay itself is seen too.
+PAPER_W_FINAL = 0.19701463186043755
+
+
+def test_paper_variant_with_p_saga_matches_eqs_6_to_9():
+    hp = PAPER_HP
+    expected = paper_replay()
+    assert expected == pytest.approx(PAPER_W_FINAL, rel=1e-12)
+    # The code's choices really move the result here (so this test pins both).
+    assert abs(paper_replay(divisor="released") - expected) > 1e-3
+    assert abs(paper_replay(eps_outside=True) - expected) > 1e-3
+    w = torch.nn.Parameter(torch.tensor(1.0, dtype=torch.float64))
+    opt = PathwiseSGD([w], n_paths=hp["P"], lr=hp["lr"], weight_decay=hp["wd"], betas=(hp["b1"], hp["b2"]),
+                      eps=hp["eps"], grad_mult=1.0, use_p_adam=True, use_p_saga=True, variant="paper")
+    for k, p in enumerate(PAPER_PATHS, start=1):
+        w.grad = torch.tensor(scalar_grads(k, p, w.item()), dtype=torch.float64)
+        opt.step(p)
+    assert w.item() == pytest.approx(expected, rel=1e-12)
+
+
+# --- hyperparameters in the param groups; checkpoints from before still load --------------------------------
+
+
+def test_state_dict_describes_the_optimizer():
+    model = toy_model()
+    opt = PathwiseSGD(model.parameters(), n_paths=5, lr=1e-3, use_p_adam=False, use_p_saga=True,
+                      grad_mult=3.0, variant="paper")
+    group = opt.state_dict()["param_groups"][0]
+    assert {k: group[k] for k in ("use_p_adam", "use_p_saga", "grad_mult", "variant")} == \
+        {"use_p_adam": False, "use_p_saga": True, "grad_mult": 3.0, "variant": "paper"}
+
+
+def test_a_checkpoint_without_the_toggles_in_its_param_groups_still_loads():
+    """State dicts written when the toggles were instance attributes (no keys in param_groups)."""
+    model = toy_model()
+    opt = PathwiseSGD(model.parameters(), n_paths=4, lr=1e-3, use_p_adam=True, use_p_saga=True)
+    for step, p in enumerate([0, 2, 2, 1]):
+        model.zero_grad()
+        toy_gradients(model, step).backward()
+        opt.step(p)
+    old = copy.deepcopy(opt.state_dict())
+    for group in old["param_groups"]:
+        for key in ("use_p_adam", "use_p_saga", "grad_mult", "variant"):
+            del group[key]
+    resumed_model = copy.deepcopy(model)
+    resumed = PathwiseSGD(resumed_model.parameters(), n_paths=4, lr=1e-3, use_p_adam=True, use_p_saga=True)
+    resumed.load_state_dict(old)
+    assert resumed.param_groups[0]["use_p_saga"] is True and resumed.param_groups[0]["variant"] == "released"
+    for step, p in [(4, 3), (5, 2)]:
+        for m, o in ((model, opt), (resumed_model, resumed)):
+            m.zero_grad()
+            toy_gradients(m, step).backward()
+            o.step(p)
+    for a, b in zip(model.parameters(), resumed_model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_param_groups_must_share_the_variant():
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    opt = PathwiseSGD([{"params": a.parameters()}, {"params": b.parameters(), "variant": "paper"}],
+                      n_paths=3, lr=1e-3)
+    (a(torch.ones(1, 2)).sum() + b(torch.ones(1, 2)).sum()).backward()
+    with pytest.raises(ValueError, match="same in every param group"):
+        opt.step(0)
