@@ -23,13 +23,13 @@ from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from analysis import stats  # noqa: E402
-from analysis.data import curve_matrix, select_arms  # noqa: E402
 from analysis.output import atomic_paths  # noqa: E402
+from analysis.pairing import curve_matrix, select_arms  # noqa: E402
 from analysis.schema import (  # noqa: E402
     ARM_COLUMN, CONVERGENCE_THRESHOLD, ELAPSED_S, PAPER_SCALE, STEPS_PER_SECOND, TEST_THETA_L1,
     VAL_THETA_L1,
 )
-from analysis.tables import arm_labels  # noqa: E402
+from analysis.table_parts import arm_labels  # noqa: E402
 from analysis.theta_is import path_grid  # noqa: E402
 
 __all__ = ["plot_curves", "plot_cost", "plot_paths", "save_figure", "X_AXES"]

@@ -31,6 +31,9 @@ class Cell:
     ``value`` is the formatted number (or the text of a label cell), ``ci`` the formatted half-width
     (None: no CI), ``p`` the formatted p-value (``"p < 0.01"``), ``note`` a short remark printed in
     the parentheses (``"14/20 pairs"``). ``data`` holds the unrounded numbers for CSV.
+
+    ``rank`` is the number a table compares to bold the best cell of a column (None: not ranked) and
+    ``better`` whether the smallest (``"min"``) or the largest (``"max"``) wins; neither is rendered.
     """
 
     value: str
@@ -40,6 +43,8 @@ class Cell:
     bold: bool = False
     text: bool = False
     data: dict = field(default_factory=dict)
+    rank: float | None = None
+    better: str = "min"
 
 
 @dataclass(frozen=True)

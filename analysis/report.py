@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import tables
-from analysis.data import arms_in_order
 from analysis.output import atomic_paths
+from analysis.pairing import arms_in_order
 from analysis.render import render
 
 __all__ = ["SUFFIXES", "write_tables"]

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import stats as sps
 
 __all__ = [
-    "CI_METHODS", "Z_95", "Estimate", "PairedResult",
+    "CI_METHODS", "Z_95", "Estimate", "PairedResult", "check_ci",
     "paper_z_half_width", "t_half_width", "bootstrap_interval", "mean_ci",
     "paired_t_pvalue", "wilcoxon_pvalue", "cohens_dz", "paired_difference",
     "adjust_pvalues", "convergence_rate", "curve_band",
@@ -49,9 +49,13 @@ def _as_values(values, name: str = "values") -> np.ndarray:
     return x
 
 
-def _check_method(method: str) -> None:
+def check_ci(method: str, rng: np.random.Generator | None = None, *, need_rng: bool = True) -> None:
+    """Refuse an unknown CI ``method`` and (unless ``need_rng`` is false) a bootstrap without a
+    ``numpy.random.Generator``; every table builder calls this before it computes anything."""
     if method not in CI_METHODS:
         raise ValueError(f"unknown CI method {method!r}; expected one of {', '.join(CI_METHODS)}")
+    if need_rng and method == "bootstrap" and rng is None:
+        raise ValueError("the bootstrap CI needs a numpy.random.Generator (rng=...)")
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ def mean_ci(values, method: str = "paper-z", *, rng: np.random.Generator | None 
 
     ``rng`` is required for ``method="bootstrap"`` and ignored otherwise.
     """
-    _check_method(method)
+    check_ci(method, need_rng=False)
     x = _as_values(values)
     mean = float(x.mean())
     if x.size < 2:
@@ -125,8 +129,7 @@ def mean_ci(values, method: str = "paper-z", *, rng: np.random.Generator | None 
     elif method == "t":
         hw = t_half_width(x)
     else:
-        if rng is None:
-            raise ValueError("the bootstrap CI needs a numpy.random.Generator (rng=...)")
+        check_ci(method, rng)
         low, high = bootstrap_interval(x, rng, n_resamples)
         return Estimate(mean, (high - low) / 2.0, int(x.size), method, low, high)
     return Estimate(mean, hw, int(x.size), method, mean - hw, mean + hw)

@@ -22,19 +22,21 @@ an embedding); a column absent from the file is left out of the table. The CI de
 paper's (``paper-z``: 1.96·std(ddof=0)/√n); best (lowest) mean per column in bold among the arms not
 listed as reference arms. Statistics, number formatting and rendering come from
 ``analysis.stats``, ``analysis.formatting`` and ``analysis.render`` (via the cell helpers of
-``analysis.tables``).
+``analysis.table_parts``).
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from analysis import stats
-from analysis.data import MISSING_TOKENS, _read_csv, arms_in_order, select_arms, validate_per_seed
+from analysis.data import MISSING_TOKENS, _read_csv, validate_per_seed
+from analysis.pairing import arms_in_order, select_arms
 from analysis.render import Cell, Column, Table
 from analysis.schema import (
     ARM_COLUMN, PRESET_COLUMN, SEED_COLUMN, SETTING_COLUMN, SETTINGS, TEST_DECAY_CENTROID_L1,
@@ -42,7 +44,8 @@ from analysis.schema import (
     TEST_TRANSIENT_CENTROID_L1, TEST_TRANSIENT_FLATNESS_L1, TEST_TRANSIENT_LOUDNESS_L1,
     TR808_AUDIO_METRICS, TR808_DECAY_METRICS, TR808_METRICS, TR808_TRANSIENT_METRICS,
 )
-from analysis.tables import _bold_best, _ci_text, _estimate_cell, _n_text, _strip_private, arm_labels
+from analysis.table_parts import arm_labels, bold_best, ci_text, estimate_cell, n_text
+from common.checks import check_positive
 
 __all__ = ["GROUPS", "METRIC_LABELS", "load_tr808_csv", "validate_tr808", "tr808_table"]
 
@@ -179,13 +182,10 @@ def tr808_table(df: pd.DataFrame, arms: Sequence[str] | None = None, *, group: s
     A cell is ``mean ± CI`` over the arm's runs in that setting with a value (noted ``k/n runs``
     when some runs have none); ``N/A`` when none has; a single value prints without a CI.
     """
-    stats._check_method(ci)
-    if ci == "bootstrap" and rng is None:
-        raise ValueError("the bootstrap CI needs a numpy.random.Generator (rng=...)")
+    stats.check_ci(ci, rng)
     if group not in GROUPS:
         raise ValueError(f"group must be one of {', '.join(GROUPS)}, got {group!r}")
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (math.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a positive number, got {scale!r}")
+    check_positive("scale", scale)
     settings = list(settings)
     bad = [s for s in settings if s not in SETTINGS]
     if not settings or bad or len(set(settings)) != len(settings):
@@ -222,21 +222,20 @@ def tr808_table(df: pd.DataFrame, arms: Sequence[str] | None = None, *, group: s
                 values = df.loc[sel, m].to_numpy(dtype=np.float64)
                 n_runs = values.size
                 values = values[np.isfinite(values)] * scale
-                cell = _estimate_cell(values, "value", ci, rng, n_resamples, unit, "min")
+                cell = estimate_cell(values, "value", ci, rng, n_resamples, unit, "min")
                 if 0 < values.size < n_runs:  # some runs of this arm have no value for the metric
-                    cell = Cell(cell.value, cell.ci, None, f"{values.size}/{n_runs} runs", data=cell.data)
+                    cell = replace(cell, note=f"{values.size}/{n_runs} runs")
                 row.append(cell)
         for s in settings:
             counts[f"{names[arm]}/{s}"] = int(((df[ARM_COLUMN] == arm) & (df[SETTING_COLUMN] == s)).sum())
         rows.append(row)
     candidates = [i for i, a in enumerate(arms) if a not in reference_arms]
-    _bold_best(rows, range(1, len(columns)), candidates)
-    _strip_private(rows)
+    bold_best(rows, range(1, len(columns)), candidates)
 
     parts = [f"Per method and setting (micro: aligned; meso: reconstruction randomly time-shifted, "
              f"up to ±2048 samples at paper scale): "
-             f"mean ± 95 % CI over runs (seeds and dataset splits); {_n_text(counts, 'runs per arm and setting')}.",
-             f"CI: {_ci_text(ci, n_resamples, rng_seed)}.",
+             f"mean ± 95 % CI over runs (seeds and dataset splits); {n_text(counts, 'runs per arm and setting')}.",
+             f"CI: {ci_text(ci, n_resamples, rng_seed)}.",
              "Cells average only the runs with a value (e.g. JTFS on a subset of seeds); N/A: no value.",
              "Metrics on the test set (trainables.perceptual): loudness = A-weighted frame power (dB), "
              "centroid in mel, flatness in dB, transient = first 50 ms after the onset, decay = the rest; "

@@ -1,7 +1,6 @@
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from analysis import data
@@ -44,18 +43,6 @@ def test_duplicated_arm_seed_names_both_lines(tmp_path, write_csv):
         data.load_per_seed_csv(path)
 
 
-def test_same_arm_seed_in_two_presets_is_not_a_duplicate(tmp_path, write_csv):
-    path = write_csv(tmp_path / "x.csv", ["preset"] + PER_SEED_HEADER,
-                     [["c1", "A", 0, 0.1, 0.004, 96], ["c2", "A", 0, 0.2, 0.004, 96]])
-    df = data.load_per_seed_csv(path)
-    assert df["preset"].tolist() == ["c1", "c2"]
-    with pytest.raises(ValueError, match="mix 2 presets \\(c1, c2\\); choose one with --preset"):
-        data.select_preset(df, None)
-    assert data.select_preset(df, "c2")["test_theta_l1"].tolist() == [0.2]
-    with pytest.raises(ValueError, match="preset 'c3' has no runs; presets present: c1, c2"):
-        data.select_preset(df, "c3")
-
-
 @pytest.mark.parametrize("row, message", [
     (["A", 1.5, 0.1, 0.004, 96], "column 'seed' has non-integer values: line 2 ('1.5')"),
     (["A", "", 0.1, 0.004, 96], "column 'seed' has missing values: line 2"),
@@ -88,44 +75,6 @@ def test_per_param_columns_are_validated(tmp_path, write_csv):
                      [["A", 0, 0.1, 0.004, 96, "oops", ""]])
     with pytest.raises(ValueError, match="'test_theta_l1_am' has non-numeric values: line 2"):
         data.load_per_seed_csv(path)
-    assert data.param_names(pd.DataFrame(columns=PER_SEED_HEADER + ["test_theta_l1_am", "test_theta_l1_fm"])) \
-        == ["am", "fm"]
-
-
-def test_select_arms_orders_and_names_missing_arm(tiny_csv):
-    df = data.load_per_seed_csv(tiny_csv)
-    out = data.select_arms(df, ["B", "A"])
-    assert out["arm"].tolist() == ["B"] * 3 + ["A"] * 3
-    with pytest.raises(ValueError, match=r"arm\(s\) 'X' named in --arms have no runs; arms present: A, B, J"):
-        data.select_arms(df, ["A", "X"])
-    with pytest.raises(ValueError, match="named more than once"):
-        data.select_arms(df, ["A", "A"])
-
-
-def test_pair_by_seed_aligns_values(tiny_csv):
-    df = data.load_per_seed_csv(tiny_csv).iloc[::-1]  # order of rows must not matter
-    pair = data.pair_by_seed(df, "A", "B", "test_theta_l1")
-    assert pair.seeds.tolist() == [0, 1, 2]
-    assert pair.a.tolist() == [0.1, 0.2, 0.3] and pair.b.tolist() == [0.2, 0.4, 0.5]
-
-
-def test_pair_by_seed_convergence_keeps_only_both_converged(tiny_csv):
-    df = data.load_per_seed_csv(tiny_csv)
-    with pytest.raises(ValueError, match=r"arm 'A' has no 'convergence_step' value for seed\(s\) 2"):
-        data.pair_by_seed(df, "A", "B", CONVERGENCE_STEP)
-    both = data.pair_by_seed(df, "A", "B", CONVERGENCE_STEP, allow_missing_values=True).both_finite()
-    assert both.seeds.tolist() == [0] and both.a.tolist() == [960.0] and both.b.tolist() == [480.0]
-
-
-def test_unpaired_seeds_are_refused_and_named_or_dropped(tiny_csv):
-    df = data.load_per_seed_csv(tiny_csv)
-    df = df[~((df["arm"] == "B") & (df["seed"] == 1))]
-    with pytest.raises(ValueError, match=r"seed\(s\) 1 have a run in 'A' but not in 'B'.*--drop-unpaired"):
-        data.pair_by_seed(df, "A", "B", "test_theta_l1")
-    pair = data.pair_by_seed(df, "A", "B", "test_theta_l1", drop_unpaired=True)
-    assert pair.seeds.tolist() == [0, 2] and pair.dropped == {"A": [1]}
-    with pytest.raises(ValueError, match=r"seed\(s\) 1, 2 have a run in 'A' but not in 'J'"):
-        data.pair_by_seed(df, "A", "J", "test_theta_l1")
 
 
 # --- curves ---------------------------------------------------------------------------------------------
@@ -145,14 +94,6 @@ def test_per_seed_from_curves_hand_worked(tmp_path, write_csv):
     assert out.loc[1, VAL_TOTAL_VARIATION] == pytest.approx(0.1)
     assert out.loc[0, CONVERGENCE_STEP] == 192 and math.isnan(out.loc[1, CONVERGENCE_STEP])
     assert out.loc[0, "convergence_step_am"] == 288 and math.isnan(out.loc[1, "convergence_step_am"])
-
-
-def test_curve_matrix_fills_missing_points_and_averages_elapsed(tmp_path, write_csv):
-    curves = data.load_curves_csv(write_csv(tmp_path / "c.csv", CURVE_HEADER, CURVE_ROWS))
-    steps, elapsed, values = data.curve_matrix(curves, "A")
-    assert steps.tolist() == [96, 192, 288]
-    assert elapsed.tolist() == [2.0, 3.0, 3.0]  # (1 + 3) / 2, (2 + 4) / 2, 3
-    np.testing.assert_array_equal(values, [[0.3, 0.1, 0.2], [0.4, 0.2, np.nan]])
 
 
 @pytest.mark.parametrize("rows, message", [
@@ -178,14 +119,6 @@ def test_with_curve_summaries_replaces_columns_and_checks_runs(tmp_path, write_c
         required=("arm", "seed", "test_theta_l1"))
     with pytest.raises(ValueError, match=r"runs without a validation curve: \[\('A', 5\)\]"):
         data.with_curve_summaries(extra, curves)
-
-
-def test_curves_keep_arm_order_of_appearance(tmp_path, write_csv):
-    rows = [["B", 0, 96, 0.2, 1.0, 0.1], ["A", 0, 96, 0.3, 1.0, 0.1], ["B", 0, 192, 0.1, 2.0, 0.1]]
-    curves = data.load_curves_csv(write_csv(tmp_path / "c.csv", CURVE_HEADER, rows))
-    assert data.arms_in_order(curves) == ["B", "A"]
-    steps, _, values = data.curve_matrix(curves, "B")
-    assert steps.tolist() == [96, 192] and values.tolist() == [[0.2, 0.1]]
 
 
 def test_arm_names_that_look_like_missing_tokens_are_kept(tmp_path, write_csv):

@@ -6,9 +6,7 @@ import textwrap
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-MODULES = ["analysis", "analysis.schema", "analysis.curves", "analysis.stats", "analysis.power",
-           "analysis.formatting", "analysis.data", "analysis.render", "analysis.tables", "analysis.theta_is",
-           "analysis.output", "analysis.mlflow_source", "analysis.plots", "analysis.report", "analysis.cli", "analysis.__main__"]
+MODULES = sorted(f"analysis.{p.stem}" for p in (REPO / "analysis").glob("*.py") if p.stem != "__init__") + ["analysis"]
 
 BLOCKER = textwrap.dedent("""
     import importlib.abc, sys

@@ -181,3 +181,13 @@ def test_curve_band_matches_mean_ci_per_column():
         assert mean[j] == pytest.approx(est.mean) and hw[j] == pytest.approx(est.half_width)
     with pytest.raises(ValueError, match="bands support"):
         stats.curve_band(values, "bootstrap")
+
+
+def test_check_ci_is_the_one_ci_argument_check():
+    stats.check_ci("t")
+    stats.check_ci("bootstrap", np.random.default_rng(0))
+    stats.check_ci("bootstrap", need_rng=False)
+    with pytest.raises(ValueError, match=r"^unknown CI method 'z'; expected one of paper-z, t, bootstrap$"):
+        stats.check_ci("z", np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"^the bootstrap CI needs a numpy.random.Generator \(rng=...\)$"):
+        stats.check_ci("bootstrap")

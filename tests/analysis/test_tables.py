@@ -8,7 +8,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
 from analysis import data, tables
-from analysis.render import to_markdown
+from analysis.render import to_csv, to_markdown
 
 
 def cells(table, key):
@@ -213,3 +213,22 @@ def test_tables_render_to_markdown(tiny):
     assert lines[0].startswith("**Ablation (Table 2 style).** Per-arm mean ± 95 % CI")
     assert lines[2] == "| Method | Test θ L1 % ↓ | Val. Total Var. ↓ | Conv. Steps ↓ | CR ↑ |"
     assert lines[4] == "| A | **200 ± 92** | 5.00 ± 0.92 | 1440 ± 665 | 67% |"
+
+
+@pytest.mark.parametrize("build", ["ablation", "deltas", "theta_is"])
+def test_every_builder_checks_the_ci_arguments_first(build, tiny, theta_df):
+    call = {"ablation": lambda **kw: tables.ablation_table(tiny, ["A", "B"], **kw),
+            "deltas": lambda **kw: tables.deltas_table(tiny, ["A", "B"], **kw),
+            "theta_is": lambda **kw: tables.theta_is_table(theta_df, ["uniform", "theta_is"], ["am"], **kw)}[build]
+    with pytest.raises(ValueError, match=r"^the bootstrap CI needs a numpy.random.Generator \(rng=...\)$"):
+        call(ci="bootstrap")
+    with pytest.raises(ValueError, match=r"^unknown CI method 'z'"):
+        call(ci="z")
+
+
+def test_ranking_hints_are_cell_fields_not_csv_columns(tiny):
+    t = tables.deltas_table(tiny, ["A", "B"])
+    cell = t.column("delta_test_theta_l1")[0]
+    assert cell.rank == pytest.approx(cell.data["mean"]) and cell.better == "min"
+    header = to_csv(tables.ablation_table(tiny, ["A", "B"])).splitlines()[0]
+    assert "_sort" not in header and "_dir" not in header and "rank" not in header
