@@ -8,7 +8,7 @@ TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser demo test bench clean
+.PHONY: install browser sample-kits demo test bench clean
 
 install: $(STAMP)
 
@@ -29,7 +29,7 @@ demo: $(STAMP)
 
 # Two passes on a 2-core machine: the suite without the end-to-end tests on 2 workers, then the end-to-end
 # tests (a real `ray start` cluster, `mlflow server`, headless chromium) alone and serially.
-test: $(STAMP) browser
+test: $(STAMP) browser sample-kits
 	$(BIN)/python -m pytest -n 2 -m "not e2e"
 	$(BIN)/python -m pytest -m e2e
 
@@ -42,6 +42,17 @@ browser:
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && \
 	    command -v chromium >/dev/null; }
+
+# The one-shot loader tests read real drum kits (WAV, FLAC, AIFF): Debian's hydrogen-data, installed with
+# apt when missing (as root directly, otherwise through sudo); nothing happens when it is already there.
+KITS := /usr/share/hydrogen/data/drumkits/TR808EmulationKit
+sample-kits:
+	@test -d $(KITS) || { \
+	    echo "installing Debian's hydrogen-data (drum kits) for the one-shot loader tests ..."; \
+	    SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends hydrogen-data >/dev/null && \
+	    test -d $(KITS); }
 
 bench: $(STAMP)
 	$(BIN)/python bench/loss_step.py --config tiny

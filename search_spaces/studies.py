@@ -144,18 +144,27 @@ def theta_is(name: str, presets: Sequence[str] = CHIRPLET_PRESETS, seeds: Sequen
                      description="uniform vs θ-IS path sampling (paper Tables 3/7) on " + ", ".join(presets))
 
 
-def default_hpo_params(preset: str, arm: str) -> tuple[Param, ...]:
-    """lr (log, a decade either side of the preset's), batch size (the powers of two that fit the
-    smallest split), weight decay (log) and, for SCRAPL arms, β1/β2 (P-Adam's moment rates with
-    P-Adam, AdamW's otherwise)."""
-    from trainables.data import ThetaGrid
+def default_hpo_params(preset: str, arm: str, overrides: Mapping[str, Any] | None = None) -> tuple[Param, ...]:
+    """lr (log, a decade either side of the preset's), batch size (the powers of two from half to twice
+    the preset's that fit the smallest split of the run's own data — θ grid, synthetic one-shots, or
+    the one-shot folder and ``data.split_sizes`` given in ``overrides``), weight decay (log) and, for
+    SCRAPL arms, β1/β2 (P-Adam's moment rates with P-Adam, AdamW's otherwise)."""
+    from trainables.build import expected_split_counts  # torch: only when an HPO spec is built
+    from trainables.config import ConfigError, override
     from trainables.presets import get_preset
 
     cfg = get_preset(preset)
-    smallest = min(ThetaGrid(cfg.data.grid_size, cfg.data.n_seeds_per_theta).split_sizes().values())
-    sizes = tuple(b for b in (4, 8, 16, 32, 64) if b <= smallest and b >= cfg.data.batch_size // 4)[-3:]
+    data_keys = {k: v for k, v in (overrides or {}).items() if k.startswith("data.") and k != "data.batch_size"}
+    try:
+        cfg = override(cfg, **data_keys)
+    except ConfigError:  # reported by the spec's own config check, naming --set
+        pass
+    counts = expected_split_counts(cfg)
+    smallest = min(counts.values()) if counts else cfg.data.batch_size
+    bs = cfg.data.batch_size
+    sizes = tuple(b for b in (1, 2, 4, 8, 16, 32, 64, 128, 256) if max(1, bs // 2) <= b <= 2 * bs and b <= smallest)
     params = [Param("train.lr", "log", cfg.train.lr / 10, cfg.train.lr * 10),
-              Param("data.batch_size", "choice", choices=sizes or (cfg.data.batch_size,)),
+              Param("data.batch_size", "choice", choices=sizes or (min(bs, smallest),)),
               Param("train.weight_decay", "log", 1e-4, 1e-1)]
     if dict(ARM_LIBRARY[arm].overrides).get("train.loss") == "scrapl":
         params += [Param("train.beta1", "uniform", 0.8, 0.95), Param("train.beta2", "choice", choices=(0.99, 0.999))]
@@ -168,7 +177,8 @@ def hpo(name: str, preset: str = "granular", seed: int = 0, *, arm: str = "p-ada
     if arm not in ARM_LIBRARY:
         raise SpecError("hpo.arm", f"unknown arm {arm!r}; choose one of {', '.join(ARM_LIBRARY)}")
     chosen = ARM_LIBRARY[arm]
-    settings = HpoSettings(tuple(params) if params is not None else default_hpo_params(preset, arm), num_samples)
+    settings = HpoSettings(tuple(params) if params is not None else default_hpo_params(preset, arm, overrides),
+                           num_samples)
     tuned = {p.key for p in settings.params}
     clash = sorted(tuned & ({k for k, _ in chosen.overrides} | set(overrides or {})))
     if clash:

@@ -23,6 +23,7 @@ a study that is resumed stays as it was). No case may start Ray.
 from __future__ import annotations
 
 import json
+import os
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -135,6 +136,41 @@ def wav(name: str, rate: int = 44100, seconds: float = 0.2) -> Callable[[Path], 
             w.setframerate(rate)
             w.writeframes(np.round(x * 32767).astype("<i2").tobytes())
     return make
+
+
+def sound(name: str, fmt: str, cut: float | None = None, corrupt: bool = False) -> Callable[[Path], None]:
+    """A 0.2-s hit written by libsndfile as ``fmt`` (FLAC, AIFF, ...); ``cut`` keeps that fraction of the
+    bytes (truncated), ``corrupt`` replaces everything after the first 64 bytes by noise."""
+    def make(tmp: Path) -> None:
+        import soundfile
+
+        path = tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        t = np.arange(8820) / 44100
+        soundfile.write(path, 0.8 * np.cos(2 * np.pi * 200 * t) * np.exp(-t / 0.05), 44100, format=fmt)
+        data = path.read_bytes()
+        if cut is not None:
+            data = data[:int(len(data) * cut)]
+        if corrupt:
+            data = data[:64] + np.random.default_rng(0).integers(0, 256, len(data), dtype=np.uint8).tobytes()
+        path.write_bytes(data)
+    return make
+
+
+def wave_codec(name: str, tag: int) -> Callable[[Path], None]:
+    """A RIFF/WAVE file whose ``fmt `` chunk names codec ``tag`` (e.g. 0x2000, AC-3: not decodable)."""
+    import struct
+
+    fmt = struct.pack("<HHIIHHH", tag, 1, 44100, 88200, 2, 16, 0)
+    data = b"\x00\x01" * 100
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return file(name, b"RIFF" + struct.pack("<I", len(body)) + body)
+
+
+def folder_study(*extra: str) -> Callable[[Path], Any]:
+    """``python -m study run ablation --preset tr808-meso --smoke-test`` on the folder ``{tmp}/pack``."""
+    return study("run", "ablation", "--preset", "tr808-meso", "--set", "data.source=oneshot-folder", "--set",
+                 "data.oneshot_root={tmp}/pack", *extra)
 
 
 GOOD_SPEC = ablation("mine", "smoke-granular", range(2)).to_dict()
@@ -319,37 +355,67 @@ CASES = [
     Case("paths-api", "paths-cli-unknown-preset", paths_cli("--preset", "nope"), 2,
          ("--preset", "unknown preset 'nope'; choose one of: chirplet")),
 
-    # 6. TR-808 one-shot folders: the folder or file is named, with the counts
+    # 6. TR-808 one-shot folders: the folder or file is named, with its reason or the counts
     Case("tr808-oneshots", "empty-folder", lambda tmp: OneShotData.from_folder(tmp / "pack"), ValueError,
-         ("root '{tmp}/pack' holds no .wav file (searched recursively)",), (folder("pack"), file("pack/a.txt", "x"))),
+         ("root '{tmp}/pack' holds no audio file (searched recursively",), (folder("pack"), file("pack/a.txt", "x"))),
     Case("tr808-oneshots", "too-few-files-for-split",
          lambda tmp: OneShotData.from_folder(tmp / "pack", (2, 2, 2)), ValueError,
-         ("too few usable .wav files under '{tmp}/pack' for the split: 3 available but train 2 + val 2 + test 2 "
-          "= 6 requested",), (wav("pack/BD/a.wav"), wav("pack/BD/b.wav"), wav("pack/SD/c.wav"))),
-    Case("tr808-oneshots", "not-a-wav-file", lambda tmp: OneShotData.from_folder(tmp / "pack"), ValueError,
-         ("1 bad file(s) under '{tmp}/pack'", "- SD/notes.wav: unreadable"),
+         ("data.split_sizes: too few usable audio files under '{tmp}/pack' for the split: 3 available but train 2 + "
+          "val 2 + test 2 = 6 requested",),
+         (wav("pack/BD/a.wav"), sound("pack/BD/b.flac", "FLAC"), wav("pack/SD/c.wav"))),
+    Case("tr808-oneshots", "not-an-audio-file", lambda tmp: OneShotData.from_folder(tmp / "pack"), ValueError,
+         ("1 bad file(s) under '{tmp}/pack'", "- SD/notes.wav: unknown or unsupported format"),
          (wav("pack/BD/a.wav"), file("pack/SD/notes.wav", "these are notes, not audio"))),
     Case("tr808-oneshots", "low-sample-rate", lambda tmp: OneShotData.from_folder(tmp / "pack"), ValueError,
          ("- lofi.wav: unsupported sample rate 8000 Hz (minimum 16000 Hz)",),
          (wav("pack/a.wav"), wav("pack/lofi.wav", rate=8000))),
+    Case("tr808-oneshots", "corrupt-flac", lambda tmp: OneShotData.from_folder(tmp / "pack"), ValueError,
+         ("1 bad file(s) under '{tmp}/pack'", "- BD/kick.flac: corrupt (libsndfile"),
+         (wav("pack/a.wav"), sound("pack/BD/kick.flac", "FLAC", corrupt=True))),
+    Case("tr808-oneshots", "truncated-aiff", lambda tmp: OneShotData.from_folder(tmp / "pack"), ValueError,
+         ("- SD/snare.aiff: truncated (SSND chunk declares",),
+         (wav("pack/a.wav"), sound("pack/SD/snare.aiff", "AIFF", cut=0.5))),
     Case("tr808-oneshots", "train-cli-too-few-files",
          train("--preset", "smoke-tr808", "--set", "data.source=oneshot-folder", "--set",
                "data.oneshot_root={tmp}/pack"), 2,
-         ("too few usable .wav files under '{tmp}/pack' for the split: 2 available but train 32 + val 8 + "
-          "test 8 = 48 requested",), (wav("pack/a.wav"), wav("pack/b.wav"))),
+         ("data.split_sizes: too few usable audio files under '{tmp}/pack' for the split: 2 available but train 32 + "
+          "val 8 + test 8 = 48 requested",), (wav("pack/a.wav"), wav("pack/b.wav"))),
     Case("tr808-oneshots", "train-cli-missing-folder",
          train("--preset", "smoke-tr808", "--set", "data.source=oneshot-folder", "--set",
                "data.oneshot_root={tmp}/nope"), 2,
          ("root '{tmp}/nope' is not a directory",)),
-    Case("tr808-oneshots", "study-missing-folder",
-         study("run", "ablation", "--preset", "tr808-meso", "--set", "data.source=oneshot-folder", "--set",
-               "data.oneshot_root={tmp}/nope"), 2,
-         ("--set: data.oneshot_root: root '{tmp}/nope' is not a directory",)),
-    Case("tr808-oneshots", "study-too-few-files",
-         study("run", "ablation", "--preset", "tr808-meso", "--set", "data.source=oneshot-folder", "--set",
-               "data.oneshot_root={tmp}/pack"), 2,
-         ("--set: data.oneshot_root: too few usable .wav files under '{tmp}/pack' for the split: 2 available but "
+    Case("tr808-oneshots", "study-missing-folder", folder_study(), 2,
+         ("--set: data.oneshot_root: root '{tmp}/pack' is not a directory",)),
+    Case("tr808-oneshots", "study-too-few-files", folder_study(), 2,
+         ("--set: data.split_sizes: too few usable audio files under '{tmp}/pack' for the split: 2 available but "
           "train 32 + val 8 + test 8 = 48 requested",), (wav("pack/a.wav"), wav("pack/b.wav"))),
+    Case("tr808-oneshots", "study-corrupt-flac-and-truncated-aiff", folder_study(), 2,
+         ("--set: data.oneshot_root: 2 bad file(s) under '{tmp}/pack' (set data.skip_bad=true",
+          "- BD/cut.flac: corrupt (libsndfile", "- SD/cut.aif: truncated"),
+         (wav("pack/a.wav"), sound("pack/BD/cut.flac", "FLAC", cut=0.6), sound("pack/SD/cut.aif", "AIFF", cut=0.6))),
+    Case("tr808-oneshots", "study-unsupported-codec", folder_study(), 2,
+         ("--set: data.oneshot_root: 1 bad file(s)", "- ac3.wav: unsupported codec (WAVE format tag 0x2000"),
+         (wav("pack/a.wav"), wave_codec("pack/ac3.wav", 0x2000))),
+    Case("tr808-oneshots", "study-every-file-unusable", folder_study("--set", "data.skip_bad=true"), 2,
+         ("--set: data.oneshot_root: no usable audio file under '{tmp}/pack': all 2 were bad",
+          "- a.flac: corrupt", "- b.wav: empty file (0 bytes)"),
+         (sound("pack/a.flac", "FLAC", corrupt=True), file("pack/b.wav", b""))),
+    Case("tr808-oneshots", "study-fractions-not-summing-to-1", folder_study("--set", "data.split_sizes=[0.5,0.3,0.3]"),
+         2, ("--set", "data.split_sizes: fractions must sum to 1, got (0.5, 0.3, 0.3) (sum 1.1)"),
+         (wav("pack/a.wav"),)),
+    Case("tr808-oneshots", "study-fractions-leaving-a-split-empty",
+         folder_study("--set", "data.split_sizes=[0.8,0.1,0.1]", "--set", "data.batch_size=1"), 2,
+         ("--set: data.split_sizes: too few usable audio files under '{tmp}/pack' for the split: fractions "
+          "(0.8, 0.1, 0.1) of 3 give train 3, val 0, test 0; every split needs at least 1",),
+         (wav("pack/a.wav"), wav("pack/b.wav"), wav("pack/c.wav"))),
+    Case("tr808-oneshots", "study-batch-larger-than-a-fractional-split",
+         folder_study("--set", "data.split_sizes=[0.5,0.25,0.25]"), 2,
+         ("--set: data.batch_size: 8 is larger than the train split (2 of the 6 usable files under '{tmp}/pack'",),
+         tuple(wav(f"pack/{i}.wav") for i in range(6))),
+    *([Case("tr808-oneshots", "study-unreadable-permissions", folder_study(), 2,
+            ("--set: data.oneshot_root: 1 bad file(s)", "- locked.wav: unreadable (permission denied)"),
+            (wav("pack/a.wav"), wav("pack/locked.wav"), lambda tmp: (tmp / "pack" / "locked.wav").chmod(0)))]
+      if os.geteuid() != 0 else []),   # root reads any file: the case exists only for other users
 ]
 
 

@@ -11,7 +11,9 @@ from trainables.config import RunConfig
 from trainables.core import JTFSLoss, PathwiseSGD, SCRAPLLoss
 from trainables.data import ThetaGrid
 from trainables.encoder import Spectral2DCNN
+from trainables.oneshot_folder import list_audio_files
 from trainables.oneshots import OneShotData
+from trainables.split_sizes import split_counts
 from trainables.synths import ChirpletSynth, GranularSynth
 from trainables.synths.tr808 import TR808Synth
 
@@ -46,7 +48,8 @@ def build_encoder(cfg: RunConfig, n_params: int) -> Spectral2DCNN:
 
 def build_data(cfg: RunConfig, n_params: int) -> ThetaGrid | OneShotData:
     """The θ grid, or the one-shot dataset split by the run seed (the paper repeats TR-808 runs over
-    seeds *and* splits). Synthetic one-shot targets are aligned (``max_shift=0``) like recordings."""
+    seeds *and* splits). Synthetic one-shot targets are aligned (``max_shift=0``) like recordings; a
+    folder is read through the decode cache when ``data.cache_dir`` is set (a study sets it)."""
     d, s = cfg.data, cfg.synth
     if d.source == "grid":
         return ThetaGrid(d.grid_size, d.n_seeds_per_theta, n_params)
@@ -54,8 +57,32 @@ def build_data(cfg: RunConfig, n_params: int) -> ThetaGrid | OneShotData:
         target_synth = TR808Synth(sample_rate=s.sample_rate, n_samples=s.n_samples, max_shift=0, onset=s.onset)
         return OneShotData.synthetic(d.n_examples, d.split_sizes, split_seed=cfg.seed, data_seed=0,
                                      synth=target_synth)
-    return OneShotData.from_folder(d.oneshot_root, d.split_sizes, split_seed=cfg.seed, sample_rate=s.sample_rate,
-                                   n_samples=s.n_samples, onset=s.onset, skip_bad=d.skip_bad)
+    return OneShotData.from_folder(d.oneshot_root, d.split_sizes, split_seed=cfg.seed, cache_dir=d.cache_dir,
+                                   skip_bad=d.skip_bad, **loader_settings(cfg))
+
+
+def expected_split_counts(cfg: RunConfig) -> dict[str, int] | None:
+    """{"train", "val", "test"} → examples of the run's data, without decoding anything: the θ grid's
+    split, the synthetic or counted one-shot split, or fractions of the audio files listed under
+    ``data.oneshot_root`` (an upper bound when some files turn out bad); None when that folder cannot be
+    listed or is too small for the fractions (the preflight reports it)."""
+    d = cfg.data
+    if d.source == "grid":
+        return ThetaGrid(d.grid_size, d.n_seeds_per_theta, 2).split_sizes()
+    known = d.known_split_counts()
+    if known is not None:
+        return known
+    try:
+        return split_counts(len(list_audio_files(d.oneshot_root)), d.split_sizes)
+    except (OSError, ValueError):
+        return None
+
+
+def loader_settings(cfg: RunConfig) -> dict:
+    """The one-shot folder loader's settings of a run (``trainables.oneshot_folder.LOADER_DEFAULTS``)."""
+    s = cfg.synth
+    return dict(sample_rate=s.sample_rate, n_samples=s.n_samples, onset=s.onset,
+                max_duration_s=cfg.data.max_duration_s)
 
 
 def targets(batch, synth: nn.Module, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:

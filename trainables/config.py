@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 from common.checks import FIELD, check_int
+from trainables.split_sizes import SPLITS, SplitSizeError, check_sizes, is_fractional, split_counts
 
 SYNTHS = ("granular", "chirplet", "tr808")
 LOSSES = ("scrapl", "jtfs", "mss-linear", "mss-log-linear", "mss-revisited", "mss-random", "p-loss")
@@ -145,9 +146,11 @@ class DataConfig:
     """Where targets come from.
 
     ``grid`` (granular / chirplet, notes §9.3): grid_size² θ combinations × n_seeds_per_theta, split
-    60/20/20 by θ combination. ``oneshot-folder`` (TR-808, paper §4.4): the WAV one-shots under
-    ``oneshot_root`` (no θ), split ``split_sizes`` by the run seed. ``oneshot-synthetic``: the same
-    interface with ``n_examples`` random θ rendered by the synth (θ known; tests and demos).
+    60/20/20 by θ combination. ``oneshot-folder`` (TR-808, paper §4.4): the audio one-shots under
+    ``oneshot_root`` (WAV, FLAC, AIFF, OGG, MP3; no θ), split ``split_sizes`` by the run seed.
+    ``oneshot-synthetic``: the same interface with ``n_examples`` random θ rendered by the synth (θ
+    known; tests and demos). ``split_sizes`` are counts (paper 425/128/128) or fractions summing to 1
+    (``trainables.split_sizes``).
     """
 
     source: str = "grid"
@@ -155,26 +158,48 @@ class DataConfig:
     n_seeds_per_theta: int = 5
     batch_size: int = 32
     oneshot_root: str | None = None
-    split_sizes: tuple[int, ...] = (425, 128, 128)  # paper: 681 TR-808 one-shots
+    split_sizes: tuple[int | float, ...] = (425, 128, 128)  # paper: 681 TR-808 one-shots; or [0.6, 0.2, 0.2]
     n_examples: int = 681
-    skip_bad: bool = False  # skip (and report) unreadable / empty / too long files instead of failing
+    skip_bad: bool = False  # skip (and report) unreadable / empty / silent / ... files instead of failing
+    max_duration_s: float | None = None  # refuse longer files (e.g. loops); None: every file is cut to the window
+    cache_dir: str | None = None  # decode cache of oneshot_root (the study sets <study>/data); None: decode here
 
     def __post_init__(self) -> None:
         _choice("data.source", self.source, DATA_SOURCES)
         _int("data.grid_size", self.grid_size, 2)
         _int("data.n_seeds_per_theta", self.n_seeds_per_theta, 1)
         _int("data.batch_size", self.batch_size, 1)
-        if (not isinstance(self.split_sizes, tuple) or len(self.split_sizes) != 3
-                or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in self.split_sizes)):
-            _fail("data.split_sizes", f"expected three positive integers (train, val, test), got {self.split_sizes!r}")
+        try:
+            sizes = check_sizes(self.split_sizes)
+        except SplitSizeError as err:
+            raise ConfigError(str(err)) from None
         _int("data.n_examples", self.n_examples, 3)
         if not isinstance(self.skip_bad, bool):
             _fail("data.skip_bad", f"expected true or false, got {self.skip_bad!r}")
+        if self.max_duration_s is not None:
+            _float("data.max_duration_s", self.max_duration_s, 0.0, strict=True)
+        if self.cache_dir is not None and not isinstance(self.cache_dir, str):
+            _fail("data.cache_dir", f"expected a folder path, got {self.cache_dir!r}")
         if self.source == "oneshot-folder" and not self.oneshot_root:
-            _fail("data.oneshot_root", "required by data.source='oneshot-folder' (a folder of WAV one-shots)")
-        if self.source == "oneshot-synthetic" and sum(self.split_sizes) > self.n_examples:
-            _fail("data.split_sizes", f"{self.split_sizes} needs {sum(self.split_sizes)} examples, "
-                  f"data.n_examples is {self.n_examples}")
+            _fail("data.oneshot_root", "required by data.source='oneshot-folder' (a folder of audio one-shots)")
+        if self.source == "oneshot-synthetic":
+            if not is_fractional(sizes) and sum(sizes) > self.n_examples:
+                _fail("data.split_sizes", f"{self.split_sizes} needs {sum(sizes)} examples, "
+                      f"data.n_examples is {self.n_examples}")
+            try:
+                split_counts(self.n_examples, sizes, what="synthetic examples")
+            except SplitSizeError as err:
+                raise ConfigError(str(err)) from None
+
+    def known_split_counts(self) -> dict[str, int] | None:
+        """{"train", "val", "test"} → examples, when known without reading data: always for synthetic
+        one-shots and for counts; None for fractions of a folder (known once it is loaded) and the θ grid
+        (``trainables.data.ThetaGrid``)."""
+        if self.source == "oneshot-synthetic":
+            return split_counts(self.n_examples, self.split_sizes)
+        if self.source == "oneshot-folder" and not is_fractional(self.split_sizes):
+            return dict(zip(SPLITS, self.split_sizes))
+        return None
 
 
 @dataclass(frozen=True)
@@ -302,10 +327,10 @@ class RunConfig:
                   f"{'data.source=grid' if not grid else 'a oneshot-* data.source'}, got {self.data.source!r}")
         if grid:
             sizes = ThetaGrid(self.data.grid_size, self.data.n_seeds_per_theta).split_sizes()
-        else:
-            sizes = dict(zip(("train", "val", "test"), self.data.split_sizes))
-        smallest = min(sizes, key=sizes.get)
-        if self.data.batch_size > sizes[smallest]:
+        else:  # None for fractions of a folder: checked when the folder is loaded
+            sizes = self.data.known_split_counts()
+        smallest = min(sizes, key=sizes.get) if sizes else None
+        if smallest is not None and self.data.batch_size > sizes[smallest]:
             _fail("data.batch_size", f"{self.data.batch_size} is larger than the {smallest} split "
                   f"({sizes[smallest]} examples; splits {sizes})")
         if not self.has_theta:

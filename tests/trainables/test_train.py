@@ -162,7 +162,7 @@ def test_training_on_a_folder_of_recordings_has_no_theta_metrics(tmp_path):
 
 def test_folder_datasets_fail_with_counts_and_theta_needs(tmp_path):
     write_oneshots(tmp_path, 10)
-    with pytest.raises(ValueError, match=r"too few usable .wav files.*10 available but .* = 16 requested"):
+    with pytest.raises(ValueError, match=r"too few usable audio files.*10 available but .* = 16 requested"):
         train(folder_config(tmp_path))
     with pytest.raises(ValueError, match="^train.loss: p-loss needs the true θ"):
         folder_config(tmp_path, **{"train.loss": "p-loss"})

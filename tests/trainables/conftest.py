@@ -1,0 +1,39 @@
+"""Real drum sample libraries for the one-shot loader tests: Debian's ``hydrogen-data`` kits (WAV, FLAC and
+AIFF files, mono and stereo, 22.05 / 44.1 / 48 kHz, 0.02 to 12 s). ``make test`` installs the package
+(``make sample-kits``); the tests copy the kits into a temporary folder so that they may change them."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+HYDROGEN_KITS = Path("/usr/share/hydrogen/data/drumkits")
+
+
+def require_hydrogen_kits() -> Path:
+    if not (HYDROGEN_KITS / "TR808EmulationKit").is_dir():
+        pytest.skip(f"Debian's hydrogen-data is not installed ({HYDROGEN_KITS} is missing); `make sample-kits` "
+                    "(part of `make test`) installs it")
+    return HYDROGEN_KITS
+
+
+@pytest.fixture(scope="session")
+def hydrogen_kits(tmp_path_factory) -> Path:
+    """Every hydrogen-data kit copied into a temporary folder (read-only use: the session shares it)."""
+    src = require_hydrogen_kits()
+    dest = tmp_path_factory.mktemp("hydrogen") / "drumkits"
+    shutil.copytree(src, dest)
+    return dest
+
+
+@pytest.fixture
+def kit_copy(tmp_path):
+    """``kit_copy("TR808EmulationKit", ...)``: the named kits copied into this test's own folder."""
+    def copy(*kits: str) -> Path:
+        src = require_hydrogen_kits()
+        root = tmp_path / "kits"
+        for kit in kits:
+            shutil.copytree(src / kit, root / kit)
+        return root
+    return copy

@@ -1,0 +1,83 @@
+"""Train / val / test sizes of a one-shot dataset: counts (paper 425 / 128 / 128) or fractions (0.6 / 0.2 / 0.2).
+
+Pure arithmetic (standard library only: ``trainables.config`` validates ``data.split_sizes`` with it).
+
+* Counts: three positive integers; their sum may be below the number of examples (the rest is unused,
+  as with the paper's 681 sounds) but not above it.
+* Fractions: three numbers in (0, 1) summing to 1 (± 1e-6). For ``n`` examples,
+  ``val = round(f_val · n)``, ``test = round(f_test · n)`` (half up) and train takes the rest, so every
+  example is used; every split must get at least one.
+
+``SplitSizeError`` (a ``ValueError``) names the field: ``data.split_sizes: ...``.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+SPLITS = ("train", "val", "test")
+PAPER_SPLIT = (425, 128, 128)
+"""Paper Table 12: N_train / N_val / N_test of the 681 TR-808 one-shots."""
+FIELD = "data.split_sizes"
+_SUM_TOLERANCE = 1e-6
+
+
+class SplitSizeError(ValueError):
+    """Bad ``data.split_sizes``, or too few examples for them; the message starts with the field name."""
+
+
+def _fail(message: str) -> None:
+    raise SplitSizeError(f"{FIELD}: {message}")
+
+
+def is_fractional(sizes: Sequence[int | float]) -> bool:
+    """True for fractions (any entry a float), False for counts (all integers). Assumes ``check_sizes``."""
+    return any(isinstance(s, float) for s in sizes)
+
+
+def check_sizes(sizes: object) -> tuple[int, ...] | tuple[float, ...]:
+    """``sizes`` validated without knowing the number of examples: three positive integers, or three
+    fractions in (0, 1) that sum to 1. Returns them as a tuple; ``SplitSizeError`` otherwise."""
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) != 3:
+        _fail(f"expected three sizes (train, val, test): counts such as [425, 128, 128] or fractions such as "
+              f"[0.6, 0.2, 0.2], got {sizes!r}")
+    if any(isinstance(s, bool) or not isinstance(s, (int, float)) for s in sizes):
+        _fail(f"expected numbers, got {tuple(sizes)!r}")
+    if all(isinstance(s, int) for s in sizes):
+        if any(s < 1 for s in sizes):
+            _fail(f"counts must be positive integers, got {tuple(sizes)}")
+        return tuple(sizes)
+    f = tuple(float(s) for s in sizes)
+    if not all(math.isfinite(s) and 0 < s < 1 for s in f):
+        _fail(f"fractions must each lie strictly between 0 and 1 (no split may be empty), got {tuple(sizes)}; "
+              "counts are whole numbers")
+    if abs(sum(f) - 1) > _SUM_TOLERANCE:
+        _fail(f"fractions must sum to 1, got {tuple(sizes)} (sum {sum(f):.6g})")
+    return f
+
+
+def split_counts(n: int, sizes: Sequence[int | float], *, what: str = "examples") -> dict[str, int]:
+    """(train, val, test) sizes → counts for ``n`` examples (module docstring).
+
+    Raises:
+        SplitSizeError: malformed sizes, or too few examples — the message gives the counts.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be an integer >= 0, got {n!r}")
+    sizes = check_sizes(sizes)
+    if not is_fractional(sizes):
+        counts = dict(zip(SPLITS, sizes))
+        total = sum(sizes)
+        if total > n:
+            _fail(f"too few {what} for the split: {n} available but train {counts['train']} + val "
+                  f"{counts['val']} + test {counts['test']} = {total} requested")
+        return counts
+    val, test = (int(math.floor(f * n + 0.5)) for f in sizes[1:])
+    counts = {"train": n - val - test, "val": val, "test": test}
+    if min(counts.values()) < 1:
+        _fail(f"too few {what} for the split: fractions {tuple(sizes)} of {n} give train {counts['train']}, "
+              f"val {val}, test {test}; every split needs at least 1")
+    return counts
+
+
+__all__ = ["FIELD", "PAPER_SPLIT", "SPLITS", "SplitSizeError", "check_sizes", "is_fractional", "split_counts"]
