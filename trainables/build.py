@@ -68,7 +68,7 @@ def expected_split_counts(cfg: RunConfig) -> dict[str, int] | None:
     listed or is too small for the fractions (the preflight reports it)."""
     d = cfg.data
     if d.source == "grid":
-        return ThetaGrid(d.grid_size, d.n_seeds_per_theta, 2).split_sizes()
+        return ThetaGrid(d.grid_size, d.n_seeds_per_theta, _grid_n_params(cfg)).split_sizes()
     known = d.known_split_counts()
     if known is not None:
         return known
@@ -164,11 +164,17 @@ def _grid_train_size(grid_size: int, n_seeds_per_theta: int, n_params: int) -> i
 def steps_per_epoch(cfg: RunConfig) -> int:
     """Optimizer steps per epoch of ``cfg``'s run (``drop_last`` batches of its train split, as
     ``Run.steps_per_epoch``), without building its data: the θ grid's train split (cached per grid), or
-    the one-shot sources' train count ``data.split_sizes[0]``. Paper: 3075 // 32 = 96; TR-808 425 // 8 = 53."""
+    the one-shot sources' train count (``data.split_sizes[0]``, or ``expected_split_counts`` for fractions:
+    of ``data.n_examples``, or of the audio files listed under ``data.oneshot_root``; one step when that
+    folder cannot be listed). Paper: 3075 // 32 = 96; TR-808 425 // 8 = 53."""
     d = cfg.data
     if d.source == "grid":
-        n_params = len({"granular": GranularSynth, "chirplet": ChirpletSynth}[cfg.synth.kind].theta_names)
-        n_train = _grid_train_size(d.grid_size, d.n_seeds_per_theta, n_params)
+        n_train = _grid_train_size(d.grid_size, d.n_seeds_per_theta, _grid_n_params(cfg))
     else:
-        n_train = d.split_sizes[0]
+        counts = expected_split_counts(cfg)
+        n_train = counts["train"] if counts else d.batch_size
     return n_train // d.batch_size
+
+
+def _grid_n_params(cfg: RunConfig) -> int:
+    return len({"granular": GranularSynth, "chirplet": ChirpletSynth}[cfg.synth.kind].theta_names)

@@ -29,3 +29,20 @@ def test_equals_the_built_train_split(preset, changes):
     n_params = len(build.build_synth(cfg).theta_names)
     train = build.build_data(cfg, n_params).split("train")
     assert build.steps_per_epoch(cfg) == train.n_batches(cfg.data.batch_size)
+
+
+def test_fractional_one_shot_splits(tmp_path):
+    """Fractions of data.n_examples (synthetic) or of the audio files under data.oneshot_root (issue 13)."""
+    import numpy as np
+    import soundfile
+
+    synthetic = override(get_preset("smoke-tr808"), **{"data.split_sizes": [0.5, 0.25, 0.25], "data.batch_size": 4})
+    assert build.steps_per_epoch(synthetic) == 24 // 4                 # 48 examples: train 24
+    for i in range(10):
+        soundfile.write(tmp_path / f"hit{i}.flac", np.hanning(2000) * np.cos(np.arange(2000) / 5), 22050)
+    folder = override(synthetic, **{"data.source": "oneshot-folder", "data.oneshot_root": str(tmp_path),
+                                    "data.split_sizes": [0.6, 0.2, 0.2], "data.batch_size": 2, "eval.jtfs": False})
+    assert build.expected_split_counts(folder) == {"train": 6, "val": 2, "test": 2}
+    assert build.steps_per_epoch(folder) == 3 == build.build_data(folder, 14).split("train").n_batches(2)
+    missing = override(folder, **{"data.oneshot_root": str(tmp_path / "nope")})
+    assert build.expected_split_counts(missing) is None and build.steps_per_epoch(missing) == 1
