@@ -1,7 +1,10 @@
 """The study platform: ``python -m study run <study>`` on Ray Tune, logged to MLflow (see ``study.cli``).
 
-Modules: ``cli`` (commands), ``runner`` (run/resume), ``cluster`` (Ray connection, resources),
-``param_space`` (spec → Tune param space), ``theta_is_stage`` (π via Ray tasks), ``tracking`` (every
-MLflow call, spool), ``progress`` (summary line), ``artifacts`` (trial files), ``export`` (tables),
-``status`` (list/status), ``layout`` (the study directory), ``errors``.
+Modules: ``cli`` (commands), ``settings`` (how a study runs), ``runner`` (run/resume), ``cluster`` (Ray
+connection, resources), ``preflight`` (input files checked before Ray starts), ``theta_is_stage`` (π
+via Ray tasks), ``fit`` (one Tune fit: trial configs, Tuner restore or create), ``param_space`` (spec →
+Tune param space), ``searchers``, ``progress`` (summary line), ``trial`` (the Tune trainable of a
+trial), ``trial_log`` (a trial's MLflow run and its spool), ``tracking`` (the driver's MLflow calls),
+``artifacts`` (trial files), ``finish`` (after fit: close runs, report, the ``Outcome``), ``export``
+(tables), ``status`` (list/status), ``layout`` (the study directory), ``errors``.
 """

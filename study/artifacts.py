@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from analysis import schema
 
@@ -34,8 +35,6 @@ def write_curve_csv(path: Path, history: Sequence[Mapping[str, Any]]) -> None:
 
 def plot_curves(path: Path, history: Sequence[Mapping[str, Any]], title: str = "") -> None:
     """θ L1 curves and the training loss; matplotlib's object API (no pyplot global state)."""
-    from matplotlib.figure import Figure
-
     steps = [h["step"] for h in history]
     fig = Figure(figsize=(9, 3.4))  # fixed margins: a layout engine would double the rendering time
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.84, wspace=0.25)

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from study.errors import StudyError
+from study.layout import default_root
+from study.settings import Settings
 
 __all__ = ["main", "build_parser"]
 
@@ -214,6 +216,8 @@ def _option_for(field: str, args: argparse.Namespace) -> str:
 
 def spec_from_args(args: argparse.Namespace, root: Path):
     """The ``StudySpec`` the arguments describe; ``StudyError`` names the option at fault."""
+    # lazy, as every import below that names search_spaces, trainables or another study module:
+    # `python -m study --help` and argparse's own errors must not load torch, Ray or MLflow
     from search_spaces import studies
     from search_spaces.spec import SpecError, parse_seeds
 
@@ -250,7 +254,7 @@ def spec_from_args(args: argparse.Namespace, root: Path):
 
 
 def _from_hpo(name: str, root: Path, preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    from study.export import read_best
+    from study.export import read_best  # lazy: analysis (pandas)
 
     try:
         best = read_best(root, name)
@@ -261,7 +265,7 @@ def _from_hpo(name: str, root: Path, preset: str, overrides: dict[str, Any]) -> 
     clash = sorted(set(best["params"]) & set(overrides))
     if clash:
         raise StudyError("--from-hpo", f"{', '.join(clash)} also given with --set")
-    from trainables.config import ConfigError, override
+    from trainables.config import ConfigError, override  # lazy: the presets
     from trainables.presets import get_preset
 
     try:
@@ -271,9 +275,7 @@ def _from_hpo(name: str, root: Path, preset: str, overrides: dict[str, Any]) -> 
     return {**best["params"], **overrides}
 
 
-def _settings(args: argparse.Namespace, root: Path):
-    from study.runner import Settings
-
+def _settings(args: argparse.Namespace, root: Path) -> Settings:
     return Settings(root=root, address=args.address, mlflow_uri=args.mlflow_uri,
                     cpus_per_trial=getattr(args, "cpus_per_trial", 1.0),
                     gpus_per_trial=getattr(args, "gpus_per_trial", None), max_failures=args.max_failures,
@@ -287,7 +289,7 @@ def _say(text: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace, root: Path) -> int:
-    from study import runner
+    from study import runner  # lazy: Ray, MLflow, torch
     from study.preflight import check_inputs
 
     spec = spec_from_args(args, root)
@@ -297,14 +299,14 @@ def cmd_run(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, root: Path) -> int:
-    from study import runner
+    from study import runner  # lazy: Ray, MLflow, torch
 
     outcome = runner.resume(args.name, _settings(args, root), say=_say)
     return outcome.exit_code
 
 
 def cmd_list(args: argparse.Namespace, root: Path) -> int:
-    from study import status
+    from study import status  # lazy: MLflow, Ray Tune
 
     rows = status.list_studies(root)
     if not rows:
@@ -315,7 +317,7 @@ def cmd_list(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_status(args: argparse.Namespace, root: Path) -> int:
-    from study import status
+    from study import status  # lazy: MLflow, Ray Tune
 
     report = status.study_status(root, args.name)
     _say(json.dumps(report, indent=2, default=str) if args.json else status.format_status(report))
@@ -323,7 +325,7 @@ def cmd_status(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, root: Path) -> int:
-    from study import tracking, trial_log
+    from study import tracking, trial_log  # lazy: MLflow
     from study.runner import load_study
 
     sdir, spec, stored = load_study(root, args.name)
@@ -345,7 +347,7 @@ def cmd_sync(args: argparse.Namespace, root: Path) -> int:
     if parent is not None:
         _say(f"study {args.name}: its MLflow run ended {parent['status']}")
         if parent.get("export"):  # the study ended while the server was away: its tables are due
-            from study.export import export_tables
+            from study.export import export_tables  # lazy: analysis (pandas)
 
             for p in export_tables(spec, sdir, uri, _say):
                 if p.suffix == ".md":
@@ -357,11 +359,9 @@ COMMANDS = {"run": cmd_run, "resume": cmd_resume, "list": cmd_list, "status": cm
 
 
 def main(argv: list[str] | None = None) -> int:
-    from search_spaces.spec import SpecError
-    from study.layout import default_root
+    args = build_parser().parse_args(argv)  # --help and usage errors exit here, before any heavy import
+    from search_spaces.spec import SpecError  # lazy: search_spaces loads the presets (torch)
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
     root = (args.root.expanduser().resolve() if getattr(args, "root", None) else default_root())
     try:
         return COMMANDS[args.command](args, root)

@@ -21,6 +21,9 @@ import socket
 from collections.abc import Callable, Iterator
 from urllib.parse import urlparse
 
+import ray
+from ray._private import ray_constants
+
 from study.errors import StudyError
 
 __all__ = ["resolve_address", "check_address", "connect", "loopback_only", "node_maxima", "plan_resources",
@@ -67,8 +70,6 @@ def loopback_only() -> Iterator[None]:
     if SINGLE_MACHINE_ENV in os.environ:  # the user chose
         yield
         return
-    from ray._private import ray_constants
-
     previous = ray_constants.ENABLE_RAY_CLUSTER
     os.environ[SINGLE_MACHINE_ENV] = "0"
     ray_constants.ENABLE_RAY_CLUSTER = False
@@ -79,20 +80,15 @@ def loopback_only() -> Iterator[None]:
         ray_constants.ENABLE_RAY_CLUSTER = previous
 
 
-def connect(address: str, *, num_cpus: int | None = None, num_gpus: float | None = None,
-            verbose: bool = False) -> bool:
+def connect(address: str, *, num_cpus: int | None = None, verbose: bool = False) -> bool:
     """``ray.init`` unless Ray is already initialised (tests share one runtime). True if started here.
 
     ``local``: an embedded runtime on 127.0.0.1 only (``loopback_only``), without the dashboard."""
-    import ray
-
     if ray.is_initialized():
         return False
     kwargs: dict = {"address": address, "log_to_driver": verbose, "logging_level": "WARNING"}
     if address == "local":
         kwargs.update(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False)
-        if num_gpus is not None:
-            kwargs["num_gpus"] = num_gpus
     try:
         with loopback_only() if address == "local" else contextlib.nullcontext():
             ray.init(**kwargs)
@@ -103,8 +99,6 @@ def connect(address: str, *, num_cpus: int | None = None, num_gpus: float | None
 
 def node_maxima() -> tuple[float, float]:
     """``(max CPUs, max GPUs)`` of any alive node of the connected cluster."""
-    import ray
-
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     cpus = max((n["Resources"].get("CPU", 0.0) for n in nodes), default=0.0)
     gpus = max((n["Resources"].get("GPU", 0.0) for n in nodes), default=0.0)

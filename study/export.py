@@ -9,13 +9,19 @@ style ``ablation.*`` / ``deltas.*``; a losses study's Table 1 style ``losses.*``
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from analysis import schema
+from analysis import schema, tables, tables808
+from analysis.mlflow_source import read_study
+from analysis.output import atomic_paths
+from analysis.render import render
+from analysis.report import SUFFIXES, write_tables
 from search_spaces.spec import StudySpec
 from study.layout import StudyDir, write_json_atomic
+from trainables.presets import get_preset
 
 _TABLE_NAMES = {"losses": ("losses", "losses_deltas")}  # file stems of the Table 2/6 style pair, by study kind
 
@@ -23,10 +29,6 @@ __all__ = ["export_tables", "write_best", "read_best"]
 
 
 def _write_table(table, out_stem: Path, formats: Sequence[str] = ("markdown", "csv")) -> list[Path]:
-    from analysis.output import atomic_paths
-    from analysis.render import render
-    from analysis.report import SUFFIXES
-
     texts = {out_stem.with_suffix(SUFFIXES[f]): render(table, f) for f in formats}
     with atomic_paths(list(texts)) as temps:
         for tmp, text in zip(temps, texts.values()):
@@ -37,12 +39,6 @@ def _write_table(table, out_stem: Path, formats: Sequence[str] = ("markdown", "c
 def export_tables(spec: StudySpec, sdir: StudyDir, tracking_uri: str,
                   say: Callable[[str], None] = print) -> list[Path]:
     """Write ``per_seed.csv`` and the tables; problems are reported, not raised (the study is done)."""
-    from analysis import tables
-    from analysis.mlflow_source import read_study
-    from analysis.report import write_tables
-
-    from trainables.presets import get_preset
-
     tr808 = [p for p in spec.presets if get_preset(p).synth.kind == "tr808"]
     try:  # TR-808 runs on recordings have no θ: only arm and seed are required of every run
         runs = read_study(tracking_uri, spec.name,
@@ -101,8 +97,6 @@ def export_tables(spec: StudySpec, sdir: StudyDir, tracking_uri: str,
 
 def _tr808_tables(df, arms: list[str], labels: list[str], out: Path, say: Callable[[str], None]) -> list[Path]:
     """Tables 4, 8, 9 style (audio distances, transient, decay) of a TR-808 preset's runs."""
-    from analysis import tables808
-
     written = []
     try:
         typed = tables808.validate_tr808(df, source=f"study runs in {out}")
@@ -122,8 +116,6 @@ def write_best(sdir: StudyDir, doc: dict[str, Any]) -> Path:
 
 def read_best(root: Path, name: str) -> dict[str, Any]:
     """The best config of HPO study ``name`` (for ``--from-hpo``); ``ValueError`` if there is none."""
-    import json
-
     sdir = StudyDir.of(root, name)
     path = sdir.hpo / "best.json"
     if not path.is_file():

@@ -13,26 +13,25 @@ domains (``loguniform``, ``uniform``, ``randint``, ``choice``), which ``OptunaSe
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ray import tune
 
 from search_spaces.spec import Cell, Param, StudySpec
+from trainables.config import RunConfig, flatten
 
-__all__ = ["CELL_KEY", "cell_configs", "hpo_param_space", "tune_domain"]
+__all__ = ["CELL_KEY", "cell_configs", "hpo_cell", "hpo_param_space", "tune_domain"]
 
 CELL_KEY = "study.cell"
 
 
-def cell_configs(spec: StudySpec, extra: Callable[[Cell], Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """``{cell key: flat config + per-cell study.* keys}`` in the spec's cell order; ``extra(cell)``
-    adds config overrides decided at run time (θ-IS π file, threads, device)."""
-    from trainables.config import flatten
-
+def cell_configs(spec: StudySpec, runs: Mapping[Cell, RunConfig]) -> dict[str, dict[str, Any]]:
+    """``{cell key: flat config + per-cell study.* keys}`` in the spec's cell order; ``runs`` holds each
+    cell's ``RunConfig`` (``spec.config(cell, ...)`` with the overrides decided at run time)."""
     out = {}
     for cell in spec.cells():
-        flat = flatten(spec.config(cell, extra(cell)))
+        flat = flatten(runs[cell])
         flat.update({CELL_KEY: cell.key, "study.arm": cell.arm, "study.trial_key": cell.key,
                      "study.faults": [[f.kind, f.step] for f in spec.faults_of(cell) if f.kind != "nan"]})
         out[cell.key] = flat
@@ -49,12 +48,15 @@ def tune_domain(p: Param):
     return tune.choice(list(p.choices))
 
 
-def hpo_param_space(spec: StudySpec, extra: Mapping[str, Any], study_keys: Mapping[str, Any]) -> dict[str, Any]:
-    from trainables.config import flatten
+def hpo_cell(spec: StudySpec) -> Cell:
+    """The one cell an HPO study tunes (its preset, arm and seed)."""
+    return Cell(spec.presets[0], spec.arms[0].name, spec.seeds[0])
 
+
+def hpo_param_space(spec: StudySpec, base: RunConfig, study_keys: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` (the tuned cell's ``RunConfig``) flattened, the tuned keys replaced by Tune domains."""
     arm = spec.arms[0]
-    cell = Cell(spec.presets[0], arm.name, spec.seeds[0])
-    space: dict[str, Any] = flatten(spec.config(cell, extra))
+    space: dict[str, Any] = flatten(base)
     for p in spec.hpo.params:
         space[p.key] = tune_domain(p)
     space.update({"study.arm": arm.name, "study.trial_key": None, "study.faults": []})

@@ -8,6 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ray import tune
+
 from analysis import schema
 from study import tracking, trial_log
 from study.runner import load_study
@@ -59,8 +61,6 @@ def format_list(rows: list[dict[str, Any]]) -> str:
 
 
 def study_status(root: Path, name: str) -> dict[str, Any]:
-    from ray import tune
-
     sdir, spec, stored = load_study(root, name)
     uri = stored.get("tracking_uri") or sdir.mlflow_uri
     runs, problem = _trial_runs(uri, stored.get("experiment_id"))

@@ -20,11 +20,14 @@ from typing import Any
 
 import numpy as np
 import ray
+import torch
 
 from analysis import schema
 from search_spaces.spec import Cell, StudySpec
 from study import tracking
 from study.layout import StudyDir, write_json_atomic
+from trainables import warmup
+from trainables.config import from_dict, to_dict
 
 __all__ = ["plan_chunks", "compute_pi", "run_stage", "warmup_config"]
 
@@ -41,11 +44,6 @@ def plan_chunks(n_paths: int, n_theta: int, n_tasks: int) -> list[tuple[list[int
 
 @ray.remote(num_cpus=1)
 def _curvature_task(cfg_dict: dict, paths: list[int], dims: list[int] | None) -> tuple[np.ndarray, float]:
-    import torch
-
-    from trainables import warmup
-    from trainables.config import from_dict
-
     torch.set_num_threads(1)
     tic = time.perf_counter()
     C = warmup.curvature_chunk(from_dict(cfg_dict), paths, dims)
@@ -54,11 +52,6 @@ def _curvature_task(cfg_dict: dict, paths: list[int], dims: list[int] | None) ->
 
 def compute_pi(cfg, n_tasks: int) -> tuple[Any, dict[str, Any]]:
     """π for ``cfg`` from ``n_tasks`` Ray tasks; returns ``(π tensor, timing stats)``."""
-    import torch
-
-    from trainables import warmup
-    from trainables.config import to_dict
-
     P, U = warmup.n_paths(cfg), warmup.n_theta(cfg)
     chunks = plan_chunks(P, U, n_tasks)
     tic = time.perf_counter()
@@ -83,8 +76,6 @@ def warmup_config(spec: StudySpec, preset: str):
 def run_stage(spec: StudySpec, sdir: StudyDir, tracking_uri: str, parent_run_id: str, *,
               n_tasks: int | None = None, say: Callable[[str], None] = print) -> dict[str, str]:
     """Compute (or reuse) π for every preset with θ-IS arms; ``{preset: absolute pi.npy path}``."""
-    from trainables import warmup
-
     files: dict[str, str] = {}
     for preset in spec.theta_is_presets:
         out = sdir.theta_is_dir(preset)

@@ -27,18 +27,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import ray
-import torch
 from ray import tune
 
-from analysis import schema
-from study import artifacts, tracking
-from study.trial_log import TrialLog
-from trainables.config import from_flat, to_dict
-from trainables.train import NonFiniteLossError, train
+if TYPE_CHECKING:
+    from study.trial_log import TrialLog
 
 STUDY_PREFIX = "study."
 CHECKPOINT_FILE = "state.pt"
@@ -108,6 +104,17 @@ def _node_ip() -> str:
 
 def run_trial(config: dict[str, Any]) -> None:
     """Ray Tune function trainable (see the module docstring)."""
+    # Imported here, not at the top: this module is imported while a trial's actor starts, and Tune starts
+    # one pending trial at a time (a custom searcher): torch, MLflow and the training code at the top
+    # would serialise the trials' starts (tests/study/test_resources.py then sees one trial at a time).
+    import torch
+
+    from analysis import schema
+    from study import artifacts, tracking
+    from study.trial_log import TrialLog
+    from trainables.config import from_flat, to_dict
+    from trainables.train import NonFiniteLossError, train
+
     t_start = time.perf_counter()
     ctx, flat = split_config(config)
     cfg = from_flat(flat)

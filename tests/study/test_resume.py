@@ -35,7 +35,7 @@ def test_resume_after_a_driver_crash_reruns_nothing_finished(ray_cluster, tmp_pa
     done: dict = {}
     while time.time() < deadline and child.proc.poll() is None:
         time.sleep(0.5)
-        if (sdir / "mlflow.db").is_file():
+        if (sdir / "settings.json").is_file():  # written once the driver has created the MLflow store
             try:
                 done = finished_runs(uri)
             except Exception:  # noqa: BLE001 - the child may be creating the store right now
