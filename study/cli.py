@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
+from common.checks import check_positive
+from common.parsing import csv_list, int_arg, key_value
 from study.errors import StudyError
 from study.layout import default_root
 from study.settings import Settings
@@ -34,46 +35,18 @@ EPILOG = ("Exit status: 0 every trial finished; 1 some trials failed; 2 bad inpu
 
 
 # --- option types ----------------------------------------------------------------------------------
+# argparse only parses, applying the one range check an option's type implies (a count, a positive
+# number); everything else about the values is checked once, by ``Settings.check`` and the spec.
+_COUNT = int_arg(1)   # an integer >= 1
+_COUNT0 = int_arg(0)  # an integer >= 0
+
+
 def _positive_number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _count(text: str, low: int = 1) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < low:
-        raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
-    return value
-
-
-def _count0(text: str) -> int:
-    return _count(text, 0)
-
-
-def _csv(text: str) -> list[str]:
-    items = [t.strip() for t in text.split(",")]
-    if not text.strip() or any(not t for t in items):
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list without empty items, got {text!r}")
-    return items
-
-
-def _key_value(text: str) -> tuple[str, Any]:
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (a dotted config key, e.g. train.max_steps=8), got {text!r}")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return key.strip(), value
+    return check_positive("", value, error=argparse.ArgumentTypeError, message=f"must be > 0, got {text}")
 
 
 # --- parser ----------------------------------------------------------------------------------------
@@ -95,11 +68,11 @@ def _add_runtime(p: argparse.ArgumentParser, *, resume: bool = False) -> None:
         g.add_argument("--gpus-per-trial", type=_positive_number, default=None, metavar="F",
                        help="GPUs per trial, any fraction (0.25 packs 4 trials per GPU); ignored with a message "
                             "when the cluster has no GPU")
-    g.add_argument("--max-failures", type=_count0, default=2, metavar="K",
+    g.add_argument("--max-failures", type=_COUNT0, default=2, metavar="K",
                    help="retries of a crashed trial from its last checkpoint (default 2)")
-    g.add_argument("--max-concurrent", type=_count, default=None, metavar="N",
+    g.add_argument("--max-concurrent", type=_COUNT, default=None, metavar="N",
                    help="at most N trials at once (default: as many as the resources allow)")
-    g.add_argument("--num-cpus", type=_count, default=None, metavar="N",
+    g.add_argument("--num-cpus", type=_COUNT, default=None, metavar="N",
                    help="CPUs of the embedded Ray runtime (default: all of this machine's)")
     g.add_argument("--no-export", action="store_true", help="do not write the tables after the study")
     g.add_argument("--progress-interval", type=_positive_number, default=30.0, metavar="S",
@@ -114,7 +87,7 @@ def _add_common_study(p: argparse.ArgumentParser, *, seeds: bool = True, faults:
         g.add_argument("--seeds", default=None, metavar="N|S1,S2,...",
                        help="seed count N (seeds 0..N-1; default 20, 2 with --smoke-test) or an explicit "
                             "comma-separated list ('7,' = only seed 7); every arm runs the same seeds")
-    g.add_argument("--set", dest="overrides", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+    g.add_argument("--set", dest="overrides", action="append", type=key_value, default=[], metavar="KEY=VALUE",
                    help="override a config field for every trial, e.g. --set train.max_steps=8 (repeatable)")
     if faults:
         g.add_argument("--fault", dest="faults", action="append", default=[], metavar="ARM/SEED:KIND@STEP",
@@ -139,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common_study(p)
     p.add_argument("--preset", default=None, help="preset (default granular; smoke-granular with --smoke-test)")
     p.add_argument("--factorial", action="store_true", help="all 8 combinations of P-Adam, P-SAGA, θ-IS")
-    p.add_argument("--arms", type=_csv, metavar="A,B,...", help="run only these arms (in this order)")
+    p.add_argument("--arms", type=csv_list, metavar="A,B,...", help="run only these arms (in this order)")
     p.add_argument("--from-hpo", metavar="NAME", help="apply the best config of HPO study NAME to every arm")
     _add_runtime(p)
 
@@ -148,9 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "θ-IS, MSS linear / log+linear / revisited / random, P-loss. " + EPILOG)
     _add_common_study(p)
     p.add_argument("--preset", default=None, help="preset (default granular; smoke-granular with --smoke-test)")
-    p.add_argument("--jtfs-seeds", type=_count, default=1, metavar="N",
+    p.add_argument("--jtfs-seeds", type=_COUNT, default=1, metavar="N",
                    help="the expensive full-JTFS arm runs only the first N seeds (default 1, as in the paper)")
-    p.add_argument("--arms", type=_csv, metavar="A,B,...", help="run only these arms (in this order)")
+    p.add_argument("--arms", type=csv_list, metavar="A,B,...", help="run only these arms (in this order)")
     p.add_argument("--from-hpo", metavar="NAME", help="apply the best config of HPO study NAME to every arm")
     _add_runtime(p)
 
@@ -159,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "chirplet configuration (Tables 3 and 7). π is computed once per preset. "
                                        + EPILOG)
     _add_common_study(p)
-    p.add_argument("--presets", type=_csv, default=None, metavar="P1,P2,...",
+    p.add_argument("--presets", type=csv_list, default=None, metavar="P1,P2,...",
                    help="presets (default the four chirplet configurations; smoke-chirplet-* with --smoke-test)")
-    p.add_argument("--arms", type=_csv, metavar="A,B", help="run only these arms (uniform, theta-is)")
+    p.add_argument("--arms", type=csv_list, metavar="A,B", help="run only these arms (uniform, theta-is)")
     _add_runtime(p)
 
     p = studies.add_parser("hpo", help="Optuna + ASHA over lr, batch size, weight decay, SCRAPL settings",
@@ -172,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common_study(p, seeds=False, faults=False)
     p.add_argument("--preset", default=None, help="preset (default granular; smoke-granular with --smoke-test)")
     p.add_argument("--arm", default="p-adam+p-saga+theta-is", help="arm to tune (default p-adam+p-saga+theta-is)")
-    p.add_argument("--seed", type=_count0, default=0, help="the seed of every HPO trial (default 0)")
-    p.add_argument("--num-samples", type=_count, default=None, metavar="N",
+    p.add_argument("--seed", type=_COUNT0, default=0, help="the seed of every HPO trial (default 0)")
+    p.add_argument("--num-samples", type=_COUNT, default=None, metavar="N",
                    help="Optuna trials (default 20; 4 with --smoke-test)")
     _add_runtime(p)
 

@@ -1,15 +1,23 @@
 """How a study runs (``Settings``: where, with which resources, how it reports), not what it runs (that is
-the ``StudySpec``). Light on purpose (stdlib only): the CLI builds and checks it before importing Ray."""
+the ``StudySpec``). Light on purpose (stdlib and ``common``): the CLI imports it at start, without Ray."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from common.checks import IntMessages, check_int
 from study.errors import StudyError
 
 __all__ = ["Settings"]
+
+
+def _count(option: str, value: Any, low: int) -> None:
+    """``--max-failures: must be an integer >= 0, got -1`` (also for a value that is not an integer)."""
+    text = f"must be an integer >= {low}, got {{value!r}}"
+    check_int(option, value, low, error=partial(StudyError, option), messages=IntMessages(text, text))
 
 
 @dataclass(frozen=True)
@@ -49,12 +57,10 @@ class Settings:
             if g > 1 and not g.is_integer():
                 raise StudyError("--gpus-per-trial", f"above 1 must be a whole number of GPUs (Ray packs only "
                                                      f"fractions below 1), got {g:g}")
-        if isinstance(self.max_failures, bool) or not isinstance(self.max_failures, int) or self.max_failures < 0:
-            raise StudyError("--max-failures", f"must be an integer >= 0, got {self.max_failures!r}")
-        if self.max_concurrent is not None and (not isinstance(self.max_concurrent, int) or self.max_concurrent < 1):
-            raise StudyError("--max-concurrent", f"must be an integer >= 1, got {self.max_concurrent!r}")
-        if self.num_cpus is not None and (not isinstance(self.num_cpus, int) or self.num_cpus < 1):
-            raise StudyError("--num-cpus", f"must be an integer >= 1, got {self.num_cpus!r}")
+        _count("--max-failures", self.max_failures, 0)
+        for option, value in (("--max-concurrent", self.max_concurrent), ("--num-cpus", self.num_cpus)):
+            if value is not None:
+                _count(option, value, 1)
         root = str(Path(self.root).resolve())
         if "/runtime_resources/" in root and "/session_" in root:
             raise StudyError("--root", f"{root} is inside Ray's temporary job working directory and would be "

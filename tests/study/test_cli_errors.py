@@ -105,3 +105,20 @@ def test_help_everywhere(capsys):
         assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "--gpus-per-trial" in out and "--jtfs-seeds" in out and "--num-samples" in out and "Exit status" in out
+
+
+def test_help_and_usage_errors_load_no_heavy_library():
+    """``python -m study --help`` (and argparse's own errors) must answer without importing torch, Ray or
+    MLflow: the CLI imports them inside the commands."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = ("import sys\nfrom study.cli import main\n"
+             "for argv in (['--help'], ['run', 'ablation', '--help'], ['run', 'ablation', '--max-failures', '-1']):\n"
+             "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+             "print(sorted(m for m in ('torch', 'ray', 'mlflow', 'pandas', 'optuna') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
