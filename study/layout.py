@@ -98,9 +98,6 @@ class StudyDir:
     def read_json(self, path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
 
-    def write_json(self, path: Path, doc: dict[str, Any]) -> None:
-        write_json_atomic(path, doc)
-
 
 def write_json_atomic(path: Path, doc: Any) -> None:
     """Write JSON to ``path`` via a temporary file in the same directory and a rename."""

@@ -165,10 +165,6 @@ class SummaryLine(tune.Callback):
         c["pending"] += max(0, self.total - len(trials))
         return c
 
-    def unfinished(self) -> int:
-        c = self.counts()
-        return c["running"] + c["pending"]
-
     def line(self, trials=None) -> str:
         trials = self._trials if trials is None else trials
         c = self.counts(trials)

@@ -12,7 +12,6 @@ Paper convention: the warm-up uses the encoder initialised with ``spec.theta_is_
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -103,8 +102,3 @@ def run_stage(spec: StudySpec, sdir: StudyDir, tracking_uri: str, parent_run_id:
                                       folder)
         files[preset] = str(pi_file)
     return files
-
-
-def read_stage(sdir: StudyDir, preset: str) -> dict[str, Any] | None:
-    path = sdir.theta_is_dir(preset) / "stage.json"
-    return json.loads(path.read_text()) if path.is_file() else None

@@ -7,9 +7,9 @@ driver crashes, a second ``study run`` of the same study).
 
 * Before Ray starts: ``check_tracking_uri``.
 * The study's run: ``ensure_study_run`` (the driver creates the store, the experiment and the parent
-  run before any trial: concurrent creation by trials races), ``log_parent_artifacts`` /
-  ``log_parent_files``, ``finish_study_run``; when the server is unreachable at the end,
-  ``spool_study_finish`` keeps the end for ``study sync`` (``sync_study_finish``).
+  run before any trial: concurrent creation by trials races), ``log_parent_files``,
+  ``finish_study_run``; when the server is unreachable at the end, ``spool_study_finish`` keeps the
+  end for ``study sync`` (``sync_study_finish``).
 * The trials' runs seen from the driver: ``find_trial_runs``, ``close_interrupted_runs``.
 * The tags this project adds to the schema's, shared with ``study.trial_log``.
 """
@@ -32,8 +32,7 @@ from study.errors import StudyError
 from study.layout import write_json_atomic
 
 __all__ = ["check_tracking_uri", "experiment_name", "client", "search_runs", "tag_filter", "ensure_study_run",
-           "log_parent_artifacts", "log_parent_files", "parent_has_artifact", "finish_study_run",
-           "close_interrupted_runs", "spool_study_finish", "pending_study_finish", "sync_study_finish",
+           "log_parent_files", "parent_has_artifact", "finish_study_run", "close_interrupted_runs", "spool_study_finish", "pending_study_finish", "sync_study_finish",
            "STUDY_SPOOL", "find_trial_runs", "ATTEMPTS", "RAY_TRIAL_ID", "EARLY_STOPPED", "TUNE_STOPPED_REASON",
            "RETRIED_AFTER", "KIND", "WORKER_PID", "WORKER_NODE", "RESUMED_FROM"]
 
@@ -147,10 +146,6 @@ def ensure_study_run(uri: str, spec, *, artifact_location: str | None = None, gi
     params.update({f"settings.{k}": v for k, v in (settings or {}).items()})
     c.log_batch(run.info.run_id, params=[Param(k, str(v)[:6000]) for k, v in params.items()])
     return exp_id, run.info.run_id
-
-
-def log_parent_artifacts(uri: str, parent_run_id: str, local_dir: str | Path, artifact_path: str | None = None) -> None:
-    client(uri).log_artifacts(parent_run_id, str(local_dir), artifact_path)
 
 
 def log_parent_files(uri: str, parent_run_id: str, files, artifact_path: str) -> None:
