@@ -7,7 +7,8 @@
 * ``theta_is``  — Tables 3/7: uniform vs θ-IS path sampling (both with P-Adam + P-SAGA) on the four
   chirplet configurations (one preset each);
 * ``hpo``       — Optuna (TPE) + ASHA over lr (log), batch size, weight decay and the P-Adam/Adam
-  moment rates of one arm; its best config can seed an ablation (``overrides``).
+  moment rates of one arm, minimising ``val_theta_l1`` (``val_loss`` on recordings, which have no θ);
+  its best config can seed an ablation (``overrides``).
 
 Arm names are stable and readable (``scrapl``, ``p-adam``, ``p-adam+p-saga``, ...): they are the
 MLflow ``scrapl.arm`` tag and the rows of the tables, in the order given here.
@@ -144,21 +145,27 @@ def theta_is(name: str, presets: Sequence[str] = CHIRPLET_PRESETS, seeds: Sequen
                      description="uniform vs θ-IS path sampling (paper Tables 3/7) on " + ", ".join(presets))
 
 
+def _data_of(preset: str, overrides: Mapping[str, Any] | None):
+    """The preset's ``RunConfig`` with the ``data.*`` overrides (batch size aside) applied when valid."""
+    from trainables.config import ConfigError, override  # torch (presets): only when an HPO spec is built
+    from trainables.presets import get_preset
+
+    cfg = get_preset(preset)
+    data_keys = {k: v for k, v in (overrides or {}).items() if k.startswith("data.") and k != "data.batch_size"}
+    try:
+        return override(cfg, **data_keys)
+    except ConfigError:  # reported by the spec's own config check, naming --set
+        return cfg
+
+
 def default_hpo_params(preset: str, arm: str, overrides: Mapping[str, Any] | None = None) -> tuple[Param, ...]:
     """lr (log, a decade either side of the preset's), batch size (the powers of two from half to twice
     the preset's that fit the smallest split of the run's own data — θ grid, synthetic one-shots, or
     the one-shot folder and ``data.split_sizes`` given in ``overrides``), weight decay (log) and, for
     SCRAPL arms, β1/β2 (P-Adam's moment rates with P-Adam, AdamW's otherwise)."""
     from trainables.build import expected_split_counts  # torch: only when an HPO spec is built
-    from trainables.config import ConfigError, override
-    from trainables.presets import get_preset
 
-    cfg = get_preset(preset)
-    data_keys = {k: v for k, v in (overrides or {}).items() if k.startswith("data.") and k != "data.batch_size"}
-    try:
-        cfg = override(cfg, **data_keys)
-    except ConfigError:  # reported by the spec's own config check, naming --set
-        pass
+    cfg = _data_of(preset, overrides)
     counts = expected_split_counts(cfg)
     smallest = min(counts.values()) if counts else cfg.data.batch_size
     bs = cfg.data.batch_size
@@ -177,8 +184,9 @@ def hpo(name: str, preset: str = "granular", seed: int = 0, *, arm: str = "p-ada
     if arm not in ARM_LIBRARY:
         raise SpecError("hpo.arm", f"unknown arm {arm!r}; choose one of {', '.join(ARM_LIBRARY)}")
     chosen = ARM_LIBRARY[arm]
+    metric = "val_theta_l1" if _data_of(preset, overrides).has_theta else "val_loss"  # recordings have no θ
     settings = HpoSettings(tuple(params) if params is not None else default_hpo_params(preset, arm, overrides),
-                           num_samples)
+                           num_samples, metric=metric)
     tuned = {p.key for p in settings.params}
     clash = sorted(tuned & ({k for k, _ in chosen.overrides} | set(overrides or {})))
     if clash:

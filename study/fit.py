@@ -56,6 +56,7 @@ class FitContext:
     resources: Mapping[str, float]   # per trial: {"cpu": n} or {"cpu": n, "gpu": f}
     pi_files: Mapping[str, str]      # θ-IS π file per preset
     say: Say = print
+    data_dir: str | None = None      # <study>/data: decoded one-shot folders (study.preflight.write_data_cache)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ def expected_reports(cfg: RunConfig) -> int:
 
 
 def _run_time_overrides(ctx: FitContext, preset: str, arm: str) -> dict[str, Any]:
-    """Config overrides decided at run time: device and threads from the trial's resources, π's file."""
+    """Config overrides decided at run time: device and threads from the trial's resources, π's file, the
+    decode cache of one-shot folders."""
     user = dict(ctx.spec.overrides)
     out: dict[str, Any] = {}
     if "device" not in user:
@@ -89,6 +91,8 @@ def _run_time_overrides(ctx: FitContext, preset: str, arm: str) -> dict[str, Any
         out["threads"] = max(1, int(ctx.resources["cpu"]))
     if dict(ctx.spec.arm(arm).overrides).get("train.theta_is"):
         out["train.theta_is_probs"] = ctx.pi_files[preset]
+    if ctx.data_dir and "data.cache_dir" not in user:
+        out["data.cache_dir"] = ctx.data_dir
     return out
 
 

@@ -26,6 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from study.errors import StudyError
+from trainables.build import loader_settings
+from trainables.oneshot_cache import decode, fingerprint, load_folder, store
+from trainables.oneshot_folder import check_usable, describe_folder
+from trainables.oneshots import OneShotData
+from trainables.split_sizes import SplitSizeError
 
 DATA_DIR = "data"
 _decoded: dict[str, tuple[Any, str | None]] = {}   # folder_id → (OneShotFolder, fingerprint key) of check_inputs
@@ -33,8 +38,6 @@ _decoded: dict[str, tuple[Any, str | None]] = {}   # folder_id → (OneShotFolde
 
 def _folders(spec: Any) -> dict[str, tuple[str, dict[str, Any], list[Any]]]:
     """Distinct (folder, loader settings) of the spec's one-shot-folder trials → (root, settings, configs)."""
-    from trainables.build import loader_settings  # torch: only specs that exist get this far
-
     out: dict[str, tuple[str, dict[str, Any], list[Any]]] = {}
     for cell in spec.cells():
         cfg = spec.config(cell)
@@ -57,11 +60,6 @@ def _batch_sizes(spec: Any, cfg: Any) -> list[tuple[int, str]]:
 def check_inputs(spec: Any, say: Callable[[str], None] | None = print) -> None:
     """Raise ``StudyError`` when a trial of ``spec`` would fail on its one-shot data folder (module
     docstring); print each folder's summary with ``say`` (None: silent)."""
-    from trainables.oneshot_cache import decode
-    from trainables.oneshot_folder import check_usable, describe_folder
-    from trainables.oneshots import OneShotData
-    from trainables.split_sizes import SplitSizeError
-
     for fid, (root, settings, configs) in _folders(spec).items():
         try:
             folder, key = decode(root, **settings)
@@ -96,8 +94,6 @@ def write_data_cache(spec: Any, study_dir: str | Path, say: Callable[[str], None
     ``data.cache_dir``); None when no trial reads a folder. Folders ``check_inputs`` decoded in this
     process are written as decoded (when their files did not change since); others are decoded now,
     or kept when the entry on disk still matches the files."""
-    from trainables.oneshot_cache import fingerprint, load_folder, store
-
     folders = _folders(spec)
     if not folders:
         return None

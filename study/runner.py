@@ -34,7 +34,7 @@ from typing import Any
 import ray
 
 from search_spaces.spec import SpecError, StudySpec
-from study import cluster, theta_is_stage, tracking
+from study import cluster, preflight, theta_is_stage, tracking
 from study.errors import StudyError
 from study.finish import Outcome, finish
 from study.fit import FitContext, fit
@@ -177,8 +177,10 @@ def _execute(spec: StudySpec, sdir: StudyDir, settings: Settings, uri: str, *, f
         say(f"  MLflow    {uri} (experiment {tracking.experiment_name(spec.name)}, parent run {parent_id})")
         say(f"  Ray       {address}; per trial {', '.join(f'{v:g} {k.upper()}' for k, v in resources.items())}")
 
+        data_dir = preflight.write_data_cache(spec, sdir.path, say)  # one-shot folders: decoded once, mmapped by trials
         pi_files = theta_is_stage.run_stage(spec, sdir, uri, parent_id, n_tasks=settings.theta_is_tasks, say=say)
-        summary, best = fit(FitContext(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say))
+        summary, best = fit(FitContext(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say,
+                                       data_dir))
         outcome = Outcome(spec.name, sdir, uri, exp_id, parent_id, summary.counts(), summary.records,
                           time.time() - t0, summary.max_running, theta_is=pi_files, best=best)
         finish(spec, sdir, settings, outcome, say)

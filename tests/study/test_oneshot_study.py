@@ -88,6 +88,9 @@ def test_hpo_batch_size_choices_come_from_the_runs_own_data(kits, tmp_path):
     sets = [a for k, v in folder_overrides(kits, **{"data.split_sizes": "[0.9,0.05,0.05]"}).items()
             for a in ("--set", f"{k}={v}")]
     assert choices(spec("--preset", "smoke-tr808-meso", *sets)) == (4,)           # 102 files: val 5
+    # recordings have no θ: the HPO minimises val_loss there, val_theta_l1 on synthetic targets
+    assert spec("--preset", "smoke-tr808-meso", *sets).hpo.metric == "val_loss"
+    assert spec("--preset", "smoke-tr808-meso").hpo.metric == "val_theta_l1"
 
 
 @pytest.mark.slow
