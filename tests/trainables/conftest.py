@@ -25,15 +25,3 @@ def hydrogen_kits(tmp_path_factory) -> Path:
     dest = tmp_path_factory.mktemp("hydrogen") / "drumkits"
     shutil.copytree(src, dest)
     return dest
-
-
-@pytest.fixture
-def kit_copy(tmp_path):
-    """``kit_copy("TR808EmulationKit", ...)``: the named kits copied into this test's own folder."""
-    def copy(*kits: str) -> Path:
-        src = require_hydrogen_kits()
-        root = tmp_path / "kits"
-        for kit in kits:
-            shutil.copytree(src / kit, root / kit)
-        return root
-    return copy
