@@ -1,6 +1,6 @@
 """Real drum sample libraries for the one-shot loader tests: Debian's ``hydrogen-data`` kits (WAV, FLAC and
 AIFF files, mono and stereo, 22.05 / 44.1 / 48 kHz, 0.02 to 12 s). ``make test`` installs the package
-(``make sample-kits``); the tests copy the kits into a temporary folder so that they may change them."""
+(``make sample-kits``); the tests read a copy of the kits in a temporary folder, never the installed files."""
 from __future__ import annotations
 
 import shutil
