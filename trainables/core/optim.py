@@ -22,8 +22,13 @@ Algorithm (``variant="released"``, the code that produced the paper's numbers), 
     seen  += {p}
     w     -= lr * (g + weight_decay * w)              # SGD, momentum 0, coupled L2 decay
 
+``variant="running-sum"`` is the same rule with ``sum_paths(G)`` kept as a running float64 sum ``G_sum``
+(``G_sum += g - G[p]`` when row p is replaced): O(|w|) per step instead of O(P·|w|), and equal to the
+exact float32 sum within float32 rounding, so its updates differ from the released code's only in the last
+bits. ``"paper"`` uses the running sum too.
+
 Only the buffers the enabled toggles need are allocated: ``m`` and ``v`` (P × |w| each) for P-Adam,
-``G`` (P × |w|) for P-SAGA.
+``G`` (P × |w|) for P-SAGA (and ``G_sum``, |w| in float64, for the running sum).
 """
 from __future__ import annotations
 
@@ -34,15 +39,16 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-VARIANTS = ("released", "paper")
+VARIANTS = ("released", "running-sum", "paper")
 _PATHS = "paths"  # key of the state shared by all parameters (step counter, tau, seen)
 
 
 def pathwise_transform(g: Tensor, state: dict, p: int, t: int, tau_p: int, n_paths: int,
                        saga_divisor: int, *, use_p_adam: bool, use_p_saga: bool, beta1: float,
-                       beta2: float, eps: float, eps_inside_sqrt: bool) -> Tensor:
+                       beta2: float, eps: float, eps_inside_sqrt: bool, running_sum: bool = False) -> Tensor:
     """Apply P-Adam then P-SAGA to one parameter's (already ``grad_mult``-scaled) gradient ``g``,
-    updating ``state["m"], state["v"], state["G"]`` row ``p`` in place. Returns the new direction."""
+    updating ``state["m"], state["v"], state["G"]`` row ``p`` (and ``state["G_sum"]`` with
+    ``running_sum``) in place. Returns the new direction."""
     if use_p_adam:
         m, v = state["m"], state["v"]
         d = (t - tau_p) / n_paths
@@ -54,7 +60,14 @@ def pathwise_transform(g: Tensor, state: dict, p: int, t: int, tau_p: int, n_pat
         g = m_hat / torch.sqrt(eps + v_hat) if eps_inside_sqrt else m_hat / (torch.sqrt(v_hat) + eps)
     if use_p_saga:
         G = state["G"]
-        avg = G.sum(dim=0) / saga_divisor
+        if running_sum:
+            total = state.get("G_sum")
+            if total is None:  # a state saved by the exact variant
+                total = state["G_sum"] = G.sum(dim=0, dtype=torch.float64)
+            avg = (total / saga_divisor).to(g.dtype)
+            total.add_(g.to(total.dtype) - G[p].to(total.dtype))
+        else:
+            avg = G.sum(dim=0) / saga_divisor
         g_out = g - G[p] + avg
         G[p] = g
         g = g_out
@@ -73,8 +86,9 @@ class PathwiseSGD(Optimizer):
         weight_decay: coupled L2 decay of the SGD step (0.01 in the paper's runs).
         grad_mult: gradient scale before the transform (released default 1e8; 1 with log1p ρ).
         variant: ``"released"`` (default: ``t = k+1``, ε outside the square root, P-SAGA divisor
-            ``|seen ∪ {p}| − 1``) or ``"paper"`` (Eqs. 6–9: ``t = k``, ``sqrt(ε + v̂)``,
-            divisor ``card Γ``).
+            ``|seen ∪ {p}| − 1``, the sum over paths recomputed every step: bit-exact with the
+            released code), ``"running-sum"`` (the same rule with a running sum: O(|w|) per step) or
+            ``"paper"`` (Eqs. 6–9: ``t = k``, ``sqrt(ε + v̂)``, divisor ``card Γ``; running sum).
 
     Every hyperparameter is a param-group entry (torch.optim convention), so ``state_dict()`` carries
     them; ``variant`` must be the same in every group (the per-path step indices are shared).
@@ -121,6 +135,8 @@ class PathwiseSGD(Optimizer):
                 state["v"] = torch.zeros(shape, dtype=w.dtype, device=w.device)
             if group["use_p_saga"]:
                 state["G"] = torch.zeros(shape, dtype=w.dtype, device=w.device)
+                if group["variant"] != "released":
+                    state["G_sum"] = torch.zeros(w.shape, dtype=torch.float64, device=w.device)
         return state
 
     @torch.no_grad()
@@ -145,7 +161,7 @@ class PathwiseSGD(Optimizer):
         if len(variants) != 1 or not variants <= set(VARIANTS):
             raise ValueError(f"variant must be one of {VARIANTS} and the same in every param group "
                              f"(tau is shared), got {sorted(variants)}")
-        released = variants == {"released"}
+        released = variants <= {"released", "running-sum"}  # the released update rule
         t = k + 1 if released else k
         saga_divisor = max(1, seen_before + (0 if seen_p else 1) - 1) if released else max(1, seen_before)
         for group in self.param_groups:
@@ -157,7 +173,7 @@ class PathwiseSGD(Optimizer):
                 g = pathwise_transform(
                     g, self._param_state(w, group), p, t, tau_p, self.n_paths, saga_divisor,
                     use_p_adam=group["use_p_adam"], use_p_saga=group["use_p_saga"], beta1=beta1, beta2=beta2,
-                    eps=group["eps"], eps_inside_sqrt=not released)
+                    eps=group["eps"], eps_inside_sqrt=not released, running_sum=group["variant"] != "released")
                 if group["weight_decay"]:
                     g = g.add(w, alpha=group["weight_decay"])
                 w.add_(g, alpha=-group["lr"])
