@@ -17,7 +17,7 @@ __all__ = ["add_commands", "cmd_table", "cmd_plan_seeds"]
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``table`` (ablation, deltas, theta-is, tr808, factorial) and ``plan-seeds`` to ``sub``."""
-    table = sub.add_parser("table", help="paper-style tables (ablation, deltas, theta-is, tr808)",
+    table = sub.add_parser("table", help="paper-style tables (ablation, deltas, theta-is, tr808, factorial)",
                            description="Paper-style tables as Markdown, LaTeX (booktabs) or CSV.")
     tsub = table.add_subparsers(dest="table", required=True, metavar="TABLE")
 
@@ -92,6 +92,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=float, default=1.0, help="multiply every value and CI (default 1 = raw units)")
     add_output(p)
 
+    p = tsub.add_parser("factorial", help="2×2×2 factorial: main effects and interactions of P-Adam, P-SAGA, θ-IS",
+                        description="Factorial ablation (run ablation --factorial): main effects and interactions "
+                                    "of the techniques on test θ L1, total variation and convergence steps, paired "
+                                    "by seed (repeated-measures ANOVA, statsmodels AnovaRM), with 95% CIs, "
+                                    "Holm-adjusted p and partial eta squared. Arms are named by the techniques "
+                                    "they turn on (scrapl, p-adam, p-adam+p-saga, ...).", epilog=EPILOG_SOURCE)
+    add_source(p)
+    p.add_argument("--factors", type=csv_list, default=None, metavar="F1,F2,...",
+                   help="technique tokens of the arm names (default p-adam,p-saga,theta-is)")
+    p.add_argument("--correction", default="holm", choices=("holm", "bonferroni"),
+                   help="multiple-comparison correction across the table (default holm)")
+    add_output(p)
+
     p = sub.add_parser("plan-seeds", help="seeds needed for 80%% power from a pilot's paired differences",
                        description="From a pilot study: for each consecutive pair of arms and metric, d_z of the "
                                    "paired differences and the number of seeds a two-sided paired t-test needs to "
@@ -142,6 +155,14 @@ def cmd_table(args) -> None:
         return
     loaded = load_per_seed(args)
     df = loaded.per_seed
+    if args.table == "factorial":
+        from analysis.tables_factorial import factorial_table
+
+        df = select_preset(df, args.preset, loaded.source)
+        factors = {"factors": args.factors} if args.factors else {}
+        emit(render(factorial_table(df, correction=args.correction, notes=loaded.notes, **factors), args.format),
+             args.out)
+        return
     common = dict(ci=args.ci, rng=ci_rng(args), n_resamples=args.bootstrap_resamples,
                   rng_seed=args.seed if args.ci == "bootstrap" else None, notes=loaded.notes)
     if args.table == "theta-is":
