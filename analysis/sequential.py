@@ -46,7 +46,8 @@ from scipy import special
 from analysis.group_sequential import boundaries, check_spending
 from common.checks import check_int
 
-__all__ = ["Design", "ComparisonDecision", "Verdict", "DECISIONS", "decide", "look_statistics"]
+__all__ = ["Design", "ComparisonDecision", "Verdict", "DECISIONS", "decide", "look_statistics",
+           "consecutive_differences"]
 
 DECISIONS = ("effect", "futility", "continue", "inconclusive")
 MIN_PAIRS = 3  # a paired t-test needs n - 1 >= 2 degrees of freedom here
@@ -171,6 +172,27 @@ def look_statistics(d: np.ndarray, looks: Sequence[int]) -> dict[str, np.ndarray
     for a in (mean, sd, t, p, z):
         a[few] = np.nan
     return {"n": n, "mean": mean, "sd": sd, "t": t, "p": p, "z": z}
+
+
+def consecutive_differences(per_seed, arms: Sequence[str], metrics: Sequence[str],
+                            seeds: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+    """Table 6's comparisons as ``decide`` input: for each consecutive pair of ``arms`` and each metric,
+    ``later − earlier`` per seed, in the order of ``seeds`` (default: ascending), NaN where either run
+    has no value. Keys: ``"B vs A: metric"``. ``per_seed`` is an ``analysis.data`` per-seed table."""
+    from analysis.pairing import pair_by_seed  # lazy: keeps this module free of pandas for the bench loop
+
+    out = {}
+    for a, b in zip(arms[:-1], arms[1:]):
+        for metric in metrics:
+            pair = pair_by_seed(per_seed, a, b, metric, allow_missing_values=True)
+            order = list(pair.seeds) if seeds is None else list(seeds)
+            missing = sorted(set(order) - set(pair.seeds.tolist()))
+            if missing:
+                raise ValueError(f"seed(s) {', '.join(map(str, missing))} have no run in {a!r} or {b!r}")
+            where = {int(s): i for i, s in enumerate(pair.seeds)}
+            d = pair.b - pair.a
+            out[f"{b} vs {a}: {metric}"] = np.array([d[where[int(s)]] for s in order])
+    return out
 
 
 def _rci(mean: float, sd: float, n: float, c: float) -> tuple[float, float]:

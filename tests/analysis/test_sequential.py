@@ -9,7 +9,7 @@ from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
 from analysis.group_sequential import boundaries
-from analysis.sequential import Design, decide, look_statistics
+from analysis.sequential import Design, consecutive_differences, decide, look_statistics
 
 
 def test_look_statistics_are_paired_t_tests_of_each_prefix():
@@ -143,3 +143,15 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="looks must be increasing"):
         decide({"A": np.ones(10)}, looks=[10, 5])
     assert Design(max_seeds=40).looks() == [5, 10, 15, 20, 25, 30, 35, 40] and Design(max_seeds=12).looks() == [5, 10, 12]
+
+
+def test_consecutive_differences_from_a_per_seed_table(tiny_csv):
+    from analysis.data import load_per_seed_csv
+
+    df = load_per_seed_csv(tiny_csv)
+    d = consecutive_differences(df, ["A", "B"], ["test_theta_l1", "convergence_step"], seeds=[2, 0, 1])
+    assert list(d) == ["B vs A: test_theta_l1", "B vs A: convergence_step"]
+    np.testing.assert_allclose(d["B vs A: test_theta_l1"], [0.2, 0.1, 0.2])  # seeds 2, 0, 1
+    np.testing.assert_array_equal(d["B vs A: convergence_step"], [np.nan, -480.0, np.nan])
+    with pytest.raises(ValueError, match="seed\\(s\\) 7 have no run"):
+        consecutive_differences(df, ["A", "B"], ["test_theta_l1"], seeds=[0, 7])
