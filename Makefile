@@ -8,7 +8,7 @@ TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser sample-kits demo test bench clean
+.PHONY: install browser sample-kits postgres shellcheck demo test bench clean
 
 install: $(STAMP)
 
@@ -29,7 +29,7 @@ demo: $(STAMP)
 
 # Two passes on a 2-core machine: the suite without the end-to-end tests on 2 workers, then the end-to-end
 # tests (a real `ray start` cluster, `mlflow server`, headless chromium) alone and serially.
-test: $(STAMP) browser sample-kits
+test: $(STAMP) browser sample-kits postgres shellcheck
 	$(BIN)/python -m pytest -n 2 -m "not e2e"
 	$(BIN)/python -m pytest -m e2e
 
@@ -53,6 +53,27 @@ sample-kits:
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends hydrogen-data >/dev/null && \
 	    test -d $(KITS); }
+
+# The MLflow-on-PostgreSQL tests (tests/e2e/test_mlflow_postgres.py) start a throwaway cluster of Debian's
+# PostgreSQL server (initdb in a temporary folder): `postgresql` installed with apt when no server binaries
+# are there (as root directly, otherwise through sudo); nothing happens when they are.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	    echo "installing Debian's postgresql for the MLflow-on-PostgreSQL tests ..."; \
+	    SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null && \
+	    ls /usr/lib/postgresql/*/bin/initdb >/dev/null; }
+
+# The cluster recipes' tests (tests/deploy) lint deploy/slurm/*.sbatch with Debian's shellcheck: installed
+# with apt when missing (as root directly, otherwise through sudo).
+shellcheck:
+	@command -v shellcheck >/dev/null 2>&1 || { \
+	    echo "installing Debian's shellcheck for the cluster recipe tests ..."; \
+	    SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null && \
+	    command -v shellcheck >/dev/null; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/loss_step.py --config tiny

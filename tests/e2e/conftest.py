@@ -163,8 +163,14 @@ def http_get(url: str, headers: dict | None = None, timeout: float = 10.0) -> tu
 class RayHead:
     """A ``ray start --head`` cluster of this test session (see the module docstring)."""
 
-    def __init__(self, workdir: Path, num_cpus: int = 2) -> None:
+    def __init__(self, workdir: Path, num_cpus: int = 2, node_ip: str | None = None) -> None:
+        """``node_ip``: None = the single-machine mode above (node address and core ports on 127.0.0.1;
+        no other node can join). A loopback address other than 127.0.0.1 (e.g. 127.0.0.2) = Ray's
+        multi-node mode with that node address, so ``RayWorkerNode``s can join (``ray start`` rewrites
+        127.0.0.1 itself to the routable address); the core ports then listen on all interfaces,
+        protected by the token."""
         self.workdir = workdir
+        self.node_ip = node_ip or "127.0.0.1"
         self.tag = f"ray-{uuid.uuid4().hex}"
         self.token = secrets.token_hex(32)
         self.token_file = workdir / "auth_token"
@@ -174,13 +180,13 @@ class RayHead:
         (gcs, dash, client, nm, om, metrics, agent, agent_grpc, renv, autoscaler_metrics, dash_metrics,
          *_) = free_ports(11)
         self.gcs_port, self.dashboard_port = gcs, dash
-        self.address = f"127.0.0.1:{gcs}"
+        self.address = f"{self.node_ip}:{gcs}"
         self.dashboard = f"http://127.0.0.1:{dash}"
         self.env = base_env(self.tag, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(self.token_file),
-                            RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
+                            RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0" if node_ip is None else "1",
                             AUTOSCALER_METRIC_PORT=str(autoscaler_metrics), DASHBOARD_METRIC_PORT=str(dash_metrics))
         self.start_args = [
-            str(BIN / "ray"), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(gcs),
+            str(BIN / "ray"), "start", "--head", "--node-ip-address", self.node_ip, "--port", str(gcs),
             "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash), "--ray-client-server-port", str(client),
             "--node-manager-port", str(nm), "--object-manager-port", str(om), "--metrics-export-port", str(metrics),
             "--dashboard-agent-listen-port", str(agent), "--dashboard-agent-grpc-port", str(agent_grpc),
@@ -253,11 +259,91 @@ class RayHead:
                                      + self.logs(job_id)[-6000:])
             time.sleep(1.0)
 
+    def wait_until(self, job_id: str, condition, what: str, timeout: float = 300, poll: float = 0.2):
+        """Poll ``condition()`` until it returns something truthy (returned); fail with the job's logs when
+        the job ends first or ``timeout`` runs out."""
+        deadline = time.time() + timeout
+        while True:
+            value = condition()
+            if value:
+                return value
+            info = self.job(job_id)
+            if info["status"] in TERMINAL:
+                raise AssertionError(f"the job ended ({info['status']}) before {what}:\n{self.logs(job_id)[-5000:]}")
+            if time.time() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{self.logs(job_id)[-5000:]}")
+            time.sleep(poll)
+
     def stop_job(self, job_id: str) -> subprocess.CompletedProcess:
         return self.cli("job", "stop", "--address", self.dashboard, job_id, timeout=120)
 
     def study_entry(self, *args: str) -> list[str]:
         return ["python", "-m", "study", *args]
+
+    def node(self, node_ip: str) -> dict | None:
+        """The ALIVE node of this cluster with address ``node_ip`` (Ray's state API, through the CLI)."""
+        out = self.cli("list", "nodes", "--address", self.dashboard, "--format", "json", "--filter", "state=ALIVE",
+                       timeout=60)
+        try:
+            nodes = json.loads(out.stdout) if out.returncode == 0 else []
+        except json.JSONDecodeError:
+            nodes = []
+        return next((n for n in nodes if n.get("node_ip") == node_ip), None)
+
+
+class RayWorkerNode:
+    """A worker node joined to a multi-node ``RayHead`` (``ray start --address``) on this machine: its own
+    loopback node address, ``--temp-dir``, free ports, tag and ``--resources`` (fake GPUs with
+    ``num_gpus``: Ray only counts them). ``kill()`` SIGKILLs exactly its processes (raylet, agents,
+    workers) at once, as when the machine dies; never ``ray stop``."""
+
+    def __init__(self, head: RayHead, workdir: Path, node_ip: str, *, num_cpus: int = 1, num_gpus: int = 0,
+                 resources: dict[str, float] | None = None) -> None:
+        assert head.node_ip != "127.0.0.1", "a worker node can only join a multi-node head (RayHead(node_ip=...))"
+        self.head, self.node_ip = head, node_ip
+        self.tag = f"ray-worker-{uuid.uuid4().hex}"
+        self.temp_dir = workdir / f"ray-{node_ip.rsplit('.', 1)[-1]}"
+        self.resources = dict(resources or {})
+        nm, om, metrics, agent, agent_grpc, renv = free_ports(6)
+        self.env = base_env(self.tag, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(head.token_file),
+                            RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="1")
+        self.start_args = [
+            str(BIN / "ray"), "start", "--address", head.address, "--node-ip-address", node_ip,
+            "--node-manager-port", str(nm), "--object-manager-port", str(om), "--metrics-export-port", str(metrics),
+            "--dashboard-agent-listen-port", str(agent), "--dashboard-agent-grpc-port", str(agent_grpc),
+            "--runtime-env-agent-port", str(renv), "--min-worker-port", "0", "--max-worker-port", "0",
+            "--num-cpus", str(num_cpus), "--num-gpus", str(num_gpus), "--resources", json.dumps(self.resources),
+            "--temp-dir", str(self.temp_dir), "--disable-usage-stats"]
+        self.sids: set[int] = set()
+        self.node_id: str | None = None
+
+    def start(self, timeout: float = 120) -> None:
+        proc = subprocess.Popen(self.start_args, env=self.env, cwd=self.head.workdir, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.sids.add(proc.pid)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise RuntimeError(f"ray start --address {self.head.address} did not return in {timeout:.0f} s")
+        if proc.returncode != 0:
+            raise RuntimeError(f"ray start --address {self.head.address} failed ({proc.returncode}):\n{out}")
+        deadline = time.time() + 60
+        while (node := self.head.node(self.node_ip)) is None:
+            if time.time() > deadline:
+                raise RuntimeError(f"worker node {self.node_ip} did not join the cluster:\n{out}")
+            time.sleep(0.5)
+        self.node_id = node["node_id"]
+
+    def pids(self) -> list[int]:
+        return our_pids(self.tag, self.sids)
+
+    def kill(self) -> list[int]:
+        """SIGKILL every process of this node at once (no SIGTERM first: nothing may clean up)."""
+        return kill_ours(self.tag, self.sids, grace_s=0)
+
+    def stop(self) -> list[int]:
+        return kill_ours(self.tag, self.sids)
 
 
 @pytest.fixture(scope="session")
@@ -274,16 +360,162 @@ def ray_head():
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-# --- MLflow ------------------------------------------------------------------------------------------
-class MlflowServer:
-    """``mlflow server`` on 127.0.0.1 with a sqlite backend and a local artifact folder."""
+@pytest.fixture
+def ray_cluster(tmp_path_factory):
+    """A two-node cluster on this machine, for one test (it may kill the worker): a head (1 CPU, node
+    address 127.0.0.2, where ``ray job submit`` runs the driver) and a worker node (1 CPU, 2 fake GPUs,
+    resource ``e2e_worker``, node address 127.0.0.3). Yields ``(head, worker)``."""
+    workdir = Path(tempfile.mkdtemp(prefix="scrapl-e2e-mn-", dir="/tmp"))
+    head = RayHead(workdir, num_cpus=1, node_ip="127.0.0.2")
+    worker = RayWorkerNode(head, workdir, "127.0.0.3", num_cpus=1, num_gpus=2, resources={"e2e_worker": 1})
+    try:
+        head.start()
+        worker.start()
+        yield head, worker
+    finally:
+        try:
+            worker.stop()
+            head.stop()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------------------
+def postgres_bin() -> Path | None:
+    """The newest Debian PostgreSQL server binaries (``/usr/lib/postgresql/<version>/bin``), or None."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
+                   if p.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found else None
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster: ``initdb`` in a temporary folder, listening on 127.0.0.1 only (a free
+    port; its unix socket in the folder), password authentication, one database ``mlflow``. PostgreSQL
+    refuses to run as root: as root the folder is handed to Debian's ``postgres`` user and every server
+    command runs as that user (``runuser -u postgres --``); otherwise as the current user. ``stop()`` /
+    ``start()`` keep the port and the data (the "database restarted" fault)."""
+
+    USER, DB = "scrapl", "mlflow"
 
     def __init__(self, workdir: Path) -> None:
+        self.bin = postgres_bin()
+        if self.bin is None:
+            pytest.fail("PostgreSQL is not installed: the tests need Debian's `postgresql` package "
+                        "(`make postgres`, which `make test` runs)", pytrace=False)
+        self.workdir = workdir
+        self.data = workdir / "data"
+        self.log = workdir / "postgres.log"
+        self.port = free_ports(1)[0]
+        self.password = secrets.token_hex(16)
+        self.tag = f"postgres-{uuid.uuid4().hex}"
+        self.env = base_env(self.tag, PGPASSWORD=self.password)
+        self.as_root = os.geteuid() == 0
+        self.sids: set[int] = set()
+        self.starts: list[float] = []
+
+    @property
+    def uri(self) -> str:
+        # SQLAlchemy 2.1 reads plain postgresql:// as psycopg 3; the test extras install psycopg2
+        return f"postgresql+psycopg2://{self.USER}:{self.password}@127.0.0.1:{self.port}/{self.DB}"
+
+    def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        cmd = [str(self.bin / args[0]), *args[1:]]
+        if self.as_root:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        proc = subprocess.Popen(cmd, env=self.env, cwd=self.workdir, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.sids.add(proc.pid)  # the postmaster pg_ctl leaves behind stays in this session
+        out, _ = proc.communicate(timeout=timeout)
+        if proc.returncode != 0:
+            log = self.log.read_text()[-3000:] if self.log.is_file() else ""
+            raise RuntimeError(f"{' '.join(args[:2])} failed ({proc.returncode}):\n{out}\n{log}")
+        return subprocess.CompletedProcess(cmd, proc.returncode, out, "")
+
+    def init(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        pwfile = self.workdir / "pwfile"
+        pwfile.write_text(self.password + "\n")
+        if self.as_root:
+            import pwd
+
+            pw = pwd.getpwnam("postgres")
+            for path in (self.workdir, pwfile):
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+            self.workdir.chmod(0o700)
+        self._run("initdb", "-D", str(self.data), "-U", self.USER, "--pwfile", str(pwfile), "--auth", "scram-sha-256",
+                  "-E", "UTF8", "--no-locale", "--no-sync")
+        pwfile.unlink()
+
+    def start(self) -> None:
+        tic = time.time()
+        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.workdir} -c fsync=off -c max_connections=200"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w", "-t", "60", "start")
+        self.starts.append(time.time() - tic)
+
+    def create_db(self) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.USER, password=self.password,
+                                dbname="postgres")
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(f"CREATE DATABASE {self.DB}")
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", timeout=60)
+            except (RuntimeError, subprocess.TimeoutExpired):
+                pass
+        kill_ours(self.tag, self.sids)
+
+
+@pytest.fixture(scope="session")
+def new_postgres():
+    """Factory: a started throwaway PostgreSQL cluster (``Postgres``) with an empty ``mlflow`` database;
+    all are stopped and removed at the end of the session."""
+    workdir = Path(tempfile.mkdtemp(prefix="scrapl-pg-", dir="/tmp"))
+    workdir.chmod(0o711)  # the postgres user must reach its folders inside
+    clusters: list[Postgres] = []
+
+    def make() -> Postgres:
+        pg = Postgres(workdir / f"pg{len(clusters)}")
+        clusters.append(pg)
+        pg.init()
+        pg.start()
+        pg.create_db()
+        return pg
+
+    try:
+        yield make
+    finally:
+        try:
+            for pg in clusters:
+                pg.stop()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres(new_postgres):
+    return new_postgres()
+
+
+# --- MLflow ------------------------------------------------------------------------------------------
+class MlflowServer:
+    """``mlflow server`` on 127.0.0.1 with a local artifact folder and a sqlite backend (or
+    ``backend_uri``, e.g. a PostgreSQL database)."""
+
+    def __init__(self, workdir: Path, backend_uri: str | None = None) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.port = free_ports(1)[0]
         self.uri = f"http://127.0.0.1:{self.port}"
         self.db = workdir / "mlflow.db"
+        self.backend_uri = backend_uri or f"sqlite:///{self.db}"
         self.artifacts = workdir / "mlartifacts"
         self.log = workdir / "server.log"
         self.tag = f"mlflow-{uuid.uuid4().hex}"
@@ -295,7 +527,7 @@ class MlflowServer:
     @property
     def args(self) -> list[str]:
         return [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-                "--backend-store-uri", f"sqlite:///{self.db}", "--artifacts-destination", str(self.artifacts)]
+                "--backend-store-uri", self.backend_uri, "--artifacts-destination", str(self.artifacts)]
 
     def healthy(self) -> bool:
         try:
@@ -341,8 +573,8 @@ def new_mlflow_server(tmp_path_factory):
     """Factory: a started ``MlflowServer`` in a fresh directory; all are stopped at the end of the session."""
     servers: list[MlflowServer] = []
 
-    def make() -> MlflowServer:
-        server = MlflowServer(tmp_path_factory.mktemp("mlflow"))
+    def make(backend_uri: str | None = None) -> MlflowServer:
+        server = MlflowServer(tmp_path_factory.mktemp("mlflow"), backend_uri)
         servers.append(server)
         server.start()
         return server
@@ -354,9 +586,38 @@ def new_mlflow_server(tmp_path_factory):
             s.stop()
 
 
+def trial_runs_by_status(uri: str, name: str) -> dict[str, list]:
+    """``{status: [trial runs]}`` of a study while it runs ({} before its experiment exists)."""
+    from mlflow.tracking import MlflowClient
+
+    from analysis import schema
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(schema.EXPERIMENT_PREFIX + name)
+    if exp is None:
+        return {}
+    out: dict[str, list] = {}
+    for r in client.search_runs([exp.experiment_id], f"tags.`{schema.ROLE}` = '{schema.ROLE_TRIAL}'",
+                                max_results=1000):
+        out.setdefault(r.info.status, []).append(r)
+    return out
+
+
+@pytest.fixture
+def runs_by_status():
+    """``runs_by_status(uri, study)``: ``{status: [trial runs]}`` of a study while it runs."""
+    return trial_runs_by_status
+
+
 @pytest.fixture(scope="session")
 def mlflow_server(new_mlflow_server):
     return new_mlflow_server()
+
+
+@pytest.fixture(scope="session")
+def pg_mlflow_server(new_mlflow_server, postgres):
+    """``mlflow server`` with the session's PostgreSQL database as its backend store."""
+    return new_mlflow_server(postgres.uri)
 
 
 # --- Chromium ----------------------------------------------------------------------------------------------
