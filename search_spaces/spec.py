@@ -205,7 +205,9 @@ class HpoSettings:
     """Optuna (TPE) + ASHA over ``params`` for the study's single arm, on one seed.
 
     ``metric``: a validation metric reported every epoch (minimised); ``num_samples``: trials;
-    ASHA stops poor trials at epochs ``grace_period · reduction_factor^k``.
+    ASHA stops poor trials at epochs ``grace_period · reduction_factor^k``. ``seeds_per_trial`` K:
+    each trial trains its configuration on the K paired seeds ``seed … seed + K − 1`` in lockstep and
+    reports the mean of each metric (the objective ASHA and Optuna see).
     """
 
     params: tuple[Param, ...]
@@ -214,6 +216,7 @@ class HpoSettings:
     grace_period: int = 1
     reduction_factor: int = 2
     sampler_seed: int = 0
+    seeds_per_trial: int = 1
 
     def __post_init__(self) -> None:
         if isinstance(self.params, list):
@@ -230,6 +233,7 @@ class HpoSettings:
         _check_int("hpo.grace_period", self.grace_period, 1)
         _check_int("hpo.reduction_factor", self.reduction_factor, 2)
         _check_int("hpo.sampler_seed", self.sampler_seed, 0)
+        _check_int("hpo.seeds_per_trial", self.seeds_per_trial, 1, 1000)
 
 
 @dataclass(frozen=True)
@@ -411,7 +415,8 @@ class StudySpec:
             out["hpo"] = {"params": [{"key": p.key, "kind": p.kind, "low": p.low, "high": p.high,
                                       "choices": list(p.choices)} for p in h.params],
                           "num_samples": h.num_samples, "metric": h.metric, "grace_period": h.grace_period,
-                          "reduction_factor": h.reduction_factor, "sampler_seed": h.sampler_seed}
+                          "reduction_factor": h.reduction_factor, "sampler_seed": h.sampler_seed,
+                          "seeds_per_trial": h.seeds_per_trial}
         return out
 
     @classmethod

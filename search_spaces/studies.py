@@ -180,20 +180,21 @@ def default_hpo_params(preset: str, arm: str, overrides: Mapping[str, Any] | Non
 
 def hpo(name: str, preset: str = "granular", seed: int = 0, *, arm: str = "p-adam+p-saga+theta-is",
         num_samples: int = 20, params: Sequence[Param] | None = None, overrides: Mapping[str, Any] | None = None,
-        smoke_test: bool = False) -> StudySpec:
+        smoke_test: bool = False, seeds_per_trial: int = 1) -> StudySpec:
     if arm not in ARM_LIBRARY:
         raise SpecError("hpo.arm", f"unknown arm {arm!r}; choose one of {', '.join(ARM_LIBRARY)}")
     chosen = ARM_LIBRARY[arm]
     metric = "val_theta_l1" if _data_of(preset, overrides).has_theta else "val_loss"  # recordings have no θ
     settings = HpoSettings(tuple(params) if params is not None else default_hpo_params(preset, arm, overrides),
-                           num_samples, metric=metric)
+                           num_samples, metric=metric, seeds_per_trial=seeds_per_trial)
     tuned = {p.key for p in settings.params}
     clash = sorted(tuned & ({k for k, _ in chosen.overrides} | set(overrides or {})))
     if clash:
         raise SpecError("hpo.params", f"{', '.join(clash)} cannot be both tuned and fixed")
+    on = f", seeds {seed}-{seed + seeds_per_trial - 1} per trial (their mean)" if seeds_per_trial > 1 else ""
     return StudySpec("hpo", name, (preset,), (Arm(chosen.name, chosen.overrides, chosen.label),), (seed,),
                      tuple((overrides or {}).items()), hpo=settings, smoke_test=smoke_test,
-                     description=f"Optuna TPE + ASHA over {', '.join(sorted(tuned))} for arm {arm} on {preset}")
+                     description=f"Optuna TPE + ASHA over {', '.join(sorted(tuned))} for arm {arm} on {preset}{on}")
 
 
 BUILDERS = {"ablation": ablation, "losses": losses, "theta-is": theta_is, "hpo": hpo}

@@ -6,6 +6,9 @@
     python -m study run theta-is --seeds 20
     python -m study run hpo --preset granular --num-samples 40
     python -m study run ablation --from-hpo hpo-granular
+    python -m study run ablation --seeds adaptive --min-seeds 5 --max-seeds 25 --wave-size 5
+    python -m study extend ablation-granular --seeds 30          # grow a 20-seed study to seeds 0..29
+    python -m study run hpo --preset granular --seeds-per-trial 3
     python -m study list | status NAME | resume NAME | sync NAME
 
 Every option is checked before Ray starts; a bad one prints ``error: <option>: <what is wrong>`` and
@@ -80,13 +83,14 @@ def _add_runtime(p: argparse.ArgumentParser, *, resume: bool = False) -> None:
     g.add_argument("--verbose", action="store_true", help="forward the trials' own output")
 
 
-def _add_common_study(p: argparse.ArgumentParser, *, seeds: bool = True, faults: bool = True) -> None:
+def _add_common_study(p: argparse.ArgumentParser, *, seeds: bool | str = True, faults: bool = True) -> None:
     g = p.add_argument_group("the study")
     g.add_argument("--name", help="study name (default: derived from the study and preset)")
     if seeds:
         g.add_argument("--seeds", default=None, metavar="N|S1,S2,...",
                        help="seed count N (seeds 0..N-1; default 20, 2 with --smoke-test) or an explicit "
-                            "comma-separated list ('7,' = only seed 7); every arm runs the same seeds")
+                            "comma-separated list ('7,' = only seed 7); every arm runs the same seeds"
+                            + ("; or 'adaptive' (see below)" if seeds == "adaptive" else ""))
     g.add_argument("--set", dest="overrides", action="append", type=key_value, default=[], metavar="KEY=VALUE",
                    help="override a config field for every trial, e.g. --set train.max_steps=8 (repeatable)")
     if faults:
@@ -95,6 +99,18 @@ def _add_common_study(p: argparse.ArgumentParser, *, seeds: bool = True, faults:
                             "e.g. --fault p-adam/1:nan@5 (repeatable)")
     g.add_argument("--smoke-test", action="store_true",
                    help="the smoke-scale presets (seconds per trial on one core) and fewer seeds")
+
+
+def _add_adaptive(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("adaptive seeds (--seeds adaptive)",
+                             "Seeds run in waves; after each wave the study's paired comparisons (consecutive arms; "
+                             "uniform vs θ-IS) are decided by group-sequential paired t-tests at family-wise α over "
+                             "every look (analysis.sequential); seeds stop when every comparison is decided or at "
+                             "--max-seeds.")
+    g.add_argument("--min-seeds", type=int_arg(None), default=None, metavar="N", help="seeds of the first look (default 5)")
+    g.add_argument("--max-seeds", type=int_arg(None), default=None, metavar="N", help="at most this many seeds (default 25)")
+    g.add_argument("--wave-size", type=int_arg(None), default=None, metavar="N", help="seeds added per wave (default 5)")
+    g.add_argument("--alpha", type=float, default=None, metavar="A", help="family-wise type-I error (default 0.05)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,11 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = studies.add_parser("ablation", help="SCRAPL → +P-Adam → +P-SAGA → +θ-IS (Table 2/6), or --factorial",
                            description="SCRAPL ablation: the paper's cumulative rows SCRAPL, +P-Adam, +P-SAGA, "
                                        "+θ-IS (Tables 2 and 6), or the full 2×2×2 factorial. " + EPILOG)
-    _add_common_study(p)
+    _add_common_study(p, seeds="adaptive")
     p.add_argument("--preset", default=None, help="preset (default granular; smoke-granular with --smoke-test)")
     p.add_argument("--factorial", action="store_true", help="all 8 combinations of P-Adam, P-SAGA, θ-IS")
     p.add_argument("--arms", type=csv_list, metavar="A,B,...", help="run only these arms (in this order)")
     p.add_argument("--from-hpo", metavar="NAME", help="apply the best config of HPO study NAME to every arm")
+    _add_adaptive(p)
     _add_runtime(p)
 
     p = studies.add_parser("losses", help="SCRAPL vs JTFS vs MSS variants vs P-loss (Table 1)",
@@ -131,10 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Uniform vs θ-IS path sampling (both with P-Adam + P-SAGA), one preset per "
                                        "chirplet configuration (Tables 3 and 7). π is computed once per preset. "
                                        + EPILOG)
-    _add_common_study(p)
+    _add_common_study(p, seeds="adaptive")
     p.add_argument("--presets", type=csv_list, default=None, metavar="P1,P2,...",
                    help="presets (default the four chirplet configurations; smoke-chirplet-* with --smoke-test)")
     p.add_argument("--arms", type=csv_list, metavar="A,B", help="run only these arms (uniform, theta-is)")
+    _add_adaptive(p)
     _add_runtime(p)
 
     p = studies.add_parser("hpo", help="Optuna + ASHA over lr, batch size, weight decay, SCRAPL settings",
@@ -146,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default=None, help="preset (default granular; smoke-granular with --smoke-test)")
     p.add_argument("--arm", default="p-adam+p-saga+theta-is", help="arm to tune (default p-adam+p-saga+theta-is)")
     p.add_argument("--seed", type=_COUNT0, default=0, help="the seed of every HPO trial (default 0)")
+    p.add_argument("--seeds-per-trial", type=_COUNT, default=1, metavar="K",
+                   help="train each configuration on the K paired seeds SEED..SEED+K-1 in lockstep and optimise "
+                        "their mean (ASHA on the mean curve); costs K times the compute per trial (default 1)")
     p.add_argument("--num-samples", type=_COUNT, default=None, metavar="N",
                    help="Optuna trials (default 20; 4 with --smoke-test)")
     _add_runtime(p)
@@ -154,6 +175,22 @@ def build_parser() -> argparse.ArgumentParser:
                        "driver crash, `ray job stop` or Ctrl-C: finished trials are not re-run, the others resume "
                        "from their last checkpoint. " + EPILOG)
     p.add_argument("name", metavar="NAME")
+    _add_runtime(p, resume=True)
+
+    p = sub.add_parser("extend", help="add seeds to a finished or interrupted ablation, losses or θ-IS study",
+                       description="Add seeds to a grid study: only the new (preset, arm, seed) trials run, in a new "
+                                   "Tune experiment of the study (<study>/ray/extend-K); finished trials keep their "
+                                   "MLflow runs; the study's MLflow run records every extension (seeds, when, git "
+                                   "commit); the tables are exported again. Seeds already in the study are left out; "
+                                   "an extension that adds none is refused, unless its trials are unfinished (it is "
+                                   "then continued). " + EPILOG)
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--seeds", required=True, metavar="N|S1,S2,...",
+                   help="seed count N (the study then has seeds 0..N-1) or a comma-separated list of seeds to add")
+    p.add_argument("--preset", "--presets", dest="presets", type=csv_list, default=None, metavar="P[,P2]",
+                   help="optional check: the study's preset(s); anything else is refused")
+    p.add_argument("--arms", type=csv_list, default=None, metavar="A,B,...",
+                   help="optional check: the study's arms; anything else is refused")
     _add_runtime(p, resume=True)
 
     p = sub.add_parser("list", help="list the studies", description="List the studies under the root directory.")
@@ -212,8 +249,11 @@ def spec_from_args(args: argparse.Namespace, root: Path):
         if args.study == "hpo":
             num = args.num_samples or (4 if smoke else 20)
             return studies.hpo(name, preset, args.seed, arm=args.arm, num_samples=num, overrides=overrides,
-                               smoke_test=smoke)
-        seeds = parse_seeds(args.seeds) if args.seeds is not None else tuple(range(2 if smoke else 20))
+                               smoke_test=smoke, seeds_per_trial=args.seeds_per_trial)
+        if _adaptive(args):
+            seeds = tuple(range(_design(args).min_seeds))
+        else:
+            seeds = parse_seeds(args.seeds) if args.seeds is not None else tuple(range(2 if smoke else 20))
         if getattr(args, "from_hpo", None):
             overrides = _from_hpo(args.from_hpo, root, preset, overrides)
         common = dict(arms=args.arms, overrides=overrides, faults=args.faults, smoke_test=smoke)
@@ -224,6 +264,39 @@ def spec_from_args(args: argparse.Namespace, root: Path):
         return studies.theta_is(name, presets, seeds, **common)
     except SpecError as err:
         raise StudyError(_option_for(err.field, args), str(err).split(": ", 1)[-1]) from None
+
+
+_ADAPTIVE_OPTIONS = (("min_seeds", "--min-seeds"), ("max_seeds", "--max-seeds"), ("wave_size", "--wave-size"),
+                     ("alpha", "--alpha"))
+
+
+def _adaptive(args: argparse.Namespace) -> bool:
+    """``--seeds adaptive``; the adaptive options without it, or on a study without comparisons, refused."""
+    adaptive = (getattr(args, "seeds", None) or "").strip() == "adaptive"
+    if not adaptive:
+        for attr, option in _ADAPTIVE_OPTIONS:
+            if getattr(args, attr, None) is not None:
+                raise StudyError(option, "only with --seeds adaptive")
+        return False
+    if args.study not in ("ablation", "theta-is"):
+        raise StudyError("--seeds", f"adaptive seeds are for the ablation and theta-is studies, not {args.study}")
+    if getattr(args, "factorial", False):
+        raise StudyError("--seeds", "adaptive seeds decide the cumulative ablation's consecutive arms (Table 6); "
+                                    "run the factorial with a seed count")
+    if args.arms is not None and len(args.arms) < 2:
+        raise StudyError("--arms", "adaptive seeds compare consecutive arms: give at least two")
+    return True
+
+
+def _design(args: argparse.Namespace):
+    from analysis.sequential import Design  # lazy: scipy
+    from study.waves import check_options  # lazy: MLflow, pandas
+
+    d = Design()
+    pick = {attr: getattr(args, attr) for attr, _ in _ADAPTIVE_OPTIONS if getattr(args, attr) is not None}
+    min_seeds = pick.get("min_seeds", d.min_seeds)
+    return check_options(min_seeds, pick.get("max_seeds", max(d.max_seeds, min_seeds)),
+                         pick.get("wave_size", d.wave), pick.get("alpha", d.alpha))
 
 
 def _from_hpo(name: str, root: Path, preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -264,10 +337,53 @@ def _say(text: str) -> None:
 def cmd_run(args: argparse.Namespace, root: Path) -> int:
     from study import runner  # lazy: Ray, MLflow, torch
     from study.preflight import check_inputs
+    from study.stages import Growth
 
     spec = spec_from_args(args, root)
+    growth = Growth(design=_design(args).to_dict()) if _adaptive(args) else None
     check_inputs(spec)
-    outcome = runner.run(spec, _settings(args, root), say=_say)
+    settings = _settings(args, root)
+    if growth is not None and _existing_adaptive(spec, growth, root):
+        _say(f"adaptive study {spec.name} exists with the same spec and design: resuming it")
+        return runner.resume(spec.name, settings, say=_say).exit_code
+    outcome = runner.run(spec, settings, say=_say, growth=growth)
+    return outcome.exit_code
+
+
+def _existing_adaptive(spec, growth, root: Path) -> bool:
+    """True when ``spec`` names an adaptive study with the same spec (but for the seeds its waves added)
+    and design; a different one is refused, naming what differs."""
+    from dataclasses import replace
+
+    from study import waves
+    from study.layout import StudyDir
+    from study.runner import load_study
+
+    if not StudyDir.of(root, spec.name).exists():
+        return False
+    sdir, existing, _ = load_study(root, spec.name)
+    doc = waves.read_doc(sdir)
+    if doc is None:
+        raise StudyError("--name", f"study {spec.name} exists with a fixed seed list; choose another --name for an "
+                                   "adaptive study")
+    differs = [k for k, v in growth.design.items() if doc["design"].get(k) != v]
+    grown = replace(existing, seeds=spec.seeds) if existing.seeds[:len(spec.seeds)] == spec.seeds else existing
+    a, b = grown.to_dict(), spec.to_dict()
+    differs += [k for k in b if a.get(k) != b.get(k)]
+    if differs:
+        raise StudyError("--name", f"adaptive study {spec.name} exists with a different spec or design (differs in: "
+                                   f"{', '.join(differs)}); choose another --name, or continue it with "
+                                   f"`python -m study resume {spec.name}`")
+    return True
+
+
+def cmd_extend(args: argparse.Namespace, root: Path) -> int:
+    from study import extend, runner  # lazy: Ray, MLflow, torch
+
+    growth = extend.plan(root, args.name, args.seeds, presets=args.presets, arms=args.arms, say=_say)
+    settings = _settings(args, root)
+    settings.check()
+    outcome = runner.resume(args.name, settings, say=_say, growth=growth)
     return outcome.exit_code
 
 
@@ -328,7 +444,8 @@ def cmd_sync(args: argparse.Namespace, root: Path) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "list": cmd_list, "status": cmd_status, "sync": cmd_sync}
+COMMANDS = {"run": cmd_run, "resume": cmd_resume, "extend": cmd_extend, "list": cmd_list, "status": cmd_status,
+            "sync": cmd_sync}
 
 
 def main(argv: list[str] | None = None) -> int:

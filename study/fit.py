@@ -30,9 +30,9 @@ import optuna
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 
-from search_spaces.spec import Param, StudySpec
+from search_spaces.spec import Cell, Param, StudySpec
 from study import param_space, progress, searchers
-from study.layout import StudyDir
+from study.layout import TUNE_NAME, StudyDir
 from study.settings import Settings
 from study.trial import run_trial
 from trainables.build import steps_per_epoch
@@ -57,6 +57,12 @@ class FitContext:
     pi_files: Mapping[str, str]      # θ-IS π file per preset
     say: Say = print
     data_dir: str | None = None      # <study>/data: decoded one-shot folders (study.preflight.write_data_cache)
+    cells: tuple[Cell, ...] | None = None  # the cells this fit runs (default: every cell of the spec)
+    tune_name: str = TUNE_NAME       # its Tune experiment folder under <study>/ray (study.stages: one per stage)
+
+    @property
+    def tune_path(self):
+        return self.sdir.ray_storage / self.tune_name
 
 
 @dataclass(frozen=True)
@@ -104,9 +110,10 @@ def _study_keys(ctx: FitContext) -> dict[str, Any]:
 
 
 def grid_plan(ctx: FitContext) -> TunePlan:
-    """One trial per cell, handed out in the spec's order by ``CellSearcher``."""
+    """One trial per cell (``ctx.cells``, default all), handed out in the spec's order by ``CellSearcher``."""
     spec = ctx.spec
-    runs = {cell: spec.config(cell, _run_time_overrides(ctx, cell.preset, cell.arm)) for cell in spec.cells()}
+    cells = spec.cells() if ctx.cells is None else ctx.cells
+    runs = {cell: spec.config(cell, _run_time_overrides(ctx, cell.preset, cell.arm)) for cell in cells}
     configs = param_space.cell_configs(spec, runs)
     reports = {cell.key: expected_reports(cfg) for cell, cfg in runs.items()}
 
@@ -180,23 +187,24 @@ def make_tuner(ctx: FitContext, plan: TunePlan, summary: progress.SummaryLine) -
     """The study's saved Tune experiment restored, or a new one (see the module docstring)."""
     sdir, say = ctx.sdir, ctx.say
     trainable = tune.with_resources(run_trial, dict(ctx.resources))
-    path = str(sdir.tune_path)
+    tune_path = ctx.tune_path
+    path = str(tune_path)
     if tune.Tuner.can_restore(path):
         say(f"resuming the Tune experiment in {path} (finished trials are not re-run)")
         try:
             return tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
         except (AttributeError, ImportError, pickle.UnpicklingError) as err:
             # Tune's state pickles our classes; code that moved since cannot load it
-            stale = sdir.tune_path.with_name(f"{sdir.tune_path.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
-            sdir.tune_path.rename(stale)
+            stale = tune_path.with_name(f"{tune_path.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
+            tune_path.rename(stale)
             say(f"cannot restore the Tune state saved by another version of the code ({err}); moved it to "
                 f"{stale}. Starting the trials again: those FINISHED in MLflow are skipped, the others restart "
                 "from scratch")
-    elif sdir.tune_path.exists():
+    elif tune_path.exists():
         say("no restorable Tune state (the driver stopped before Tune saved any): starting the trials "
             "again; trials already FINISHED in MLflow are skipped, the others restart")
     run_config = tune.RunConfig(
-        name=sdir.tune_path.name, storage_path=str(sdir.ray_storage), verbose=0, callbacks=[summary],
+        name=tune_path.name, storage_path=str(sdir.ray_storage), verbose=0, callbacks=[summary],
         failure_config=tune.FailureConfig(max_failures=ctx.settings.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2))
     tune_config = tune.TuneConfig(trial_dirname_creator=_trial_dirname, reuse_actors=True,
@@ -251,7 +259,13 @@ def fit(ctx: FitContext) -> tuple[progress.SummaryLine, dict[str, Any] | None]:
         tuner = make_tuner(ctx, plan, summary)
         ctx.say(f"running {plan.total} trial(s) ...")
         with _quiet_tune(settings.verbose), _SigtermAsSigint():
-            results = tuner.fit()
+            try:
+                results = tuner.fit()
+            except KeyboardInterrupt:  # a second signal cut Tune's graceful stop short
+                summary.stop_trial_actors()
+                raise
+        if summary.interrupted:  # no actor of a stopped trial may outlive the fit (study.progress)
+            summary.stop_trial_actors()
     finally:
         summary.deactivate()
     return summary, best_hpo(spec, results) if spec.hpo is not None else None

@@ -27,11 +27,12 @@ CELL_KEY = "study.cell"
 
 
 def cell_configs(spec: StudySpec, runs: Mapping[Cell, RunConfig]) -> dict[str, dict[str, Any]]:
-    """``{cell key: flat config + per-cell study.* keys}`` in the spec's cell order; ``runs`` holds each
-    cell's ``RunConfig`` (``spec.config(cell, ...)`` with the overrides decided at run time)."""
+    """``{cell key: flat config + per-cell study.* keys}`` in the order of ``runs``, which holds the
+    ``RunConfig`` of each cell to run (``spec.config(cell, ...)`` with the overrides decided at run time;
+    every cell of the spec, or those of one stage of a grown study, ``study.stages``)."""
     out = {}
-    for cell in spec.cells():
-        flat = flatten(runs[cell])
+    for cell, cfg in runs.items():
+        flat = flatten(cfg)
         flat.update({CELL_KEY: cell.key, "study.arm": cell.arm, "study.trial_key": cell.key,
                      "study.faults": [[f.kind, f.step] for f in spec.faults_of(cell) if f.kind != "nan"]})
         out[cell.key] = flat

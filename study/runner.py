@@ -8,10 +8,11 @@ Order matters:
 2. Ray: the embedded local runtime (default) or ``--address``; trial resources are fitted to the
    cluster (no GPU → CPU with a message; too many GPUs per trial → error), still before anything
    is created or scheduled;
-3. the study directory, ``spec.json``, the MLflow store, experiment and parent run are created by
-   the driver (concurrent creation by trials races);
+3. the study directory, ``spec.json`` (and ``adaptive.json``), the MLflow store, experiment and parent
+   run are created by the driver (concurrent creation by trials races);
 4. θ-IS stage: π once per preset (Ray tasks), reused when present;
-5. Tune: ``Tuner.restore(..., resume_errored=True)`` when the study has saved state (finished trials
+5. Tune, one experiment per stage of a grown study (``study.stages``: ``study extend``, adaptive waves):
+   ``Tuner.restore(..., resume_errored=True)`` when the study has saved state (finished trials
    are never re-run), else a new ``Tuner``; checkpoints every epoch, ``FailureConfig(max_failures)``;
    SIGTERM (``ray job stop``) is turned into Tune's graceful SIGINT stop; a live summary line;
 6. after ``fit``: unfinished trials are detected and reported (``study resume NAME``) and their runs
@@ -34,10 +35,10 @@ from typing import Any
 import ray
 
 from search_spaces.spec import SpecError, StudySpec
-from study import cluster, preflight, theta_is_stage, tracking
+from study import cluster, preflight, stages, theta_is_stage, tracking, waves
 from study.errors import StudyError
 from study.finish import Outcome, finish
-from study.fit import FitContext, fit
+from study.fit import FitContext
 from study.layout import StudyDir, write_json_atomic
 from study.settings import Settings
 
@@ -95,8 +96,9 @@ def load_study(root: Path, name: str) -> tuple[StudyDir, StudySpec, dict[str, An
 
 
 # --- entry points --------------------------------------------------------------------------------------
-def run(spec: StudySpec, settings: Settings, *, say: Say = print) -> Outcome:
-    """Run ``spec``; a study of that name with the same spec is resumed, a different spec refused."""
+def run(spec: StudySpec, settings: Settings, *, say: Say = print, growth: stages.Growth | None = None) -> Outcome:
+    """Run ``spec``; a study of that name with the same spec is resumed, a different spec refused.
+    ``growth.design``: a new adaptive study (``study.waves``)."""
     settings.check()
     sdir = StudyDir.of(settings.root, spec.name)
     if sdir.path.exists():
@@ -118,11 +120,12 @@ def run(spec: StudySpec, settings: Settings, *, say: Say = print) -> Outcome:
     uri = settings.mlflow_uri or sdir.mlflow_uri
     if settings.mlflow_uri:
         tracking.check_tracking_uri(uri)
-    return _execute(spec, sdir, settings, uri, fresh=True, stored={}, say=say)
+    return _execute(spec, sdir, settings, uri, fresh=True, stored={}, say=say, growth=growth)
 
 
-def resume(name: str, settings: Settings, *, say: Say = print) -> Outcome:
-    """Continue a study from its saved state (``Tuner.restore``), or from MLflow when Tune saved none."""
+def resume(name: str, settings: Settings, *, say: Say = print, growth: stages.Growth | None = None) -> Outcome:
+    """Continue a study from its saved state (``Tuner.restore``), or from MLflow when Tune saved none;
+    ``growth.seeds``: first add a stage running those seeds (``study extend``, ``study.stages``)."""
     settings.check()
     sdir, spec, stored = load_study(settings.root, name)
     uri = stored.get("tracking_uri") or sdir.mlflow_uri
@@ -137,11 +140,11 @@ def resume(name: str, settings: Settings, *, say: Say = print) -> Outcome:
                      gpus_per_trial=stored.get("gpus_per_trial", settings.gpus_per_trial),
                      max_concurrent=settings.max_concurrent or stored.get("max_concurrent"),
                      flush_s=stored.get("flush_s", settings.flush_s))
-    return _execute(spec, sdir, merged, uri, fresh=False, stored=stored, say=say)
+    return _execute(spec, sdir, merged, uri, fresh=False, stored=stored, say=say, growth=growth)
 
 
 def _execute(spec: StudySpec, sdir: StudyDir, settings: Settings, uri: str, *, fresh: bool,
-             stored: dict[str, Any], say: Say) -> Outcome:
+             stored: dict[str, Any], say: Say, growth: stages.Growth | None = None) -> Outcome:
     address = cluster.resolve_address(settings.address)
     cluster.check_address(address)
     t0 = time.time()
@@ -155,14 +158,17 @@ def _execute(spec: StudySpec, sdir: StudyDir, settings: Settings, uri: str, *, f
                 sdir.path.mkdir(parents=True, exist_ok=True)
                 created = True
                 write_json_atomic(sdir.spec_file, spec.to_dict())
+                if growth is not None and growth.design is not None:
+                    waves.write_new(sdir, growth.design)
             embedded = uri == sdir.mlflow_uri
             artifact_location = sdir.artifacts.as_uri() if not uri.startswith(("http://", "https://")) else None
             run_settings = {"tracking_uri": uri, "embedded_store": embedded, "address": address,
                             "cpus_per_trial": settings.cpus_per_trial, "gpus_per_trial": settings.gpus_per_trial,
                             "resources": resources, "max_failures": settings.max_failures,
                             "max_concurrent": settings.max_concurrent, "flush_s": settings.flush_s}
+            git = git_info()
             exp_id, parent_id = tracking.ensure_study_run(
-                uri, spec, artifact_location=artifact_location, git=git_info(),
+                uri, spec, artifact_location=artifact_location, git=git,
                 settings={k: v for k, v in run_settings.items() if k not in ("tracking_uri",)})
             write_json_atomic(sdir.settings_file, {**stored, **run_settings, "experiment_id": exp_id,
                                                    "parent_run_id": parent_id})
@@ -179,11 +185,11 @@ def _execute(spec: StudySpec, sdir: StudyDir, settings: Settings, uri: str, *, f
 
         data_dir = preflight.write_data_cache(spec, sdir.path, say)  # one-shot folders: decoded once, mmapped by trials
         pi_files = theta_is_stage.run_stage(spec, sdir, uri, parent_id, n_tasks=settings.theta_is_tasks, say=say)
-        summary, best = fit(FitContext(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say,
-                                       data_dir))
-        outcome = Outcome(spec.name, sdir, uri, exp_id, parent_id, summary.counts(), summary.records,
-                          time.time() - t0, summary.max_running, theta_is=pi_files, best=best)
-        finish(spec, sdir, settings, outcome, say)
+        result = stages.run_stages(FitContext(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say,
+                                              data_dir), growth, git=git)  # grown: extensions, waves
+        outcome = Outcome(spec.name, sdir, uri, exp_id, parent_id, result.counts(), result.records,
+                          time.time() - t0, result.max_running, theta_is=pi_files, best=result.best)
+        finish(result.spec, sdir, settings, outcome, say)
         return outcome
     finally:
         if started:

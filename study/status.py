@@ -11,7 +11,7 @@ from typing import Any
 from ray import tune
 
 from analysis import schema
-from study import tracking, trial_log
+from study import stages, tracking, trial_log, waves
 from study.runner import load_study
 
 __all__ = ["list_studies", "format_list", "study_status", "format_status"]
@@ -89,11 +89,50 @@ def study_status(root: Path, name: str) -> dict[str, Any]:
             "study_run_spooled": tracking.pending_study_finish(sdir.spool) is not None,
             "theta_is": {p: str(sdir.theta_is_dir(p) / schema.PI_NPY) for p in spec.theta_is_presets
                          if (sdir.theta_is_dir(p) / schema.PI_NPY).is_file()},
-            "tables": sorted(str(p) for p in sdir.tables.glob("**/*.md")) if sdir.tables.is_dir() else []}
+            "tables": sorted(str(p) for p in sdir.tables.glob("**/*.md")) if sdir.tables.is_dir() else [],
+            "extensions": stages.history(sdir), "adaptive": _adaptive(sdir)}
+
+
+def _adaptive(sdir) -> dict[str, Any] | None:
+    """The adaptive design and the latest look's decisions (``study.waves``), or None."""
+    doc = waves.read_doc(sdir)
+    if doc is None:
+        return None
+    last = doc["verdicts"][-1] if doc["verdicts"] else None
+    out: dict[str, Any] = {"design": doc["design"], "looks": [v["n_seeds"] for v in doc["verdicts"]]}
+    if last is not None:
+        out.update(n_seeds=last["n_seeds"], stop=last["stop"], reason=last["reason"],
+                   comparisons=[{**label, **{k: c[k] for k in ("estimate", "ci_low", "ci_high", "z", "boundary",
+                                                             "n_pairs", "decision")}}
+                                for label, c in zip(last["labels"], last["comparisons"])])
+    return out
 
 
 def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) and math.isfinite(v) else ("" if v is None else str(v))
+
+
+def _format_adaptive(a: dict[str, Any] | None) -> list[str]:
+    if a is None:
+        return []
+    d = a["design"]
+    lines = [f"  adaptive seeds: {d['min_seeds']}..{d['max_seeds']} in waves of {d['wave']}, α = {d['alpha']:g} "
+             f"({d['spending']} spending, {d['correction']}); looks at {', '.join(map(str, a['looks'])) or 'none yet'}"]
+    if "reason" not in a:
+        return lines
+    lines.append(f"  {'stopped' if a['stop'] else 'running'}: {a['reason']}")
+    lines.append(f"  {'comparison':<44} {'metric':<20} {'pairs':>5} {'estimate [repeated CI]':>34} {'|z|':>6} "
+                 f"{'bound':>6}  decision")
+    for c in a["comparisons"]:
+        ci = f"[{_fmt(_num(c['ci_low']))}, {_fmt(_num(c['ci_high']))}]"
+        z = _fmt(abs(c["z"])) if isinstance(c["z"], float) else ""
+        lines.append(f"  {c['comparison']:<44} {c['metric']:<20} {c['n_pairs']:>5} "
+                     f"{_fmt(c['estimate']) + ' ' + ci:>34} {z:>6} {_fmt(c['boundary']):>6}  {c['decision']}")
+    return lines
+
+
+def _num(v: Any) -> Any:
+    return v if v is not None else float("nan")
 
 
 def format_status(s: dict[str, Any]) -> str:
@@ -109,6 +148,10 @@ def format_status(s: dict[str, Any]) -> str:
         lines.append(f"  the end of the study's own MLflow run is spooled: run `python -m study sync {s['name']}`")
     for preset, path in s["theta_is"].items():
         lines.append(f"  θ-IS π {preset}: {path}")
+    for h in s.get("extensions") or []:
+        lines.append(f"  {h['kind']} {h['stage']}: seeds {', '.join(map(str, h['seeds_added']))} added {h['when']} "
+                     f"(commit {(h.get('git_commit') or '?')[:12]}; Tune experiment {h['tune']})")
+    lines += _format_adaptive(s.get("adaptive"))
     lines.append(f"  {'trial':<44} {'status':<12} {'tries':>5} {'test θ L1':>10} {'val θ L1':>10}  reason")
     for t in s["trials"]:
         lines.append(f"  {t['trial']:<44} {t['status']:<12} {_fmt(t.get('attempts')):>5} "
