@@ -9,7 +9,8 @@ trial's config is exactly its flattened ``RunConfig`` plus ``study.*`` keys (``s
 placeholders after a driver crash, and they then fail) would do.
 
 An HPO study's param space is the arm's flattened config with the tuned keys replaced by Tune
-domains (``loguniform``, ``uniform``, ``randint``, ``choice``), which ``OptunaSearch`` converts.
+domains (``loguniform``, ``uniform``, ``randint``, ``choice``), which ``OptunaSearch`` converts; with
+``seeds_per_trial`` K > 1, ``study.seeds`` lists the K paired seeds every trial trains (``study.seed_group``).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 from ray import tune
 
 from search_spaces.spec import Cell, Param, StudySpec
+from study.seed_group import group_seeds
 from trainables.config import RunConfig, flatten
 
 __all__ = ["CELL_KEY", "cell_configs", "hpo_cell", "hpo_param_space", "tune_domain"]
@@ -60,6 +62,8 @@ def hpo_param_space(spec: StudySpec, base: RunConfig, study_keys: Mapping[str, A
     space: dict[str, Any] = flatten(base)
     for p in spec.hpo.params:
         space[p.key] = tune_domain(p)
-    space.update({"study.arm": arm.name, "study.trial_key": None, "study.faults": []})
+    k = spec.hpo.seeds_per_trial
+    space.update({"study.arm": arm.name, "study.trial_key": None, "study.faults": [],
+                  "study.seeds": list(group_seeds(spec.seeds[0], k)) if k > 1 else []})
     space.update(study_keys)
     return space

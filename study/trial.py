@@ -10,7 +10,8 @@ arm, the trial's stable key, injected faults). ``run_trial``:
    already FINISHED is not trained again;
 3. resumes from ``tune.get_checkpoint()`` (``torch.load(weights_only=True)``), tagging the step it
    resumed from and back-filling MLflow with validation points the checkpoint has and MLflow lacks;
-4. calls ``train(cfg, report, resume_state)``; ``report`` logs each validation's metrics (buffered,
+4. calls ``train(cfg, report, resume_state)`` (or, for an HPO trial on K seeds, ``study.seed_group``'s
+   ``train_group``, which trains them in lockstep and reports their mean); ``report`` logs each validation's metrics (buffered,
    never twice for a step) and ``tune.report(metrics, checkpoint=...)`` once per epoch;
 5. logs final metrics and artifacts and ends the run FINISHED, or FAILED with the reason. A NaN loss
    is deterministic under exact resume, so it ends the trial without a Tune retry (the result
@@ -54,6 +55,7 @@ class TrialContext:
     faults: tuple[tuple[str, int], ...] = ()  # ("crash-once" | "exit-once", step)
     flush_s: float = 10.0
     kind: str = "ablation"
+    seeds: tuple[int, ...] = ()  # an HPO trial on several paired seeds (study.seed_group); () = cfg.seed alone
 
     @classmethod
     def from_config(cls, study: dict[str, Any]) -> "TrialContext":
@@ -61,7 +63,8 @@ class TrialContext:
         return cls(name=study["name"], dir=study["dir"], tracking_uri=study["tracking_uri"],
                    experiment_id=str(study["experiment_id"]), parent_run_id=study["parent_run_id"],
                    arm=study["arm"], trial_key=study.get("trial_key"), faults=faults,
-                   flush_s=float(study.get("flush_s", 10.0)), kind=study.get("kind", "ablation"))
+                   flush_s=float(study.get("flush_s", 10.0)), kind=study.get("kind", "ablation"),
+                   seeds=tuple(int(s) for s in (study.get("seeds") or ())))
 
 
 def split_config(config: dict[str, Any]) -> tuple[TrialContext, dict[str, Any]]:
@@ -111,6 +114,7 @@ def run_trial(config: dict[str, Any]) -> None:
 
     from analysis import schema
     from study import artifacts, tracking
+    from study.seed_group import train_group
     from study.trial_log import TrialLog
     from trainables.config import from_flat, to_dict
     from trainables.train import NonFiniteLossError, train
@@ -127,6 +131,8 @@ def run_trial(config: dict[str, Any]) -> None:
             tracking.WORKER_NODE: _node_ip(),
             # the GPU(s) Ray gave this trial ("" = none); fractional trials share a device
             "scrapl.cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
+    if len(ctx.seeds) > 1:  # the mean over these paired seeds is the trial's objective
+        tags["scrapl.seeds"] = ",".join(map(str, ctx.seeds))
     run_name = f"{ctx.arm} · seed {cfg.seed} · {cfg.preset}" if ctx.trial_key else f"{ctx.arm} · {trial_id}"
     log.open(run_name, tags, flat)
     if log.finished:  # finished before a driver crash that Tune's saved state did not see
@@ -165,7 +171,10 @@ def run_trial(config: dict[str, Any]) -> None:
 
     t_train = time.perf_counter()
     try:
-        result = train(cfg, report, resume_state=state)
+        if len(ctx.seeds) > 1:
+            result = train_group(cfg, report, resume_state=state, seeds=ctx.seeds)
+        else:
+            result = train(cfg, report, resume_state=state)
     except NonFiniteLossError as err:
         train_s = time.perf_counter() - t_train
         attach(history)
