@@ -6,6 +6,14 @@ On a terminal the line is rewritten in place; in a log (``ray job logs``, CI) a 
 when a count changes or every ``interval`` seconds. Failures are printed as they happen, with their
 reason. The callback also keeps what the driver needs afterwards: each trial's status, failure
 reason, start/end times and its final timing metrics (``train_s``, ``tracking_s``, ``trial_s``).
+
+An interrupted study is counted as such. On a graceful stop (SIGINT) Tune saves its state with the
+running trials RUNNING, then its clean-up stops their actors and sets them TERMINATED, the status of
+a finished trial, without calling ``on_trial_complete``. So a trial counts as done only when Tune
+completed it (``on_trial_complete``: it ran to the end, or a scheduler stopped it) or its final
+result says so (``scrapl_done``/``scrapl_skipped``); a TERMINATED trial without either was stopped by
+the interruption and counts as running (unfinished). ``stop_trial_actors`` then makes sure no actor
+of such a trial is still alive (and writing to MLflow) when the driver closes the study's runs.
 """
 from __future__ import annotations
 
@@ -16,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+import ray
 from ray import tune
 
 __all__ = ["TrialRecord", "SummaryLine", "format_duration"]
@@ -51,6 +60,7 @@ class TrialRecord:
     end: float | None = None
     iterations: int = 0
     final: dict[str, Any] = field(default_factory=dict)
+    completed: bool = False  # Tune completed it (on_trial_complete / on_trial_error), not its clean-up
 
 
 _ACTIVE: list["SummaryLine"] = []
@@ -82,6 +92,7 @@ class SummaryLine(tune.Callback):
         self._last_text = ""
         self.max_running = 0  # peak number of trials Ray ran at once
         self._trials: list = []
+        self._actors: dict[str, Any] = {}  # trial id -> the Ray actor handle that ran it last
 
     # Tune pickles callbacks into its experiment state and ``Tuner.restore`` brings the old objects
     # back (stale clock, stale counts). A summary pickles as a reference to the summary registered by
@@ -104,11 +115,17 @@ class SummaryLine(tune.Callback):
             rec = self.records[trial.trial_id] = TrialRecord(self.label(trial))
         return rec
 
-    def on_trial_start(self, iteration, trials, trial, **info):
+    def _started(self, trial) -> None:
         self._record(trial).starts.append(time.time())
+        actor = getattr(getattr(trial, "temporary_state", None), "ray_actor", None)
+        if actor is not None:
+            self._actors[trial.trial_id] = actor
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self._started(trial)
 
     def on_trial_restore(self, iteration, trials, trial, **info):
-        self._record(trial).starts.append(time.time())
+        self._started(trial)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         rec = self._record(trial)
@@ -124,7 +141,7 @@ class SummaryLine(tune.Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         rec = self._record(trial)
-        rec.end = time.time()
+        rec.end, rec.completed = time.time(), True
         if rec.failed:
             self._say(f"trial {rec.label} failed: {rec.reason}")
         self._update(trials, force=True)
@@ -135,7 +152,7 @@ class SummaryLine(tune.Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info):
         rec = self._record(trial)
-        rec.end, rec.failed = time.time(), True
+        rec.end, rec.failed, rec.completed = time.time(), True, True
         rec.reason = _error_line(trial)
         err = getattr(trial, "error_file", None)
         self._say(f"trial {rec.label} failed after all retries: {rec.reason}" + (f" (traceback: {err})" if err else ""))
@@ -155,7 +172,12 @@ class SummaryLine(tune.Callback):
             rec = self._record(t)
             rec.status = t.status
             if t.status == "TERMINATED":
-                c["failed" if rec.failed else "done"] += 1
+                if rec.failed:
+                    c["failed"] += 1
+                elif rec.completed or rec.final:
+                    c["done"] += 1
+                else:  # stopped by Tune's clean-up of an interrupted study (see the module docstring)
+                    c["running"] += 1
             elif t.status == "ERROR":
                 c["failed"] += 1
             elif t.status == "RUNNING":
@@ -164,6 +186,36 @@ class SummaryLine(tune.Callback):
                 c["pending"] += 1
         c["pending"] += max(0, self.total - len(trials))
         return c
+
+    @property
+    def interrupted(self) -> bool:
+        """Some trial did not end (the study was stopped before it had run every trial)."""
+        c = self.counts()
+        return bool(c["running"] or c["pending"])
+
+    def stop_trial_actors(self, timeout_s: float = 30.0, grace_s: float = 1.0) -> int:
+        """Kill the actors of the trials this study ran and wait until Ray reports them dead (then
+        ``grace_s`` for their processes to exit): after an interrupted ``fit`` none may still write to
+        MLflow while the driver closes the runs. Tune's clean-up has asked them to stop already; an
+        actor that is gone is skipped. Returns how many were killed here."""
+        handles = list(self._actors.values())
+        self._actors.clear()
+        refs = []
+        for handle in handles:
+            try:
+                ray.kill(handle, no_restart=True)
+                refs.append(handle.__ray_ready__.remote())
+            except Exception:  # noqa: BLE001 - dead already, or Ray is going away
+                continue
+        deadline = time.monotonic() + timeout_s
+        for ref in refs:
+            try:
+                ray.get(ref, timeout=max(0.1, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001 - ActorDiedError: what we wait for
+                pass
+        if refs:
+            time.sleep(grace_s)
+        return len(refs)
 
     def line(self, trials=None) -> str:
         trials = self._trials if trials is None else trials
