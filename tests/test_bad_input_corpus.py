@@ -35,7 +35,7 @@ import pytest
 import torch
 
 from analysis.cli import main as analysis_main
-from search_spaces import ablation
+from search_spaces import ablation, hpo
 from study.cli import main as study_main
 from trainables.config import ConfigError, from_dict, override
 from trainables.core import PathwiseSGD, SCRAPLLoss, theta_is
@@ -174,6 +174,7 @@ def folder_study(*extra: str) -> Callable[[Path], Any]:
 
 
 GOOD_SPEC = ablation("mine", "smoke-granular", range(2)).to_dict()
+HPO_SPEC = hpo("mine", "smoke-granular", 0, arm="p-adam", num_samples=2).to_dict()
 
 
 def spec(text: str | None = None, *, drop: tuple[str, ...] = (), **changes: Any) -> Callable[[Path], None]:
@@ -216,6 +217,40 @@ CASES = [
          study("run", "ablation", root="{tmp}/runtime_resources/working_dir/session_1/studies"), 2,
          ("--root: {tmp}/runtime_resources/working_dir/session_1/studies is inside Ray's temporary job working "
           "directory", "pass an absolute --root")),
+
+    # study extend, adaptive seeds, HPO on several seeds (issue 14): exit 2 before Ray starts, nothing written
+    Case("study-cli", "extend-missing-study", study("extend", "nope", "--seeds", "3"), 2,
+         ("NAME: no study 'nope' under {tmp}/studies",)),
+    Case("study-cli", "extend-negative-seed", study("extend", "mine", "--seeds", "1,-4"), 2,
+         ("--seeds: seeds must be integers in [0, 2147483647], got -4",), (spec(),)),
+    Case("study-cli", "extend-duplicate-seeds", study("extend", "mine", "--seeds", "3,5,3"), 2,
+         ("--seeds: duplicate seed(s) 3: each seed is one paired replicate and may appear once",), (spec(),)),
+    Case("study-cli", "extend-non-integer-seeds", study("extend", "mine", "--seeds", "2,x"), 2,
+         ("--seeds: expected a count N or a comma-separated list of integers, got '2,x'",), (spec(),)),
+    Case("study-cli", "extend-hpo-study", study("extend", "mine", "--seeds", "3"), 2,
+         ("NAME: study mine is an HPO study", "extend grows ablation, losses and θ-IS studies"),
+         (file("studies/mine/spec.json", json.dumps(HPO_SPEC)),)),
+    Case("study-cli", "extend-other-arms", study("extend", "mine", "--seeds", "3", "--arms", "scrapl,p-adam"), 2,
+         ("--arms: study mine runs arms scrapl, p-adam, p-adam+p-saga, p-adam+p-saga+theta-is; an extension adds "
+          "seeds to the same arms",), (spec(),)),
+    Case("study-cli", "extend-other-preset", study("extend", "mine", "--seeds", "3", "--preset", "smoke-chirplet-lo-lo"),
+         2, ("--preset: study mine runs preset(s) smoke-granular",), (spec(),)),
+    Case("study-cli", "adaptive-min-below-3", study("run", "ablation", "--seeds", "adaptive", "--min-seeds", "2"), 2,
+         ("--min-seeds: must be >= 3 (a paired t-test needs 3 pairs), got 2",)),
+    Case("study-cli", "adaptive-bounds-out-of-order",
+         study("run", "ablation", "--seeds", "adaptive", "--min-seeds", "10", "--max-seeds", "5"), 2,
+         ("--max-seeds: must be >= --min-seeds (10), got 5",)),
+    Case("study-cli", "adaptive-max-below-3", study("run", "theta-is", "--seeds", "adaptive", "--max-seeds", "2",
+                                                    "--min-seeds", "3"), 2,
+         ("--max-seeds: must be >= 3, got 2",)),
+    Case("study-cli", "adaptive-wave-0", study("run", "ablation", "--seeds", "adaptive", "--wave-size", "0"), 2,
+         ("--wave-size: must be >= 1, got 0",)),
+    Case("study-cli", "adaptive-option-without-adaptive", study("run", "ablation", "--max-seeds", "9"), 2,
+         ("--max-seeds: only with --seeds adaptive",)),
+    Case("study-cli", "adaptive-losses", study("run", "losses", "--seeds", "adaptive"), 2,
+         ("--seeds: adaptive seeds are for the ablation and theta-is studies, not losses",)),
+    Case("study-cli", "hpo-seeds-per-trial-0", study("run", "hpo", "--seeds-per-trial", "0"), 2,
+         ("argument --seeds-per-trial: must be >= 1, got 0",)),
 
     # 2. study specs: a broken study directory; the error names the file and the field, the directory stays
     Case("study-spec", "resume-not-json", study("resume", "mine"), 2,
