@@ -49,7 +49,7 @@ def sequential_table(verdict: Mapping, rows: Sequence[Mapping[str, str]], *, not
         interval = f"[{_num(low)}, {_num(high)}]" if math.isfinite(low) or math.isfinite(high) else None
         data = {k2: c.get(k2) for k2 in ("estimate", "ci_low", "ci_high", "z", "boundary", "nominal_p", "p_value",
                                         "level", "information", "conditional_power", "at_seeds", "n_pairs")}
-        data["unit"] = "x1000" if k != 1.0 else "raw"
+        data.update(estimate=est, ci_low=low, ci_high=high, unit="x1000" if k != 1.0 else "steps")
         z, bound = _finite(c.get("z")), _finite(c.get("boundary"))
         body.append([Cell(label["comparison"], text=True), Cell(METRIC_LABELS.get(label["metric"], label["metric"]), text=True),
                      Cell(str(int(c.get("n_pairs") or 0))),
