@@ -13,6 +13,7 @@ No Ray, no MLflow, no torch at import.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from functools import partial
@@ -302,7 +303,7 @@ class StudySpec:
             raise SpecError("seeds", "at least one seed is needed")
         for s in self.seeds:
             _check_int("seeds", s, 0, 2**31 - 1)
-        dup = sorted({s for s in self.seeds if self.seeds.count(s) > 1})
+        dup = sorted(s for s, n in Counter(self.seeds).items() if n > 1)  # linear: --seeds 100000 is checked at once
         if dup:
             raise SpecError("seeds", f"duplicate seed(s) {', '.join(map(str, dup))}: each seed is one paired "
                                      "replicate and may appear once")
@@ -371,8 +372,8 @@ class StudySpec:
 
     def cells(self) -> list[Cell]:
         """Every trial, preset-major then seed-major (a partly run study has complete seed pairs)."""
-        return [Cell(p, a.name, s) for p in self.presets for s in self.seeds for a in self.arms
-                if s in self.seeds_of(a)]
+        runs = {a.name: set(self.seeds_of(a)) for a in self.arms}  # sets: linear in the seeds
+        return [Cell(p, a.name, s) for p in self.presets for s in self.seeds for a in self.arms if s in runs[a.name]]
 
     @property
     def theta_is_presets(self) -> tuple[str, ...]:

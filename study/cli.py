@@ -14,7 +14,8 @@
 Every option is checked before Ray starts; a bad one prints ``error: <option>: <what is wrong>`` and
 exits with status 2, leaving nothing behind. Exit status of run/resume: 0 every trial finished,
 1 some trials failed (e.g. NaN loss), 3 interrupted (continue with ``study resume NAME``), 4 the
-trials ran but the MLflow server was unreachable at the end (``study sync NAME`` delivers the spool).
+trials ran but the MLflow server was unreachable at the end (``study sync NAME`` delivers the spool),
+5 another driver is running the study (``study.lock``: one driver per study; nothing was done).
 """
 from __future__ import annotations
 
@@ -27,14 +28,16 @@ from typing import Any
 from common.checks import check_positive
 from common.parsing import csv_list, int_arg, key_value
 from study.errors import StudyError
-from study.layout import default_root
+from study.layout import DEFAULT_ROOT_ENV, default_root
+from study.lock import BUSY_EXIT, StudyBusy, acquire
 from study.settings import Settings
 
 __all__ = ["main", "build_parser"]
 
 EPILOG = ("Exit status: 0 every trial finished; 1 some trials failed; 2 bad input (nothing was scheduled); "
           "3 interrupted (continue with `python -m study resume NAME`); 4 the trials ran but the MLflow server "
-          "was unreachable at the end (what it misses is spooled: `python -m study sync NAME` when it is back).")
+          "was unreachable at the end (what it misses is spooled: `python -m study sync NAME` when it is back); "
+          "5 another driver is running this study (it names the driver; nothing was done).")
 
 
 # --- option types ----------------------------------------------------------------------------------
@@ -42,6 +45,7 @@ EPILOG = ("Exit status: 0 every trial finished; 1 some trials failed; 2 bad inpu
 # number); everything else about the values is checked once, by ``Settings.check`` and the spec.
 _COUNT = int_arg(1)   # an integer >= 1
 _COUNT0 = int_arg(0)  # an integer >= 0
+MAX_TRIALS = 2000     # --max-trials default: 40 seeds × 8 arms × 4 presets is 1280
 
 
 def _positive_number(text: str) -> float:
@@ -99,6 +103,9 @@ def _add_common_study(p: argparse.ArgumentParser, *, seeds: bool | str = True, f
                             "e.g. --fault p-adam/1:nan@5 (repeatable)")
     g.add_argument("--smoke-test", action="store_true",
                    help="the smoke-scale presets (seconds per trial on one core) and fewer seeds")
+    g.add_argument("--max-trials", type=_COUNT, default=MAX_TRIALS, metavar="N",
+                   help=f"refuse a study of more than N trials (default {MAX_TRIALS}: a typo such as --seeds 100000 "
+                        "would schedule hundreds of thousands); raise it when you mean it")
 
 
 def _add_adaptive(p: argparse.ArgumentParser) -> None:
@@ -321,6 +328,30 @@ def _from_hpo(name: str, root: Path, preset: str, overrides: dict[str, Any]) -> 
     return {**best["params"], **overrides}
 
 
+def _check_size(spec, args: argparse.Namespace) -> None:
+    """At most ``--max-trials`` trials (after the spec, whose checks are linear in the seeds)."""
+    n = len(spec.cells()) if spec.hpo is None else spec.hpo.num_samples
+    if n <= args.max_trials:
+        return
+    if spec.hpo is not None:
+        raise StudyError("--num-samples", f"{n} trials is more than --max-trials {args.max_trials}; pass "
+                                          f"--max-trials {n} if you mean it")
+    raise StudyError("--seeds", f"{n} trials ({len(spec.seeds)} seed(s) × {len(spec.arms)} arm(s) × "
+                                f"{len(spec.presets)} preset(s)) is more than --max-trials {args.max_trials}: use fewer "
+                                f"seeds, or pass --max-trials {n} if you mean it")
+
+
+def _check_root(root: Path, option: str) -> None:
+    """The studies' directory must be a directory, or not exist yet below one."""
+    first = root
+    while not first.exists() and first != first.parent:
+        first = first.parent
+    if not first.is_dir():
+        where = "" if first == root else f" ({first} is not a directory)"
+        raise StudyError(option, f"{root} is not a directory{where}; give a directory for the studies (created "
+                                 "if missing)")
+
+
 def _settings(args: argparse.Namespace, root: Path) -> Settings:
     return Settings(root=root, address=args.address, mlflow_uri=args.mlflow_uri,
                     cpus_per_trial=getattr(args, "cpus_per_trial", 1.0),
@@ -340,6 +371,7 @@ def cmd_run(args: argparse.Namespace, root: Path) -> int:
     from study.stages import Growth
 
     spec = spec_from_args(args, root)
+    _check_size(spec, args)
     growth = Growth(design=_design(args).to_dict()) if _adaptive(args) else None
     check_inputs(spec)
     settings = _settings(args, root)
@@ -414,10 +446,16 @@ def cmd_status(args: argparse.Namespace, root: Path) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, root: Path) -> int:
-    from study import tracking, trial_log  # lazy: MLflow
-    from study.runner import load_study
+    from study.runner import load_study  # lazy: Ray, MLflow
 
     sdir, spec, stored = load_study(root, args.name)
+    with acquire(sdir.path):  # not while a driver runs the study (StudyBusy, exit 5)
+        return _sync(args, sdir, spec, stored)
+
+
+def _sync(args: argparse.Namespace, sdir, spec, stored: dict[str, Any]) -> int:
+    from study import tracking, trial_log  # lazy: MLflow
+
     uri = stored.get("tracking_uri") or sdir.mlflow_uri
     pending = trial_log.spooled_trials(sdir.spool)
     parent = tracking.pending_study_finish(sdir.spool)
@@ -436,9 +474,9 @@ def cmd_sync(args: argparse.Namespace, root: Path) -> int:
     if parent is not None:
         _say(f"study {args.name}: its MLflow run ended {parent['status']}")
         if parent.get("export"):  # the study ended while the server was away: its tables are due
-            from study.export import export_tables  # lazy: analysis (pandas)
+            from study.export import publish  # lazy: analysis (pandas)
 
-            for p in export_tables(spec, sdir, uri, _say):
+            for p in publish(spec, sdir, uri, parent.get("parent_run_id"), _say):
                 if p.suffix == ".md":
                     _say(f"  table {p}")
     return 0
@@ -454,7 +492,18 @@ def main(argv: list[str] | None = None) -> int:
 
     root = (args.root.expanduser().resolve() if getattr(args, "root", None) else default_root())
     try:
+        _check_root(root, "--root" if getattr(args, "root", None) else f"--root (${DEFAULT_ROOT_ENV} or ./studies)")
         return COMMANDS[args.command](args, root)
+    except StudyBusy as err:  # another driver runs the study: not bad input
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return BUSY_EXIT
     except (StudyError, SpecError) as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 2
+    except KeyboardInterrupt:
+        if args.command not in ("run", "resume", "extend"):
+            raise
+        # a driver interrupted once the study has an MLflow run returns its Outcome (study.guard); here it had none
+        print("error: interrupted before the study had started (nothing to resume): run the command again",
+              file=sys.stderr, flush=True)
+        return 3

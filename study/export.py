@@ -6,26 +6,44 @@ style ``ablation.*`` / ``deltas.*``; a losses study's Table 1 style ``losses.*``
 ``losses_deltas.*``) and, for the θ-IS study, ``analysis.tables.theta_is_table``
 (Tables 3/7). Arms are in the study's order, labelled as in the paper. An HPO study instead gets
 ``hpo/best.json``: the best trial's tuned values, which ``study run ... --from-hpo NAME`` applies.
+
+``publish`` is what a study's driver calls at its end, and ``study sync`` and ``study extend`` after
+theirs: the tables as above plus an HTML copy of each Markdown table (``<stem>.html``, for the MLflow
+UI's artifact view and a browser), and figures in ``<study>/figures/`` (``validation_curves``: mean ±
+95 % CI band per arm against steps and wall-clock time; ``accuracy_vs_cost``: test θ L1 against
+seconds per step with 95 % CI whiskers; PNG and PDF, by ``analysis.plots``; one sub-folder per preset
+when the study has several); all of it is then logged to the study's parent MLflow run under
+``tables/`` and ``figures/``, replacing what an earlier ``publish`` logged there (new files are
+uploaded first, then the ones it no longer writes are deleted).
 """
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from analysis import schema, tables, tables808
-from analysis.mlflow_source import read_study
+import markdown
+
+from analysis import plots, schema, tables, tables808
+from analysis.mlflow_source import StudyRuns, read_study
 from analysis.output import atomic_paths
+from analysis.pairing import select_preset
 from analysis.render import render
 from analysis.report import SUFFIXES, write_tables
 from search_spaces.spec import StudySpec
+from study import mlflow_ui, tracking
 from study.layout import StudyDir, write_json_atomic
 from trainables.presets import get_preset
 
 _TABLE_NAMES = {"losses": ("losses", "losses_deltas")}  # file stems of the Table 2/6 style pair, by study kind
 
-__all__ = ["export_tables", "write_best", "read_best"]
+__all__ = ["export_tables", "publish", "write_best", "read_best", "FIGURES", "TABLE2_ARTIFACT"]
+
+FIGURES = "figures"                    # <study>/figures and the parent run's artifact folder of the figures
+TABLE2_ARTIFACT = "tables/ablation.md"  # a one-preset ablation study's Table 2 on its parent run
+Say = Callable[[str], None]
 
 
 def _write_table(table, out_stem: Path, formats: Sequence[str] = ("markdown", "csv")) -> list[Path]:
@@ -36,16 +54,24 @@ def _write_table(table, out_stem: Path, formats: Sequence[str] = ("markdown", "c
     return list(texts)
 
 
-def export_tables(spec: StudySpec, sdir: StudyDir, tracking_uri: str,
-                  say: Callable[[str], None] = print) -> list[Path]:
-    """Write ``per_seed.csv`` and the tables; problems are reported, not raised (the study is done)."""
+def _read(spec: StudySpec, tracking_uri: str, curves: bool) -> StudyRuns:
     tr808 = [p for p in spec.presets if get_preset(p).synth.kind == "tr808"]
-    try:  # TR-808 runs on recordings have no θ: only arm and seed are required of every run
-        runs = read_study(tracking_uri, spec.name,
-                          required=(schema.ARM_COLUMN, schema.SEED_COLUMN) if tr808 else None)
-    except ValueError as err:
-        say(f"tables not written: {err}")
-        return []
+    # TR-808 runs on recordings have no θ: only arm and seed are required of every run
+    return read_study(tracking_uri, spec.name, curves=curves,
+                      required=(schema.ARM_COLUMN, schema.SEED_COLUMN) if tr808 else None)
+
+
+def export_tables(spec: StudySpec, sdir: StudyDir, tracking_uri: str,
+                  say: Callable[[str], None] = print, *, runs: StudyRuns | None = None) -> list[Path]:
+    """Write ``per_seed.csv`` and the tables; problems are reported, not raised (the study is done).
+    ``runs``: the study as read already (``read_study``)."""
+    tr808 = [p for p in spec.presets if get_preset(p).synth.kind == "tr808"]
+    if runs is None:
+        try:
+            runs = _read(spec, tracking_uri, curves=False)
+        except ValueError as err:
+            say(f"tables not written: {err}")
+            return []
     sdir.tables.mkdir(parents=True, exist_ok=True)
     written = []
     per_seed = runs.per_seed
@@ -121,3 +147,128 @@ def read_best(root: Path, name: str) -> dict[str, Any]:
     if not path.is_file():
         raise ValueError(f"no finished HPO study {name!r} under {Path(root)} (missing {path})")
     return json.loads(path.read_text())
+
+
+# --- publish: tables, their HTML, figures, on the parent run -------------------------------------------
+_HTML_STYLE = ("body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:1em 0}"
+               "th,td{border:1px solid #bbb;padding:.3em .6em;text-align:right}th:first-child,td:first-child"
+               "{text-align:left}th{background:#f2f2f2}")
+
+
+def _html_copy(md: Path) -> Path:
+    """``<stem>.html`` next to a Markdown table: the same table as an HTML page (Python-Markdown)."""
+    body = markdown.markdown(md.read_text(encoding="utf-8"), extensions=["tables"], output_format="html")
+    title = html.escape(f"{md.parent.name}/{md.stem}")
+    out = md.with_suffix(".html")
+    with atomic_paths([out]) as (tmp,):
+        tmp.write_text(f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
+                       f"<style>{_HTML_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n", encoding="utf-8")
+    return out
+
+
+def _figures(spec: StudySpec, sdir: StudyDir, runs: StudyRuns, say: Say) -> list[Path]:
+    """Validation curves and accuracy vs cost per preset (``analysis.plots``), into ``<study>/figures``."""
+    written: list[Path] = []
+    for preset in spec.presets:
+        where = f" for {preset}" if len(spec.presets) > 1 else ""
+        try:
+            per_seed = select_preset(runs.per_seed, preset if len(spec.presets) > 1 else None)
+            curves = select_preset(runs.curves, preset if len(spec.presets) > 1 else None)
+        except ValueError as err:
+            say(f"figures{where} not drawn: {err}")
+            continue
+        present = set(per_seed[schema.ARM_COLUMN])
+        arms = [a for a in spec.arm_names if a in present]
+        labels = [spec.arm(a).display for a in arms]
+        out = sdir.path / FIGURES / (preset if len(spec.presets) > 1 else "")
+        out.mkdir(parents=True, exist_ok=True)
+        title = f"{spec.name}: validation θ L1, mean ± 95 % CI over seeds ({preset})"
+        try:
+            try:
+                fig = plots.plot_curves(curves, arms, labels=labels, x="both", ci="t", title=title)
+            except ValueError:  # no elapsed_s histories: against steps only
+                fig = plots.plot_curves(curves, arms, labels=labels, x="step", ci="t", title=title)
+            written += plots.save_figure(fig, out / "validation_curves")
+        except ValueError as err:
+            say(f"validation curves{where} not drawn: {err}")
+        try:
+            fig = plots.plot_cost(per_seed, arms, labels=labels, ci="t",
+                                  title=f"{spec.name}: accuracy vs cost, mean ± 95 % CI ({preset})")
+            written += plots.save_figure(fig, out / "accuracy_vs_cost")
+        except ValueError as err:
+            say(f"accuracy vs cost{where} not drawn: {err}")
+    return written
+
+
+def _artifact_files(client, run_id: str, folder: str) -> set[str]:
+    """Every file under ``folder`` of a run's artifacts (recursively); empty when there is none."""
+    out: set[str] = set()
+    try:
+        items = client.list_artifacts(run_id, folder)
+    except Exception:  # noqa: BLE001 - no such folder yet
+        return out
+    for item in items:
+        if item.is_dir:
+            out |= _artifact_files(client, run_id, item.path)
+        else:
+            out.add(item.path)
+    return out
+
+
+def _log_replacing(uri: str, run_id: str, files: dict[str, Path], folders: Sequence[str]) -> None:
+    """Upload ``files`` (artifact path -> local file) to the run, then delete the files under ``folders``
+    that an earlier version had and this one does not."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    c = tracking.client(uri)
+    before = set().union(*(_artifact_files(c, run_id, f) for f in folders))
+    for path, local in files.items():
+        folder = path.rpartition("/")[0]
+        c.log_artifact(run_id, str(local), folder or None)
+    stale = sorted(before - set(files))
+    if stale:
+        repo = get_artifact_repository(c.get_run(run_id).info.artifact_uri, tracking_uri=uri)
+        for path in stale:
+            repo.delete_artifacts(path)
+
+
+def publish(spec: StudySpec, sdir: StudyDir, tracking_uri: str, parent_run_id: str | None = None,
+            say: Say = print) -> list[Path]:
+    """Write the study's tables (+ HTML) and figures and log them to its parent MLflow run, replacing the
+    previous version (see the module docstring). ``parent_run_id``: default the one in
+    ``settings.json``. Returns the files written; problems are reported, not raised."""
+    if spec.hpo is not None:
+        return []
+    runs = None
+    try:
+        runs = _read(spec, tracking_uri, curves=True)
+    except ValueError as err:  # e.g. TR-808 recordings: no θ curves; the tables may still be written
+        say(f"figures not drawn: {err}")
+    written = export_tables(spec, sdir, tracking_uri, say, runs=runs)
+    if not written:
+        return []
+    written += [_html_copy(p) for p in list(written) if p.suffix == ".md"]
+    if runs is not None:
+        written += _figures(spec, sdir, runs, say)
+    parent = parent_run_id or _stored_parent(sdir)
+    if parent is None:
+        say(f"the tables were not logged to MLflow: no parent run id in {sdir.settings_file}")
+        return written
+    files = {}
+    for p in written:
+        top = sdir.tables if p.is_relative_to(sdir.tables) else sdir.path / FIGURES
+        files[f"{top.name}/{p.relative_to(top).as_posix()}"] = p
+    try:
+        _log_replacing(tracking_uri, parent, files, ("tables", FIGURES))
+        mlflow_ui.mark_experiment(tracking_uri, tracking.client(tracking_uri).get_run(parent).info.experiment_id)
+        say(f"logged {len(files)} table and figure file(s) to the study's MLflow run {parent} (tables/, {FIGURES}/)")
+    except Exception as err:  # noqa: BLE001 - the files are on disk; `study sync` or a resume logs them again
+        say(f"could not log the tables to the study's MLflow run ({type(err).__name__}: {str(err)[:200]})")
+    return written
+
+
+def _stored_parent(sdir: StudyDir) -> str | None:
+    try:
+        return sdir.read_json(sdir.settings_file).get("parent_run_id")
+    except (OSError, ValueError):
+        return None

@@ -219,6 +219,7 @@ class _SigtermAsSigint:
     def __enter__(self):
         self.previous = None
         try:
+            self.sigint = signal.getsignal(signal.SIGINT)
             self.previous = signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
         except ValueError:  # not the main thread
             pass
@@ -227,6 +228,9 @@ class _SigtermAsSigint:
     def __exit__(self, *exc):
         if self.previous is not None:
             signal.signal(signal.SIGTERM, self.previous)
+            # Tune puts back its predecessor only when a signal came: a stale handler would swallow the
+            # next Ctrl-C (during the export) without stopping anything
+            signal.signal(signal.SIGINT, self.sigint)
 
 
 @contextlib.contextmanager

@@ -38,6 +38,8 @@ from search_spaces.spec import SpecError, StudySpec
 from study import cluster, preflight, stages, theta_is_stage, tracking, waves
 from study.errors import StudyError
 from study.finish import Outcome, finish
+from study.guard import Guard, guarded
+from study.lock import check_free
 from study.fit import FitContext
 from study.layout import StudyDir, write_json_atomic
 from study.settings import Settings
@@ -115,12 +117,15 @@ def run(spec: StudySpec, settings: Settings, *, say: Say = print, growth: stages
                                            f"`python -m study resume {spec.name}`")
             say(f"study {spec.name} exists with the same spec: resuming it")
             return resume(spec.name, settings, say=say)
+        check_free(sdir.path)  # another driver creating this study right now: StudyBusy, not "not a study"
         if any(sdir.path.iterdir()):
             raise StudyError("--name", f"{sdir.path} exists and is not a study directory")
     uri = settings.mlflow_uri or sdir.mlflow_uri
     if settings.mlflow_uri:
         tracking.check_tracking_uri(uri)
-    return _execute(spec, sdir, settings, uri, fresh=True, stored={}, say=say, growth=growth)
+    # one driver per study (study.lock, taken once the directory exists), SIGINT/SIGTERM (study.interrupts)
+    return guarded(sdir, spec, settings, say, hold=False, body=lambda guard: _execute(
+        spec, sdir, settings, uri, fresh=True, stored={}, say=say, growth=growth, guard=guard))
 
 
 def resume(name: str, settings: Settings, *, say: Say = print, growth: stages.Growth | None = None) -> Outcome:
@@ -140,11 +145,14 @@ def resume(name: str, settings: Settings, *, say: Say = print, growth: stages.Gr
                      gpus_per_trial=stored.get("gpus_per_trial", settings.gpus_per_trial),
                      max_concurrent=settings.max_concurrent or stored.get("max_concurrent"),
                      flush_s=stored.get("flush_s", settings.flush_s))
-    return _execute(spec, sdir, merged, uri, fresh=False, stored=stored, say=say, growth=growth)
+    # the study's lock before Ray starts: a second driver is refused at once (study.guard)
+    return guarded(sdir, spec, merged, say, hold=True, body=lambda guard: _execute(
+        spec, sdir, merged, uri, fresh=False, stored=stored, say=say, growth=growth, guard=guard))
 
 
 def _execute(spec: StudySpec, sdir: StudyDir, settings: Settings, uri: str, *, fresh: bool,
-             stored: dict[str, Any], say: Say, growth: stages.Growth | None = None) -> Outcome:
+             stored: dict[str, Any], say: Say, growth: stages.Growth | None = None,
+             guard: Guard | None = None) -> Outcome:
     address = cluster.resolve_address(settings.address)
     cluster.check_address(address)
     t0 = time.time()
@@ -156,6 +164,8 @@ def _execute(spec: StudySpec, sdir: StudyDir, settings: Settings, uri: str, *, f
         try:
             if fresh:
                 sdir.path.mkdir(parents=True, exist_ok=True)
+                if guard is not None:  # StudyBusy (exit 5) when another driver created it first
+                    guard.hold(sdir.path)
                 created = True
                 write_json_atomic(sdir.spec_file, spec.to_dict())
                 if growth is not None and growth.design is not None:
@@ -189,7 +199,7 @@ def _execute(spec: StudySpec, sdir: StudyDir, settings: Settings, uri: str, *, f
                                               data_dir), growth, git=git)  # grown: extensions, waves
         outcome = Outcome(spec.name, sdir, uri, exp_id, parent_id, result.counts(), result.records,
                           time.time() - t0, result.max_running, theta_is=pi_files, best=result.best)
-        finish(result.spec, sdir, settings, outcome, say)
+        finish(result.spec, sdir, settings, outcome, say, guard.interrupts if guard is not None else None)
         return outcome
     finally:
         if started:

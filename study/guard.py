@@ -1,0 +1,87 @@
+"""What a study's driver holds while it runs (``guarded``): the study's lock (``study.lock``: one driver per
+study; a second one is refused with exit status 5) and its signal handling (``study.interrupts``: SIGINT
+and SIGTERM stop the study, which then reports itself interrupted, exit status 3).
+
+``guarded(sdir, settings, say, body, hold=...)`` runs ``body(guard)`` (the runner's ``_execute``):
+
+* ``hold=True`` (resume, extend: the study directory exists) takes the lock before anything else, before
+  Ray starts; a fresh study takes it with ``guard.hold`` right after creating its directory;
+* a ``KeyboardInterrupt`` that escapes the body (a signal before the trials, during the θ-IS stage, or a
+  second one that cut Tune's graceful stop short) is turned into an interrupted ``Outcome`` by
+  ``study.finish.finish_interrupted`` (trial runs left RUNNING → KILLED, the parent run → KILLED);
+  before the study had an MLflow run there is nothing to close and the interrupt goes on to the CLI;
+* the lock is released at the end, whatever happened. Should another driver take the lock over (this
+  one was judged dead: no heartbeat for a minute), this driver stops its study as on SIGINT.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from search_spaces.spec import StudySpec
+from study import lock
+from study.finish import Outcome, finish_interrupted
+from study.interrupts import Interrupts
+from study.layout import StudyDir
+from study.settings import Settings
+
+__all__ = ["Guard", "guarded"]
+
+Say = Callable[[str], None]
+T = TypeVar("T")
+
+
+class Guard:
+    """One driver's hold on a study: its lock and its ``Interrupts``."""
+
+    def __init__(self, say: Say) -> None:
+        self.say = say
+        self.interrupts = Interrupts()
+        self.lock: lock.DriverLock | None = None
+
+    def hold(self, study_dir) -> None:
+        """Take the study's lock (``lock.StudyBusy`` when a live driver holds it)."""
+        if self.lock is None:
+            self.lock = lock.acquire(study_dir, on_lost=self._lost)
+            if self.lock.took_over:
+                self.say(f"took over the study's lock from a dead driver ({self.lock.took_over})")
+
+    def _lost(self, why: str) -> None:
+        self.say(f"error: {why}; another driver runs this study now: stopping this one (SIGINT)")
+        os.kill(os.getpid(), signal.SIGINT)
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+
+def guarded(sdir: StudyDir, spec: StudySpec, settings: Settings, say: Say, body: Callable[[Guard], Outcome], *,
+            hold: bool) -> Outcome:
+    """``body(guard)`` under the study's lock and signal handling (see the module docstring)."""
+    guard = Guard(say)
+    t0 = time.time()
+    try:
+        with guard.interrupts.raising():
+            if hold:
+                guard.hold(sdir.path)
+            try:
+                return body(guard)
+            except KeyboardInterrupt:
+                try:  # the spec on disk: a grown study (extend, adaptive waves) has more seeds than it started with
+                    spec = StudySpec.from_dict(sdir.read_json(sdir.spec_file))
+                except (OSError, ValueError):
+                    pass
+                where = guard.interrupts.stage
+                stage = (f"by {guard.interrupts.received}" if guard.interrupts.received else "by SIGINT") + (
+                    f" during {where}" if where and where != "the study" else " before its trials ended")
+                outcome = finish_interrupted(spec, sdir, settings, say, stage=stage, wall_s=time.time() - t0,
+                                             interrupts=guard.interrupts)
+                if outcome is None:
+                    raise
+                return outcome
+    finally:
+        guard.release()
