@@ -34,6 +34,20 @@ def test_comparisons_pair_consecutive_arms_and_leave_missing_runs_out():
                          "baseline": "scrapl", "metric": schema.TEST_THETA_L1}
 
 
+def test_theta_is_comparisons_are_uniform_vs_theta_is_per_preset():
+    presets = ("smoke-chirplet-lo-lo", "smoke-chirplet-hi-hi")
+    spec = studies.theta_is("t", presets, (0, 1, 2))
+    rows = [{schema.PRESET_COLUMN: p, schema.ARM_COLUMN: a, schema.SEED_COLUMN: s,
+             schema.TEST_THETA_L1: s + (0.5 if a == "theta-is" else 0.0) + (10.0 if p == presets[1] else 0.0),
+             schema.VAL_TOTAL_VARIATION: 1.0, schema.CONVERGENCE_STEP: 100.0 * (s + 1)}
+            for p in presets for a in ("uniform", "theta-is") for s in (0, 1, 2)]
+    diffs, labels = waves.comparisons(spec, pd.DataFrame(rows))
+    assert len(diffs) == 6 and [r["preset"] for r in labels] == [presets[0]] * 3 + [presets[1]] * 3
+    np.testing.assert_array_equal(diffs[f"{presets[1]}: theta-is vs uniform: test_theta_l1"], [0.5, 0.5, 0.5])
+    np.testing.assert_array_equal(diffs[f"{presets[0]}: theta-is vs uniform: convergence_step"], [0.0, 0.0, 0.0])
+    assert waves._labels(spec, labels)[0]["comparison"] == f"{presets[0]}: θ-IS vs Uniform"
+
+
 def test_next_wave_reaches_the_next_planned_look():
     design = Design(min_seeds=5, wave=5, max_seeds=12)
     spec = studies.ablation("a", "smoke-granular", tuple(range(5)), arms=["scrapl", "p-adam"])
