@@ -197,7 +197,7 @@ def finish(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Outcome
         pending = bool(trial_log.spooled_trials(sdir.spool))
         if spec.hpo is not None and not outcome.unfinished and not pending:
             reconcile_hpo(outcome.tracking_uri, outcome.experiment_id, sdir, spec.name, set(outcome.records))
-    _summary(spec, outcome, say)
+        _summary(spec, outcome, say)
     export_at_sync = settings.export and spec.hpo is None and not outcome.unfinished  # tables come from MLflow
     if not outcome.unfinished and not pending:
         if interrupts.received:

@@ -179,3 +179,47 @@ def test_no_token_or_secret_in_mlflow_or_logs(job, ray_head, mlflow_server, stud
             assert token.encode() not in path.read_bytes(), path
     # and the job API really requires it
     assert ray_head.api(f"/api/jobs/{job['id']}", token=False)[0] == 401
+
+
+def markdown_cells(markdown: str) -> list[str]:
+    """The cells of a Markdown table's body rows, as the UI renders them (no ** bold, no \\ escapes)."""
+    cells = []
+    for row in [ln for ln in markdown.splitlines() if ln.startswith("|")][2:]:
+        for cell in row.strip().strip("|").split("|"):
+            text = cell.strip().replace("**", "").replace("\\", "")
+            if text:
+                cells.append(text)
+    return cells
+
+
+def test_the_study_run_carries_table2_and_figures_in_the_mlflow_ui(job, mlflow_server, chromium):
+    """The parent run's artifacts: Table 2 (Markdown, HTML, CSV), the per-seed CSV and the figures; the run's
+    artifact view, opened by the deep link the driver prints, renders Table 2's cells."""
+    import html
+
+    from study import mlflow_ui
+
+    c = mlflow_server.client()
+    exp = c.get_experiment_by_name(schema.EXPERIMENT_PREFIX + NAME)
+    (parent,) = c.search_runs([exp.experiment_id], f"tags.`{schema.ROLE}` = '{schema.ROLE_STUDY}'")
+    rid = parent.info.run_id
+    tables = {a.path for a in c.list_artifacts(rid, "tables")}
+    assert {"tables/ablation.md", "tables/ablation.html", "tables/ablation.csv", "tables/per_seed.csv"} <= tables, tables
+    figures = {a.path for a in c.list_artifacts(rid, "figures")}
+    assert {"figures/validation_curves.png", "figures/accuracy_vs_cost.png"} <= figures, figures
+    assert exp.tags.get(mlflow_ui.EXPERIMENT_KIND_TAG) == mlflow_ui.MODEL_TRAINING
+    url = mlflow_ui.run_url(mlflow_server.uri, exp.experiment_id, rid, "tables/ablation.md")
+    assert url in job["logs"], "the driver did not print the Table 2 link"
+    local = Path(c.download_artifacts(rid, "tables/ablation.md", str(ARTIFACTS / "e2e-parent-run")))
+    cells = markdown_cells(local.read_text())
+    assert [cell for cell in cells if cell in LABELS] == LABELS, cells
+
+    dom = chromium.dom(url)
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", dom)).split())
+    missing = [cell for cell in cells if " ".join(cell.split()) not in text]
+    if missing:
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "mlflow-ui-table2.html").write_text(dom)
+    assert not missing, f"Table 2 cells {missing} not in the rendered artifact view of {url} (DOM in test-artifacts/)"
+    shot = chromium.screenshot(url, ARTIFACTS / "mlflow-ui-table2.png", window="1280,900")
+    assert shot.stat().st_size < 500_000
