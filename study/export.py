@@ -247,6 +247,8 @@ def publish(spec: StudySpec, sdir: StudyDir, tracking_uri: str, parent_run_id: s
     written = export_tables(spec, sdir, tracking_uri, say, runs=runs)
     if not written:
         return []
+    # an adaptive study's sequential decisions (study.waves writes them after its last look)
+    written += [p for p in sorted(sdir.tables.glob("sequential.*")) if p.suffix in (".md", ".csv")]
     written += [_html_copy(p) for p in list(written) if p.suffix == ".md"]
     if runs is not None:
         written += _figures(spec, sdir, runs, say)

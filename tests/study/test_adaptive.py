@@ -77,7 +77,14 @@ def test_a_smoke_adaptive_ablation_stops_by_itself_and_says_why(ray_cluster, tmp
     assert seeds == list(range(looks[-1]))
     history = json.loads((sdir / "extensions.json").read_text())["history"] if len(looks) > 1 else []
     assert [(h["kind"], h["seeds_added"]) for h in history] == ([("wave", [3])] if len(looks) > 1 else [])
-    by_key = runs(f"sqlite:///{sdir / 'mlflow.db'}", name).by_key()
+    r = runs(f"sqlite:///{sdir / 'mlflow.db'}", name)
+    by_key = r.by_key()
+    (parent,) = r.parents
+    assert parent.data.tags["scrapl.sequential.stop"] == "true"
+    assert parent.data.tags["scrapl.sequential.reason"] == last["reason"]
+    logged = {a.path for a in r.client.list_artifacts(parent.info.run_id, "tables")}
+    assert {"tables/sequential.md", "tables/sequential.csv"} <= logged, logged  # in the MLflow UI too
+    assert "adaptive.json" in {a.path for a in r.client.list_artifacts(parent.info.run_id)}
     assert sorted(by_key) == sorted(f"smoke-granular/{a}/{s}" for a in ("scrapl", "p-adam") for s in seeds)
 
     # the tables: the sequential decisions (seeds used, boundary, decision, why) and the fixed-n tables

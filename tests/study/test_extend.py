@@ -59,6 +59,7 @@ def test_extend_a_finished_smoke_ablation_runs_only_the_new_trials(ray_cluster, 
     assert json.loads(parent.data.tags["scrapl.seed_history"])[0]["seeds_added"] == [2]
     assert parent.data.params["seeds"] == "0,1"  # params are immutable: the seeds it started with
     assert "extensions.json" in {a.path for a in r.client.list_artifacts(parent.info.run_id)}
+    assert "tables/ablation.md" in {a.path for a in r.client.list_artifacts(parent.info.run_id, "tables")}
     # the tables re-exported over the 3 seeds
     per_seed = (sdir / "tables" / "per_seed.csv").read_text().strip().splitlines()
     assert len(per_seed) == 1 + 12
