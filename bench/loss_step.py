@@ -17,8 +17,14 @@ resident set size just before it; on CUDA: ``torch.cuda.max_memory_allocated`` d
     python bench/loss_step.py --config granular --every 5
     python bench/loss_step.py --config tiny --json     # figures as one JSON object on the last line
 
-Compare with the authors' implementation on the same machine, same config and thread count:
-``../shared/tools/released_scrapl_bench.py`` (in its own venv; see its docstring).
+Side by side with the authors' implementation (``scrapl-loss`` 0.1.0, which must live in its own venv; see
+``../shared/tools/released_scrapl_bench.py``): ``--released-python VENV/bin/python`` runs that script with the
+same config, batch, repetitions, paths and threads right after ours and reports both medians and the ratios
+(``path_speedup_vs_released``, ``full_speedup_vs_released`` with ``--full`` there too).
+
+    python3 -m venv ../released-scrapl && ../released-scrapl/bin/pip install -q torch==2.13.0 \
+        scrapl-loss==0.1.0 'scipy<1.17'
+    python bench/loss_step.py --config tiny --released-python ../released-scrapl/bin/python --json
 """
 from __future__ import annotations
 
@@ -30,8 +36,11 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-CONFIGS = {  # name: JTFS settings (the paper's granular/chirplet and TR-808 configs, and "tiny")
+RELEASED_SCRIPT = Path(__file__).resolve().parents[1].parent / "shared" / "tools" / "released_scrapl_bench.py"
+CONFIGS = {  # name: JTFS settings (the paper's granular/chirplet and TR-808 configs, "tiny", and the smoke presets')
+    "smoke": dict(shape=4096, J=6, Q1=4, Q2=1, J_fr=2, Q_fr=1),
     "tiny": dict(shape=8192, J=8, Q1=8, Q2=2, J_fr=3, Q_fr=2),
     "granular": dict(shape=32768, J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2),
     "tr808": dict(shape=44100, J=12, Q1=8, Q2=2, J_fr=5, Q_fr=2, T=2048, F=1),
@@ -203,6 +212,23 @@ def run_worker(kind: str, measure: str, args: argparse.Namespace) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def run_released(args: argparse.Namespace) -> dict:
+    """The released code's figures from ``released_scrapl_bench.py`` in its own venv (same settings)."""
+    if not args.released_script.is_file():
+        raise SystemExit(f"--released-script: {args.released_script} does not exist")
+    cmd = [args.released_python, str(args.released_script), "--config", args.config, "--batch", str(args.batch),
+           "--reps", str(args.reps), "--every", str(args.every), "--threads", str(args.threads)]
+    if not args.no_full:
+        cmd.append("--full")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as err:
+        raise SystemExit(f"--released-python: cannot run {args.released_python}: {err}") from None
+    if proc.returncode != 0:
+        raise SystemExit(f"released_scrapl_bench.py failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", choices=sorted(CONFIGS), default="tiny")
@@ -215,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object last")
+    ap.add_argument("--released-python", metavar="PYTHON", help="python of a venv with scrapl-loss 0.1.0: "
+                    "time the released code too, same settings (CPU)")
+    ap.add_argument("--released-script", type=Path, default=RELEASED_SCRIPT, help="released_scrapl_bench.py "
+                    f"(default {RELEASED_SCRIPT})")
     ap.add_argument("--worker", choices=["scrapl", "full"], help=argparse.SUPPRESS)
     ap.add_argument("--measure", choices=["time", "memory"], default="time", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -232,9 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     for kind in kinds:
         for measure in ("time", "memory"):
             result.update(run_worker(kind, measure, args))
+    result["scrapl_path_max_over_median"] = result["scrapl_path_step_max_s"] / result["scrapl_path_step_median_s"]
     if not args.no_full:
         result["speedup_full_over_scrapl"] = result["full_jtfs_step_median_s"] / result["scrapl_path_step_median_s"]
         result["memory_ratio_full_over_scrapl"] = result["full_jtfs_peak_mb"] / max(result["scrapl_peak_mb"], 1e-3)
+    if args.released_python:
+        result["released"] = released = run_released(args)
+        result["path_speedup_vs_released"] = released["scrapl_path_step_median_s"] / result["scrapl_path_step_median_s"]
+        if "full_jtfs_step_s" in released:
+            result["full_speedup_vs_released"] = released["full_jtfs_step_s"] / result["full_jtfs_step_median_s"]
 
     print(f"config {args.config}: P = {result['P']}, batch {args.batch}, {args.threads} thread(s), {args.device}")
     print(f"{'loss':<10} {'median ms':>10} {'IQR ms':>8} {'peak MB':>9}")
@@ -249,6 +285,15 @@ def main(argv: list[str] | None = None) -> int:
               f"{result['full_jtfs_peak_mb']:>9.1f}   ({result['full_jtfs_coefficients']} joint coefficients)")
         print(f"full JTFS / SCRAPL: {result['speedup_full_over_scrapl']:.0f}x time, "
               f"{result['memory_ratio_full_over_scrapl']:.1f}x memory ({result['memory_measure']})")
+    print(f"slowest / median path: {result['scrapl_path_max_over_median']:.1f}x")
+    if args.released_python:
+        rel = result["released"]
+        line = (f"released scrapl-loss 0.1.0: path median {1e3 * rel['scrapl_path_step_median_s']:.1f} ms "
+                f"(ours {result['path_speedup_vs_released']:.1f}x faster)")
+        if "full_jtfs_step_s" in rel:
+            line += (f", full JTFS {1e3 * rel['full_jtfs_step_s']:.0f} ms "
+                     f"(ours {result['full_speedup_vs_released']:.2f}x faster)")
+        print(line)
     if args.stages:
         print("SCRAPL step split (median ms over paths; share of total):",
               ", ".join(f"{n} {1e3 * result[f'stage_{n}_median_s']:.1f} ({100 * result[f'stage_{n}_total_share']:.0f}%)"
