@@ -27,6 +27,7 @@ from typing import Any
 
 from common.checks import check_positive
 from common.parsing import csv_list, int_arg, key_value
+from study import cli_seeds
 from study.errors import StudyError
 from study.layout import DEFAULT_ROOT_ENV, default_root
 from study.lock import BUSY_EXIT, StudyBusy, acquire
@@ -108,18 +109,6 @@ def _add_common_study(p: argparse.ArgumentParser, *, seeds: bool | str = True, f
                         "would schedule hundreds of thousands); raise it when you mean it")
 
 
-def _add_adaptive(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("adaptive seeds (--seeds adaptive)",
-                             "Seeds run in waves; after each wave the study's paired comparisons (consecutive arms; "
-                             "uniform vs θ-IS) are decided by group-sequential paired t-tests at family-wise α over "
-                             "every look (analysis.sequential); seeds stop when every comparison is decided or at "
-                             "--max-seeds.")
-    g.add_argument("--min-seeds", type=int_arg(None), default=None, metavar="N", help="seeds of the first look (default 5)")
-    g.add_argument("--max-seeds", type=int_arg(None), default=None, metavar="N", help="at most this many seeds (default 25)")
-    g.add_argument("--wave-size", type=int_arg(None), default=None, metavar="N", help="seeds added per wave (default 5)")
-    g.add_argument("--alpha", type=float, default=None, metavar="A", help="family-wise type-I error (default 0.05)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m study", description="Run SCRAPL studies on Ray Tune, logged "
                                      "to MLflow, exported as the paper's tables.", epilog=EPILOG)
@@ -137,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--factorial", action="store_true", help="all 8 combinations of P-Adam, P-SAGA, θ-IS")
     p.add_argument("--arms", type=csv_list, metavar="A,B,...", help="run only these arms (in this order)")
     p.add_argument("--from-hpo", metavar="NAME", help="apply the best config of HPO study NAME to every arm")
-    _add_adaptive(p)
+    cli_seeds.add_adaptive_options(p)
     _add_runtime(p)
 
     p = studies.add_parser("losses", help="SCRAPL vs JTFS vs MSS variants vs P-loss (Table 1)",
@@ -159,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--presets", type=csv_list, default=None, metavar="P1,P2,...",
                    help="presets (default the four chirplet configurations; smoke-chirplet-* with --smoke-test)")
     p.add_argument("--arms", type=csv_list, metavar="A,B", help="run only these arms (uniform, theta-is)")
-    _add_adaptive(p)
+    cli_seeds.add_adaptive_options(p)
     _add_runtime(p)
 
     p = studies.add_parser("hpo", help="Optuna + ASHA over lr, batch size, weight decay, SCRAPL settings",
@@ -183,22 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "from their last checkpoint. " + EPILOG)
     p.add_argument("name", metavar="NAME")
     _add_runtime(p, resume=True)
-
-    p = sub.add_parser("extend", help="add seeds to a finished or interrupted ablation, losses or θ-IS study",
-                       description="Add seeds to a grid study: only the new (preset, arm, seed) trials run, in a new "
-                                   "Tune experiment of the study (<study>/ray/extend-K); finished trials keep their "
-                                   "MLflow runs; the study's MLflow run records every extension (seeds, when, git "
-                                   "commit); the tables are exported again. Seeds already in the study are left out; "
-                                   "an extension that adds none is refused, unless its trials are unfinished (it is "
-                                   "then continued). " + EPILOG)
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("--seeds", required=True, metavar="N|S1,S2,...",
-                   help="seed count N (the study then has seeds 0..N-1) or a comma-separated list of seeds to add")
-    p.add_argument("--preset", "--presets", dest="presets", type=csv_list, default=None, metavar="P[,P2]",
-                   help="optional check: the study's preset(s); anything else is refused")
-    p.add_argument("--arms", type=csv_list, default=None, metavar="A,B,...",
-                   help="optional check: the study's arms; anything else is refused")
-    _add_runtime(p, resume=True)
+    cli_seeds.add_extend_parser(sub, _add_runtime, EPILOG)
 
     p = sub.add_parser("list", help="list the studies", description="List the studies under the root directory.")
     p.add_argument("--root", type=Path, default=None, metavar="DIR", help="default $SCRAPL_STUDY_ROOT or ./studies")
@@ -257,8 +231,8 @@ def spec_from_args(args: argparse.Namespace, root: Path):
             num = args.num_samples or (4 if smoke else 20)
             return studies.hpo(name, preset, args.seed, arm=args.arm, num_samples=num, overrides=overrides,
                                smoke_test=smoke, seeds_per_trial=args.seeds_per_trial)
-        if _adaptive(args):
-            seeds = tuple(range(_design(args).min_seeds))
+        if cli_seeds.is_adaptive(args):
+            seeds = tuple(range(cli_seeds.design(args).min_seeds))
         else:
             seeds = parse_seeds(args.seeds) if args.seeds is not None else tuple(range(2 if smoke else 20))
         if getattr(args, "from_hpo", None):
@@ -271,39 +245,6 @@ def spec_from_args(args: argparse.Namespace, root: Path):
         return studies.theta_is(name, presets, seeds, **common)
     except SpecError as err:
         raise StudyError(_option_for(err.field, args), str(err).split(": ", 1)[-1]) from None
-
-
-_ADAPTIVE_OPTIONS = (("min_seeds", "--min-seeds"), ("max_seeds", "--max-seeds"), ("wave_size", "--wave-size"),
-                     ("alpha", "--alpha"))
-
-
-def _adaptive(args: argparse.Namespace) -> bool:
-    """``--seeds adaptive``; the adaptive options without it, or on a study without comparisons, refused."""
-    adaptive = (getattr(args, "seeds", None) or "").strip() == "adaptive"
-    if not adaptive:
-        for attr, option in _ADAPTIVE_OPTIONS:
-            if getattr(args, attr, None) is not None:
-                raise StudyError(option, "only with --seeds adaptive")
-        return False
-    if args.study not in ("ablation", "theta-is"):
-        raise StudyError("--seeds", f"adaptive seeds are for the ablation and theta-is studies, not {args.study}")
-    if getattr(args, "factorial", False):
-        raise StudyError("--seeds", "adaptive seeds decide the cumulative ablation's consecutive arms (Table 6); "
-                                    "run the factorial with a seed count")
-    if args.arms is not None and len(args.arms) < 2:
-        raise StudyError("--arms", "adaptive seeds compare consecutive arms: give at least two")
-    return True
-
-
-def _design(args: argparse.Namespace):
-    from analysis.sequential import Design  # lazy: scipy
-    from study.waves import check_options  # lazy: MLflow, pandas
-
-    d = Design()
-    pick = {attr: getattr(args, attr) for attr, _ in _ADAPTIVE_OPTIONS if getattr(args, attr) is not None}
-    min_seeds = pick.get("min_seeds", d.min_seeds)
-    return check_options(min_seeds, pick.get("max_seeds", max(d.max_seeds, min_seeds)),
-                         pick.get("wave_size", d.wave), pick.get("alpha", d.alpha))
 
 
 def _from_hpo(name: str, root: Path, preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -367,56 +308,26 @@ def _say(text: str) -> None:
 
 def cmd_run(args: argparse.Namespace, root: Path) -> int:
     from study import runner  # lazy: Ray, MLflow, torch
+    from study.extend import resumes_adaptive
     from study.preflight import check_inputs
     from study.stages import Growth
 
     spec = spec_from_args(args, root)
     _check_size(spec, args)
-    growth = Growth(design=_design(args).to_dict()) if _adaptive(args) else None
+    growth = Growth(design=cli_seeds.design(args).to_dict()) if cli_seeds.is_adaptive(args) else None
     check_inputs(spec)
     settings = _settings(args, root)
-    if growth is not None and _existing_adaptive(spec, growth, root):
-        _say(f"adaptive study {spec.name} exists with the same spec and design: resuming it")
+    if growth is not None and resumes_adaptive(root, spec, growth.design, say=_say):
         return runner.resume(spec.name, settings, say=_say).exit_code
     outcome = runner.run(spec, settings, say=_say, growth=growth)
     return outcome.exit_code
-
-
-def _existing_adaptive(spec, growth, root: Path) -> bool:
-    """True when ``spec`` names an adaptive study with the same spec (but for the seeds its waves added)
-    and design; a different one is refused, naming what differs."""
-    from dataclasses import replace
-
-    from study import waves
-    from study.layout import StudyDir
-    from study.runner import load_study
-
-    if not StudyDir.of(root, spec.name).exists():
-        return False
-    sdir, existing, _ = load_study(root, spec.name)
-    doc = waves.read_doc(sdir)
-    if doc is None:
-        raise StudyError("--name", f"study {spec.name} exists with a fixed seed list; choose another --name for an "
-                                   "adaptive study")
-    differs = [k for k, v in growth.design.items() if doc["design"].get(k) != v]
-    grown = replace(existing, seeds=spec.seeds) if existing.seeds[:len(spec.seeds)] == spec.seeds else existing
-    a, b = grown.to_dict(), spec.to_dict()
-    differs += [k for k in b if a.get(k) != b.get(k)]
-    if differs:
-        raise StudyError("--name", f"adaptive study {spec.name} exists with a different spec or design (differs in: "
-                                   f"{', '.join(differs)}); choose another --name, or continue it with "
-                                   f"`python -m study resume {spec.name}`")
-    return True
 
 
 def cmd_extend(args: argparse.Namespace, root: Path) -> int:
     from study import extend, runner  # lazy: Ray, MLflow, torch
 
     growth = extend.plan(root, args.name, args.seeds, presets=args.presets, arms=args.arms, say=_say)
-    settings = _settings(args, root)
-    settings.check()
-    outcome = runner.resume(args.name, settings, say=_say, growth=growth)
-    return outcome.exit_code
+    return runner.resume(args.name, _settings(args, root), say=_say, growth=growth).exit_code
 
 
 def cmd_resume(args: argparse.Namespace, root: Path) -> int:

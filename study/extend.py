@@ -9,19 +9,24 @@ the extension is a no-op, refused with a message, unless some of their trials ar
 extension a driver crash or ``ray job stop`` interrupted): then the study is continued, so the same
 ``ray job submit … extend`` command can be submitted again. The extension itself is a new stage
 (``study.stages``), run by ``study.runner.resume``.
+
+``resumes_adaptive``: the same ``run … --seeds adaptive`` command again continues its study, whose
+spec has grown by the waves since.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from search_spaces.spec import SpecError, parse_seeds
+from search_spaces.spec import SpecError, StudySpec, parse_seeds
 from study import stages, waves
 from study.errors import StudyError
+from study.layout import StudyDir
 from study.runner import load_study
 
-__all__ = ["parse_extension_seeds", "plan"]
+__all__ = ["parse_extension_seeds", "plan", "resumes_adaptive"]
 
 MAX_SEED = 2**31 - 1
 
@@ -94,3 +99,26 @@ def _seed_text(seeds: Sequence[int]) -> str:
     if len(seeds) > 2 and list(seeds) == list(range(seeds[0], seeds[0] + len(seeds))):
         return f"{seeds[0]}..{seeds[-1]}"
     return ", ".join(map(str, seeds))
+
+
+def resumes_adaptive(root: Path, spec: StudySpec, design: Mapping[str, Any], say: Callable[[str], None] = print) -> bool:
+    """True when ``spec`` names an existing adaptive study with the same spec (but for the seeds its waves
+    added) and design, which ``study resume`` then continues; False when there is no such study; a
+    different one is refused, naming what differs."""
+    if not StudyDir.of(root, spec.name).exists():
+        return False
+    sdir, existing, _ = load_study(root, spec.name)
+    doc = waves.read_doc(sdir)
+    if doc is None:
+        raise StudyError("--name", f"study {spec.name} exists with a fixed seed list; choose another --name for an "
+                                   "adaptive study")
+    differs = [k for k, v in design.items() if doc["design"].get(k) != v]
+    grown = replace(existing, seeds=spec.seeds) if existing.seeds[:len(spec.seeds)] == spec.seeds else existing
+    a, b = grown.to_dict(), spec.to_dict()
+    differs += [k for k in b if a.get(k) != b.get(k)]
+    if differs:
+        raise StudyError("--name", f"adaptive study {spec.name} exists with a different spec or design (differs in: "
+                                   f"{', '.join(differs)}); choose another --name, or continue it with "
+                                   f"`python -m study resume {spec.name}`")
+    say(f"adaptive study {spec.name} exists with the same spec and design: resuming it")
+    return True
