@@ -65,10 +65,13 @@ class Interrupts:
     @contextlib.contextmanager
     def deferred(self, say: Callable[[str], None], stage: str = "closing the study's MLflow runs"
                  ) -> Iterator["Interrupts"]:
-        """SIGINT and SIGTERM are recorded inside, not raised; the driver finishes the step first."""
+        """SIGINT and SIGTERM are recorded inside, not raised; the driver finishes the step first (and says
+        so after it: printing from a signal handler can break a print the main thread is in)."""
+        got: list[int] = []
+
         def handler(signum, frame):
             self.note(signum)
-            say(f"{signal.Signals(signum).name} received: {stage} first, then stopping")
+            got.append(signum)
 
         outer, self._stage = self._stage, stage
         try:
@@ -76,3 +79,5 @@ class Interrupts:
                 yield self
         finally:
             self._stage = outer
+            if got:
+                say(f"{signal.Signals(got[0]).name} received while {stage}: finished that first")

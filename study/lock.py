@@ -75,6 +75,13 @@ def _start_time(pid: int) -> str:
         return ""
 
 
+def _command() -> str:
+    argv = list(sys.argv)
+    if argv and Path(argv[0]).name == "__main__.py":  # python -m PACKAGE
+        argv[0] = f"-m {Path(argv[0]).parent.name}"
+    return " ".join(["python", *argv])[:500]
+
+
 def _ray_job_id() -> str:
     try:
         return str(json.loads(os.environ.get(_RAY_JOB_ENV, "{}")).get("metadata", {}).get("job_submission_id") or "")
@@ -100,7 +107,7 @@ class LockInfo:
     def mine(cls, token: str, now: float) -> "LockInfo":
         return cls(host=socket.gethostname(), pid=os.getpid(), since=now, heartbeat=now, token=token,
                    started=_start_time(os.getpid()), boot=_boot_id(), ray_job=_ray_job_id(),
-                   command=" ".join(["python", *sys.argv])[:500])
+                   command=_command())
 
     @classmethod
     def from_json(cls, doc: Any) -> "LockInfo":
