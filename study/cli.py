@@ -28,6 +28,7 @@ from typing import Any
 from common.checks import check_positive
 from common.parsing import csv_list, int_arg, key_value
 from study import cli_seeds
+from study.cli_checks import MAX_TRIALS, check_root, check_size
 from study.errors import StudyError
 from study.layout import DEFAULT_ROOT_ENV, default_root
 from study.lock import BUSY_EXIT, StudyBusy, acquire
@@ -46,7 +47,6 @@ EPILOG = ("Exit status: 0 every trial finished; 1 some trials failed; 2 bad inpu
 # number); everything else about the values is checked once, by ``Settings.check`` and the spec.
 _COUNT = int_arg(1)   # an integer >= 1
 _COUNT0 = int_arg(0)  # an integer >= 0
-MAX_TRIALS = 2000     # --max-trials default: 40 seeds × 8 arms × 4 presets is 1280
 
 
 def _positive_number(text: str) -> float:
@@ -269,30 +269,6 @@ def _from_hpo(name: str, root: Path, preset: str, overrides: dict[str, Any]) -> 
     return {**best["params"], **overrides}
 
 
-def _check_size(spec, args: argparse.Namespace) -> None:
-    """At most ``--max-trials`` trials (after the spec, whose checks are linear in the seeds)."""
-    n = len(spec.cells()) if spec.hpo is None else spec.hpo.num_samples
-    if n <= args.max_trials:
-        return
-    if spec.hpo is not None:
-        raise StudyError("--num-samples", f"{n} trials is more than --max-trials {args.max_trials}; pass "
-                                          f"--max-trials {n} if you mean it")
-    raise StudyError("--seeds", f"{n} trials ({len(spec.seeds)} seed(s) × {len(spec.arms)} arm(s) × "
-                                f"{len(spec.presets)} preset(s)) is more than --max-trials {args.max_trials}: use fewer "
-                                f"seeds, or pass --max-trials {n} if you mean it")
-
-
-def _check_root(root: Path, option: str) -> None:
-    """The studies' directory must be a directory, or not exist yet below one."""
-    first = root
-    while not first.exists() and first != first.parent:
-        first = first.parent
-    if not first.is_dir():
-        where = "" if first == root else f" ({first} is not a directory)"
-        raise StudyError(option, f"{root} is not a directory{where}; give a directory for the studies (created "
-                                 "if missing)")
-
-
 def _settings(args: argparse.Namespace, root: Path) -> Settings:
     return Settings(root=root, address=args.address, mlflow_uri=args.mlflow_uri,
                     cpus_per_trial=getattr(args, "cpus_per_trial", 1.0),
@@ -313,7 +289,7 @@ def cmd_run(args: argparse.Namespace, root: Path) -> int:
     from study.stages import Growth
 
     spec = spec_from_args(args, root)
-    _check_size(spec, args)
+    check_size(spec, args.max_trials)
     growth = Growth(design=cli_seeds.design(args).to_dict()) if cli_seeds.is_adaptive(args) else None
     check_inputs(spec)
     settings = _settings(args, root)
@@ -403,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
 
     root = (args.root.expanduser().resolve() if getattr(args, "root", None) else default_root())
     try:
-        _check_root(root, "--root" if getattr(args, "root", None) else f"--root (${DEFAULT_ROOT_ENV} or ./studies)")
+        check_root(root, "--root" if getattr(args, "root", None) else f"--root (${DEFAULT_ROOT_ENV} or ./studies)")
         return COMMANDS[args.command](args, root)
     except StudyBusy as err:  # another driver runs the study: not bad input
         print(f"error: {err}", file=sys.stderr, flush=True)
