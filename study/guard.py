@@ -19,7 +19,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from typing import TypeVar
 
 from search_spaces.spec import StudySpec
 from study import lock
@@ -31,7 +30,6 @@ from study.settings import Settings
 __all__ = ["Guard", "guarded"]
 
 Say = Callable[[str], None]
-T = TypeVar("T")
 
 
 class Guard:
