@@ -8,7 +8,7 @@ TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser sample-kits postgres shellcheck demo test bench clean
+.PHONY: install browser sample-kits postgres shellcheck slurm demo test bench clean
 
 install: $(STAMP)
 
@@ -29,7 +29,7 @@ demo: $(STAMP)
 
 # Two passes on a 2-core machine: the suite without the end-to-end tests on 2 workers, then the end-to-end
 # tests (a real `ray start` cluster, `mlflow server`, headless chromium) alone and serially.
-test: $(STAMP) browser sample-kits postgres shellcheck
+test: $(STAMP) browser sample-kits postgres shellcheck slurm
 	$(BIN)/python -m pytest -n 2 -m "not e2e"
 	$(BIN)/python -m pytest -m e2e
 
@@ -74,6 +74,17 @@ shellcheck:
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null && \
 	    command -v shellcheck >/dev/null; }
+
+# The SLURM recipe's end-to-end test (tests/e2e/test_slurm_recipe.py) runs deploy/slurm/ray-study.sbatch on a
+# single-node SLURM cluster it configures in a temporary folder: Debian's slurmctld, slurmd and munge,
+# installed with apt when missing (as root directly, otherwise through sudo).
+slurm:
+	@command -v slurmctld >/dev/null 2>&1 && command -v slurmd >/dev/null 2>&1 && command -v munged >/dev/null 2>&1 || { \
+	    echo "installing Debian's slurmctld, slurmd and munge for the SLURM recipe test ..."; \
+	    SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null && \
+	    command -v slurmctld >/dev/null; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/loss_step.py --config tiny

@@ -504,6 +504,129 @@ def postgres(new_postgres):
     return new_postgres()
 
 
+# --- SLURM ---------------------------------------------------------------------------------------------
+class Slurm:
+    """A single-node SLURM cluster of this machine (Debian's slurmctld + slurmd, ``munged`` for its
+    authentication), configured in a temporary folder (``SLURM_CONF``): its own ports, state and spool
+    folders and munge key and socket; nothing under /etc is read or written. Needs root (slurmd runs jobs
+    as their users; munged runs as Debian's ``munge`` user). ``env`` is what ``sbatch``/``srun`` need."""
+
+    def __init__(self, workdir: Path) -> None:
+        missing = [b for b in ("slurmctld", "slurmd", "sbatch", "munged", "mungekey") if shutil.which(b) is None]
+        if missing:
+            pytest.fail(f"SLURM is not installed ({', '.join(missing)} missing): `make slurm` installs Debian's "
+                        "slurmctld, slurmd and munge (`make test` runs it)", pytrace=False)
+        self.workdir = workdir
+        self.conf = workdir / "slurm.conf"
+        self.tag = f"slurm-{uuid.uuid4().hex}"
+        self.munge_socket = workdir / "munge" / "munge.sock"
+        self.env = base_env(self.tag, SLURM_CONF=str(self.conf))
+        self.sids: set[int] = set()
+        self.host = socket.gethostname().split(".")[0]
+
+    def _spawn(self, args: list[str], log: str) -> subprocess.Popen:
+        with open(self.workdir / log, "w") as out:
+            proc = subprocess.Popen(args, env=self.env, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        self.sids.add(proc.pid)
+        return proc
+
+    def start(self, timeout: float = 60) -> None:
+        import pwd
+
+        munge = pwd.getpwnam("munge")
+        mdir = self.munge_socket.parent
+        mdir.mkdir(parents=True)
+        key = mdir / "munge.key"
+        subprocess.run(["mungekey", "--create", "--keyfile", str(key)], check=True, capture_output=True)
+        for path in (mdir, key):
+            os.chown(path, munge.pw_uid, munge.pw_gid)
+        mdir.chmod(0o755)
+        self._spawn(["runuser", "-u", "munge", "--", "munged", "--foreground", f"--key-file={key}",
+                     f"--socket={self.munge_socket}", f"--pid-file={mdir / 'munged.pid'}",
+                     f"--log-file={mdir / 'munged.log'}", f"--seed-file={mdir / 'munged.seed'}"], "munged.out")
+        ctld_port, d_port = free_ports(2)
+        for sub in ("state", "spool"):
+            (self.workdir / sub).mkdir()
+        self.conf.write_text("\n".join([
+            "ClusterName=scrapl-e2e", f"SlurmctldHost={self.host}(127.0.0.1)", "SlurmUser=root", "SlurmdUser=root",
+            "AuthType=auth/munge", "CredType=cred/munge", f"AuthInfo=socket={self.munge_socket}",
+            f"SlurmctldPort={ctld_port}", f"SlurmdPort={d_port}",
+            f"StateSaveLocation={self.workdir / 'state'}", f"SlurmdSpoolDir={self.workdir / 'spool'}",
+            f"SlurmctldPidFile={self.workdir / 'slurmctld.pid'}", f"SlurmdPidFile={self.workdir / 'slurmd.pid'}",
+            f"SlurmctldLogFile={self.workdir / 'slurmctld.log'}", f"SlurmdLogFile={self.workdir / 'slurmd.log'}",
+            "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "SchedulerType=sched/builtin",
+            "SelectType=select/cons_tres", "SelectTypeParameters=CR_CPU", "ReturnToService=2", "MpiDefault=none",
+            "JobAcctGatherType=jobacct_gather/none",
+            f"NodeName={self.host} NodeAddr=127.0.0.1 CPUs={os.cpu_count() or 1} State=UNKNOWN",
+            "PartitionName=e2e Nodes=ALL Default=YES MaxTime=INFINITE State=UP", ""]))
+        deadline = time.time() + timeout
+        while not self.munge_socket.exists():
+            if time.time() > deadline:
+                raise RuntimeError(f"munged did not start:\n{(self.workdir / 'munged.out').read_text()[-2000:]}")
+            time.sleep(0.2)
+        self._spawn(["slurmctld", "-D", "-f", str(self.conf)], "slurmctld.out")
+        self._spawn(["slurmd", "-D", "-f", str(self.conf)], "slurmd.out")
+        while self.state() != "idle":
+            if time.time() > deadline:
+                logs = "".join((self.workdir / f).read_text()[-1500:] for f in ("slurmctld.log", "slurmd.log")
+                               if (self.workdir / f).is_file())
+                raise RuntimeError(f"SLURM did not come up (node {self.state()!r}):\n{logs}")
+            time.sleep(0.5)
+
+    def state(self) -> str:
+        out = subprocess.run(["sinfo", "-h", "-o", "%T"], env=self.env, capture_output=True, text=True, timeout=30)
+        return out.stdout.strip()
+
+    def sbatch(self, script: Path, args: list[str], *, options: list[str], env: dict[str, str],
+               timeout: float = 480) -> tuple[int, str, list[int]]:
+        """``sbatch --wait`` of ``script`` with ``args``; returns (exit status, the job's log, the pids of the
+        job's processes still alive when it returned). Those are then killed: the job's processes carry a
+        tag of their own (SLURM passes the environment on)."""
+        tag = f"slurm-job-{uuid.uuid4().hex}"
+        log = self.workdir / f"{tag}.log"
+        proc = subprocess.Popen(["sbatch", "--wait", f"--output={log}", *options, str(script), *args],
+                                env={**self.env, **env, TAG: tag}, cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            subprocess.run(["scancel", "--full", "--signal=KILL", "--user=root"], env=self.env, timeout=30)
+            proc.kill()
+            out, _ = proc.communicate()
+        deadline = time.time() + 60  # slurmd ends what is left of the job's steps (KillWait 30 s)
+        while our_pids(tag, set()) and time.time() < deadline:
+            time.sleep(1)
+        left = our_pids(tag, set())
+        kill_ours(tag, set())
+        text = log.read_text() if log.is_file() else ""
+        return proc.returncode, out + text, left
+
+    def pids(self) -> list[int]:
+        return our_pids(self.tag, self.sids)
+
+    def stop(self) -> list[int]:
+        return kill_ours(self.tag, self.sids)
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """A started single-node ``Slurm`` cluster for the session (root only); stopped at the end."""
+    if os.geteuid() != 0:
+        pytest.skip("a SLURM cluster needs root (slurmd runs jobs as their users; munged as `munge`)")
+    workdir = Path(tempfile.mkdtemp(prefix="scrapl-slurm-", dir="/tmp"))
+    workdir.chmod(0o755)  # munged (user munge) reaches its folder inside
+    cluster = Slurm(workdir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        try:
+            cluster.stop()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 # --- MLflow ------------------------------------------------------------------------------------------
 class MlflowServer:
     """``mlflow server`` on 127.0.0.1 with a local artifact folder and a sqlite backend (or
