@@ -76,8 +76,9 @@ class Volume:
         return self.validations * self.val_metrics + self.final_metrics
 
 
-_WAVS_SMOKE = tuple((f"audio/pair{i}_{k}.wav", 8236) for i in range(3) for k in ("reconstruction", "target"))
-_WAVS_GRANULAR = tuple((f"audio/pair{i}_{k}.wav", 44 + 2 * 32768) for i in range(3) for k in ("reconstruction", "target"))
+_PAIRS = [f"audio/pair{i}_{k}.wav" for i in range(3) for k in ("reconstruction", "target")]
+_WAVS_SMOKE = tuple((name, 8236) for name in _PAIRS)
+_WAVS_GRANULAR = tuple((name, 44 + 2 * 32768) for name in _PAIRS)  # 32,768 16-bit samples
 VOLUMES = {
     "smoke": Volume(68, 4, 9, 7, _WAVS_SMOKE + (("config.json", 1874), ("curves/validation.csv", 730),
                                                ("curves/validation.png", 37648))),
@@ -124,7 +125,8 @@ class Postgres:
         self._run("initdb", "-D", str(self.workdir / "data"), "-U", "bench", "--pwfile", str(pwfile),
                   "--auth", "scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync")
         opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.workdir} -c max_connections=300"
-        self._run("pg_ctl", "-D", str(self.workdir / "data"), "-l", str(self.workdir / "log"), "-o", opts, "-w", "start")
+        self._run("pg_ctl", "-D", str(self.workdir / "data"), "-l", str(self.workdir / "log"), "-o", opts, "-w",
+                  "start")
         import psycopg2  # only the PostgreSQL backend needs it
 
         conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="bench", password=self.password,
@@ -286,12 +288,15 @@ def run_load(uri: str, n: int, volume: Volume, processes: int, workdir: Path) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", default="16,64,256", help="simulated trials at once, comma-separated (default 16,64,256)")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trials", default="16,64,256",
+                    help="simulated trials at once, comma-separated (default 16,64,256)")
     ap.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     ap.add_argument("--volume", choices=sorted(VOLUMES), default="smoke", help="one trial's traffic (default smoke)")
     ap.add_argument("--workers", type=int, default=4, help="mlflow server workers (default 4, MLflow's default)")
-    ap.add_argument("--processes", type=int, default=4, help="client processes the trials are spread over (default 4)")
+    ap.add_argument("--processes", type=int, default=4,
+                    help="client processes the trials are spread over (default 4)")
     ap.add_argument("--json", action="store_true", help="print one JSON document")
     args = ap.parse_args(argv)
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "View run ..." per trial
@@ -321,10 +326,12 @@ def main(argv: list[str] | None = None) -> int:
                     results.append(row)
                     if not args.json:
                         print(f"{backend:10s} N={n:4d}  {row['calls']:6d} calls in {row['wall_s']:7.1f} s  "
-                              f"{row['calls_per_s']:7.1f} calls/s  p50 {row['p50_ms']:7.1f} ms  p95 {row['p95_ms']:7.1f} ms  "
+                              f"{row['calls_per_s']:7.1f} calls/s  p50 {row['p50_ms']:7.1f} ms  "
+                              f"p95 {row['p95_ms']:7.1f} ms  "
                               f"(log_batch p95 {row['log_batch_p95_ms']:.1f} ms)  max {row['max_ms']:8.1f} ms  "
                               f"errors {row['errors']}  spooled trials {row['spooled_trials']}  "
-                              f"duplicate runs {row['duplicate_runs']}  points missing {row['metric_points_missing']}",
+                              f"duplicate runs {row['duplicate_runs']}  "
+                              f"points missing {row['metric_points_missing']}",
                               flush=True)
                     else:
                         print(f"{backend} N={n}: {row['calls_per_s']} calls/s, p95 {row['p95_ms']} ms, "

@@ -49,7 +49,8 @@ def test_worker_node_lost_mid_study(ray_cluster, mlflow_server, tmp_path, study_
 
     head, worker = ray_cluster
     node = head.node(WORKER_IP)
-    assert node is not None and node["resources_total"].get("GPU") == 2 and node["resources_total"].get("e2e_worker") == 1
+    assert node is not None, f"worker node {WORKER_IP} is not ALIVE"
+    assert node["resources_total"].get("GPU") == 2 and node["resources_total"].get("e2e_worker") == 1, node
     assert head.node(HEAD_IP) is not None
     tic = time.time()
     name, root = "e2e-multinode", tmp_path / "studies"
