@@ -111,7 +111,7 @@ def _reconcile_counts(outcome: Outcome, say: Say) -> None:
     except Exception:  # noqa: BLE001 - tracking down: Tune's view stands (the spool holds the rest)
         return
     for trial_id, rec in outcome.records.items():
-        if rec.completed or rec.failed or rec.final or rec.status not in ("RUNNING", "TERMINATED"):
+        if rec.category() != "running":
             continue  # counted as done/failed already, or pending
         run = runs.get(trial_id)
         status = run.info.status if run is not None else None

@@ -11,8 +11,9 @@ An interrupted study is counted as such. On a graceful stop (SIGINT) Tune saves 
 running trials RUNNING, then its clean-up stops their actors and sets them TERMINATED, the status of
 a finished trial, without calling ``on_trial_complete``. So a trial counts as done only when Tune
 completed it (``on_trial_complete``: it ran to the end, or a scheduler stopped it) or its final
-result says so (``scrapl_done``/``scrapl_skipped``); a TERMINATED trial without either was stopped by
-the interruption and counts as running (unfinished). ``stop_trial_actors`` then makes sure no actor
+result says so (``scrapl_done``/``scrapl_skipped``), or it was TERMINATED before this driver started
+(restored from Tune's saved state, which is saved before the clean-up); a TERMINATED trial without
+either was stopped by the interruption and counts as running (unfinished). ``stop_trial_actors`` then makes sure no actor
 of such a trial is still alive (and writing to MLflow) when the driver closes the study's runs.
 """
 from __future__ import annotations
@@ -61,6 +62,18 @@ class TrialRecord:
     iterations: int = 0
     final: dict[str, Any] = field(default_factory=dict)
     completed: bool = False  # Tune completed it (on_trial_complete / on_trial_error), not its clean-up
+
+    def category(self) -> str:
+        """``done``, ``failed``, ``running`` (unfinished) or ``pending``, from its Tune ``status``."""
+        if self.status == "TERMINATED":
+            if self.failed:
+                return "failed"
+            if self.completed or self.final or not self.starts:  # not started here: restored as finished
+                return "done"
+            return "running"  # stopped by Tune's clean-up of an interrupted study (see the module docstring)
+        if self.status == "ERROR":
+            return "failed"
+        return "running" if self.status == "RUNNING" else "pending"
 
 
 _ACTIVE: list["SummaryLine"] = []
@@ -171,19 +184,7 @@ class SummaryLine(tune.Callback):
         for t in trials:
             rec = self._record(t)
             rec.status = t.status
-            if t.status == "TERMINATED":
-                if rec.failed:
-                    c["failed"] += 1
-                elif rec.completed or rec.final:
-                    c["done"] += 1
-                else:  # stopped by Tune's clean-up of an interrupted study (see the module docstring)
-                    c["running"] += 1
-            elif t.status == "ERROR":
-                c["failed"] += 1
-            elif t.status == "RUNNING":
-                c["running"] += 1
-            else:
-                c["pending"] += 1
+            c[rec.category()] += 1
         c["pending"] += max(0, self.total - len(trials))
         return c
 

@@ -130,6 +130,8 @@ def _scenario(tmp_path: Path, runs) -> None:
     lines = []
     outcome = runner.resume(NAME, settings, say=lines.append)
     assert outcome.exit_code == 0, "\n".join(lines)
+    assert outcome.counts == {"done": 4, "running": 0, "pending": 0, "failed": 0}
+    assert not [ln for ln in lines if "as the study stopped" in ln]  # restored finished trials count as done
     r = runs(uri, NAME)
     by_key = r.by_key()
     assert set(by_key) == KEYS
