@@ -17,15 +17,18 @@ from torch import Tensor
 
 from trainables import build
 from trainables.config import RunConfig
-from trainables.core import theta_is
+from trainables.core import SCRAPLLoss, theta_is
 from trainables.data import draw_seed_hat, order_seed
 
 
-def warmup_inputs(cfg: RunConfig):
+def warmup_inputs(cfg: RunConfig, dtype: torch.dtype = torch.float32):
     """``(encoder, synth, path_loss, batches, n_paths)`` for θ-IS at initialisation of ``cfg.seed``.
 
     Batches: the first ``train.theta_is_batches`` batches of ``train.theta_is_batch_size`` train
     examples in fixed order, each with reconstruction seeds from a stream of ``cfg.seed``.
+    ``dtype=torch.float64`` computes in double precision (encoder, targets and the JTFS filters): the
+    released float32 computation moves π by up to ~2e-3 at smoke scale (its second derivatives run through
+    many small quantities), float64 is exact to ~1e-15.
     """
     device = build.resolve_device(cfg)
     torch.manual_seed(cfg.seed)
@@ -35,6 +38,11 @@ def warmup_inputs(cfg: RunConfig):
     if cfg.train.loss != "scrapl":
         raise ValueError(f"train.loss: θ-IS needs the scrapl loss, got {cfg.train.loss!r}")
     loss = build.build_loss(cfg, None).to(device)  # uniform sampler; paths are passed explicitly
+    if dtype != torch.float32:
+        j = cfg.jtfs
+        loss = SCRAPLLoss(shape=cfg.synth.n_samples, J=j.J, Q1=j.Q1, Q2=j.Q2, J_fr=j.J_fr, Q_fr=j.Q_fr, T=j.T,
+                          F=j.F, use_rho_log1p=j.use_rho_log1p, dtype=dtype).to(device)
+        encoder = encoder.to(dtype)
     t = cfg.train
     split = grid.split("train")
     if t.theta_is_batch_size > len(split):
@@ -46,7 +54,7 @@ def warmup_inputs(cfg: RunConfig):
         if b == t.theta_is_batches:
             break
         x, _ = build.targets(batch, synth, device)
-        batches.append((x, draw_seed_hat(gen, len(x)).to(device)))
+        batches.append((x.to(dtype), draw_seed_hat(gen, len(x)).to(device)))
 
     def path_loss(x_hat: Tensor, x: Tensor, path_idx: int) -> Tensor:
         return loss(x_hat, x, path_idx=path_idx)
@@ -55,11 +63,15 @@ def warmup_inputs(cfg: RunConfig):
 
 
 def curvature_chunk(cfg: RunConfig, paths: Sequence[int], theta_dims: Sequence[int] | None = None,
-                    progress: Callable | None = None) -> Tensor:
-    """``C[p, u]`` (len(paths), len(theta_dims)) float64 for one chunk of paths (and θ-dimensions)."""
-    encoder, synth, path_loss, batches, n_paths = warmup_inputs(cfg)
+                    progress: Callable | None = None, method: str = "factored",
+                    dtype: torch.dtype = torch.float32) -> Tensor:
+    """``C[p, u]`` (len(paths), len(theta_dims)) float64 for one chunk of paths (and θ-dimensions).
+    ``method``: ``theta_is.curvature``'s (``"factored"``, or the released ``"hvp"``: the same operator);
+    ``dtype``: see ``warmup_inputs``."""
+    encoder, synth, path_loss, batches, n_paths = warmup_inputs(cfg, dtype)
     return theta_is.curvature(encoder, synth, path_loss, batches, list(paths), theta_dims,
-                              n_iter=cfg.train.theta_is_iters, seed=cfg.seed, n_paths=n_paths, progress=progress)
+                              n_iter=cfg.train.theta_is_iters, seed=cfg.seed, n_paths=n_paths, progress=progress,
+                              method=method)
 
 
 def n_theta(cfg: RunConfig) -> int:
@@ -76,10 +88,10 @@ def probs_from_chunks(cfg: RunConfig, chunks: Sequence[tuple[Sequence[int], Sequ
     return theta_is.probabilities(C, cfg.train.theta_is_min_prob_frac)
 
 
-def compute_probs(cfg: RunConfig) -> Tensor:
+def compute_probs(cfg: RunConfig, method: str = "factored", dtype: torch.dtype = torch.float32) -> Tensor:
     """π for ``cfg`` computed serially in this process (all paths, all θ-dimensions)."""
     P = n_paths(cfg)
-    C = curvature_chunk(cfg, range(P))
+    C = curvature_chunk(cfg, range(P), method=method, dtype=dtype)
     return theta_is.probabilities(C, cfg.train.theta_is_min_prob_frac)
 
 

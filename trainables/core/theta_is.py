@@ -47,9 +47,16 @@ Design choices:
   MLP encoder (B = 8, torch 2.13 CPU, 1 thread): building is similar (2–3 ms), but every HVP through
   a batched graph back-propagates through all ``U`` slices, so 20 HVPs per ``u`` cost 1.7× more at
   U = 4 and 3× more at U = 14. The loop is faster overall.
-* One batch: the graph (θ̂, s, h_u) is built once per path and reused by every HVP. Several batches:
-  each batch's graph is rebuilt inside every operator application, which keeps memory at one batch
-  (notes §8). ``rebuild_graphs`` overrides either default; the results are the same.
+* Two ways to apply the same ``M_u`` (``method``, see ``theta_is_ops``): ``"hvp"`` is the released double
+  backward through encoder, synth and path loss at every power-iteration step; ``"factored"`` (default)
+  runs the synth and the path loss once per (path, batch) for ``s`` and the per-example blocks of
+  ``∂²ℓ/∂θ̂²``, and every step through the encoder only (the synth and loss must treat examples
+  independently, which is checked). Equal to rounding; π agrees within 1e-9 on the smoke presets.
+* One batch: the graphs are built once (per path with "hvp"; the encoder's once for all paths with
+  "factored") and reused by every step. Several batches: each batch's graph is rebuilt inside every
+  operator application, which keeps memory at one batch (notes §8). ``rebuild_graphs`` overrides either
+  default; the results are the same.
+* ``merge_curvature`` and ``probabilities`` (Eq. 10) live in ``theta_is_probs`` and are re-exported here.
 * Reproducible initial vectors independent of chunking: the init of path ``p``, θ-dimension ``u``
   and parameter group ``g`` is drawn from a fresh ``torch.Generator`` seeded with
   ``power_iteration_seed(seed, p, u, g)`` (a BLAKE2b hash of the four integers). Computing paths
@@ -66,12 +73,14 @@ import hashlib
 import math
 import struct
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import index as _as_index
 
 import torch
 from torch import Tensor, nn
+
+from trainables.core.theta_is_ops import METHODS, FactoredBatch, HVPGraph, path_derivatives
+from trainables.core.theta_is_probs import check_index, check_indices, merge_curvature, probabilities
 
 __all__ = [
     "AGGREGATIONS",
@@ -176,33 +185,6 @@ def check_is_deterministic(encoder: nn.Module, synth: Synth, x: Tensor, seed_hat
 # ------------------------------------------------------------------------------------ validation
 
 
-def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
-    """Accepts Python, NumPy and 0-d integer torch values (anything with ``__index__``), not bool."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        value = _as_index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
-    if value < low or (high is not None and value >= high):
-        allowed = f">= {low}" if high is None else f"in [{low}, {high})"
-        raise ValueError(f"{name} must be {allowed}, got {value}")
-    return value
-
-
-def _check_indices(name: str, values: Sequence[int], high: int | None) -> tuple[int, ...]:
-    try:
-        values = tuple(values)
-    except TypeError:
-        raise ValueError(f"{name} must be a sequence of integers, got {values!r}") from None
-    if not values:
-        raise ValueError(f"{name} must not be empty")
-    values = tuple(_check_int(f"{name} entry", v, 0, high) for v in values)
-    if len(set(values)) != len(values):
-        raise ValueError(f"{name} must not contain duplicates, got {list(values)}")
-    return values
-
-
 def _check_batches(batches: Sequence[tuple[Tensor, Tensor]]) -> list[tuple[Tensor, Tensor]]:
     try:
         batches = list(batches)
@@ -220,46 +202,6 @@ def _check_batches(batches: Sequence[tuple[Tensor, Tensor]]) -> list[tuple[Tenso
             raise ValueError(f"batches[{i}]: seed_hat must have shape ({x.shape[0]},), "
                              f"got {tuple(getattr(seed_hat, 'shape', ()))}")
     return batches
-
-
-# ---------------------------------------------------------------------------------- the operator
-
-
-class _Graph:
-    """θ̂, s and h_u for one batch, one path and some θ-dimensions, graphs kept for HVPs."""
-
-    def __init__(self, encoder, synth, path_loss, weights, x, seed_hat, path, dims):
-        theta_hat = encoder(x)
-        if theta_hat.ndim != 2 or theta_hat.shape[0] != x.shape[0]:
-            raise ValueError(f"encoder must map x {tuple(x.shape)} to theta_hat (B, U); "
-                             f"got {tuple(theta_hat.shape)}")
-        if not theta_hat.requires_grad:
-            raise ValueError("encoder output does not depend on any trainable weight")
-        loss = path_loss(synth(theta_hat, seed_hat), x, path)
-        if not isinstance(loss, Tensor) or loss.ndim != 0:
-            raise ValueError(f"path_loss must return a scalar tensor, got {getattr(loss, 'shape', loss)!r}")
-        (s,) = torch.autograd.grad(loss, theta_hat, create_graph=True)          # (B, U), Eq. 11
-        self.h: dict[int, list[Tensor | None]] = {}
-        for u in dims:
-            mask = torch.zeros_like(s)
-            mask[:, u] = 1.0
-            # h_u = Σ_b s[b,u] ∇_w θ̂[b,u]; None where a weight does not reach θ̂.
-            self.h[u] = list(torch.autograd.grad(theta_hat, weights, grad_outputs=s * mask,
-                                                 create_graph=True, retain_graph=True, allow_unused=True))
-
-    def hvp(self, u: int, group: Sequence[int], weights: Sequence[Tensor], vs: Sequence[Tensor]):
-        """``[∇_{w_i} ⟨h_u, v⟩ for i in group]``, h restricted to the group's tensors."""
-        outputs, cotangents = [], []
-        for i, v in zip(group, vs):
-            h = self.h[u][i]
-            if h is not None and h.requires_grad:
-                outputs.append(h)
-                cotangents.append(v)
-        if not outputs:
-            return [torch.zeros_like(weights[i]) for i in group]
-        grads = torch.autograd.grad(outputs, [weights[i] for i in group], grad_outputs=cotangents,
-                                    retain_graph=True, allow_unused=True)
-        return [torch.zeros_like(weights[i]) if g is None else g for i, g in zip(group, grads)]
 
 
 # ------------------------------------------------------------------------------------ curvature
@@ -280,6 +222,7 @@ def curvature(
     n_paths: int | None = None,
     check_determinism: bool = True,
     rebuild_graphs: bool | None = None,
+    method: str = "factored",
     progress: Callable[[PathCurvature], None] | None = None,
 ) -> Tensor:
     """θ-IS curvature ``C[p, u] = |λ_dom(Σ_batches M_u)|`` for the given paths and θ-dimensions.
@@ -306,6 +249,10 @@ def curvature(
         check_determinism: run ``check_is_deterministic`` on the first batch (in eval mode).
         rebuild_graphs: rebuild each batch's graph inside every operator application; default
             ``True`` with several batches (memory: one batch), ``False`` with one.
+        method: ``"factored"`` (default: the synth and the JTFS path run once per path and batch, the power
+            iteration runs through the encoder only; needs examples treated independently, checked) or
+            ``"hvp"`` (the released double backward through everything in every step); the same operator,
+            see ``theta_is_ops``.
         progress: called after each path with a ``PathCurvature``.
 
     Returns:
@@ -323,14 +270,16 @@ def curvature(
         raise ValueError("path_loss must be callable")
     batches = _check_batches(batches)
     if n_paths is not None:
-        _check_int("n_paths", n_paths, 1)
-    paths = _check_indices("paths", paths, n_paths)
-    _check_int("n_iter", n_iter, 1)
+        check_index("n_paths", n_paths, 1)
+    paths = check_indices("paths", paths, n_paths)
+    check_index("n_iter", n_iter, 1)
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (tol >= 0 and math.isfinite(tol)):
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
     if agg not in AGGREGATIONS:
         raise ValueError(f"agg must be one of {AGGREGATIONS}, got {agg!r}")
-    _check_int("seed", seed, -(2**63), 2**63)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    check_index("seed", seed, -(2**63), 2**63)
     if rebuild_graphs is None:
         rebuild_graphs = len(batches) > 1
 
@@ -358,14 +307,23 @@ def curvature(
             with torch.no_grad():
                 n_theta = encoder(x0).shape[-1]
             theta_dims = tuple(range(n_theta)) if theta_dims is None else theta_dims
-            theta_dims = _check_indices("theta_dims", theta_dims, n_theta)
+            theta_dims = check_indices("theta_dims", theta_dims, n_theta)
 
             out = torch.empty(len(paths), len(theta_dims), dtype=torch.float64)
+            factored = None
+            if method == "factored":
+                with torch.no_grad():
+                    thetas = [encoder(x) for x, _ in batches]
+                factored = [FactoredBatch(encoder, weights, x, keep_graph=not rebuild_graphs) for x, _ in batches]
             for row, p in enumerate(paths):
                 t0 = time.perf_counter()
+                if factored is not None:
+                    for b, ((x, seed_hat), fb) in enumerate(zip(batches, factored)):
+                        fb.set_path(*path_derivatives(synth, path_loss, thetas[b], seed_hat, x, p, theta_dims,
+                                                      check=row == 0 and b == 0))
                 values, iterations, n_hvp = _path_curvature(
                     encoder, synth, path_loss, weights, batches, p, theta_dims, groups,
-                    n_iter=n_iter, tol=tol, agg=agg, seed=seed, rebuild_graphs=rebuild_graphs)
+                    n_iter=n_iter, tol=tol, agg=agg, seed=seed, rebuild_graphs=rebuild_graphs, factored=factored)
                 out[row] = values
                 if progress is not None:
                     progress(PathCurvature(p, theta_dims, values.clone(), iterations, n_hvp,
@@ -377,10 +335,11 @@ def curvature(
 
 
 def _path_curvature(encoder, synth, path_loss, weights, batches, p, theta_dims, groups, *,
-                    n_iter, tol, agg, seed, rebuild_graphs):
-    """One row ``C[p, theta_dims]``, the iteration counts and the number of HVPs."""
-    cached = None if rebuild_graphs else [
-        _Graph(encoder, synth, path_loss, weights, x, seed_hat, p, theta_dims) for x, seed_hat in batches]
+                    n_iter, tol, agg, seed, rebuild_graphs, factored=None):
+    """One row ``C[p, theta_dims]``, the iteration counts and the number of HVPs (operator applications
+    times batches). ``factored``: one ``FactoredBatch`` per batch, set to path ``p`` (method "factored")."""
+    cached = None if rebuild_graphs or factored is not None else [
+        HVPGraph(encoder, synth, path_loss, weights, x, seed_hat, p, theta_dims) for x, seed_hat in batches]
     n_hvp = 0
     values = torch.empty(len(theta_dims), dtype=torch.float64)
     iterations = torch.zeros(len(theta_dims), len(groups), dtype=torch.int64)
@@ -395,9 +354,13 @@ def _path_curvature(encoder, synth, path_loss, weights, batches, p, theta_dims, 
                 vs = [c.view(shape) for c, shape in zip(torch.split(v, sizes), shapes)]
                 total = None
                 for b, (x, seed_hat) in enumerate(batches):
-                    graph = cached[b] if cached is not None else _Graph(
-                        encoder, synth, path_loss, weights, x, seed_hat, p, (u,))
-                    y = torch.cat([t.reshape(-1) for t in graph.hvp(u, group, weights, vs)])
+                    if factored is not None:
+                        parts = factored[b].apply(u, group, vs)
+                    else:
+                        graph = cached[b] if cached is not None else HVPGraph(
+                            encoder, synth, path_loss, weights, x, seed_hat, p, (u,))
+                        parts = graph.hvp(u, group, weights, vs)
+                    y = torch.cat([t.reshape(-1) for t in parts])
                     total = y if total is None else total + y
                     n_hvp += 1
                 return total
@@ -416,72 +379,3 @@ def _path_curvature(encoder, synth, path_loss, weights, batches, p, theta_dims, 
         else:
             values[col] = lam_abs.quantile(0.5)
     return values, iterations, n_hvp
-
-
-# ------------------------------------------------------------------------------- merge and π
-
-
-def merge_curvature(
-    blocks: Iterable[tuple[Sequence[int], Sequence[int], Tensor]], n_paths: int, n_theta: int
-) -> Tensor:
-    """Assemble ``(paths, theta_dims, C_block)`` results of ``curvature`` into the full ``(P, U)``.
-
-    Each block's values have shape ``(len(paths), len(theta_dims))``. Every cell ``(p, u)`` must be
-    covered exactly once; a missing, duplicated or out-of-range cell raises ``ValueError``.
-    Returns float64 on the CPU.
-    """
-    _check_int("n_paths", n_paths, 1)
-    _check_int("n_theta", n_theta, 1)
-    full = torch.zeros(n_paths, n_theta, dtype=torch.float64)
-    seen = torch.zeros(n_paths, n_theta, dtype=torch.bool)
-    for k, block in enumerate(blocks):
-        try:
-            paths, dims, values = block
-        except (TypeError, ValueError):
-            raise ValueError(f"blocks[{k}] must be a (paths, theta_dims, values) triple") from None
-        paths = _check_indices(f"blocks[{k}] paths", paths, n_paths)
-        dims = _check_indices(f"blocks[{k}] theta_dims", dims, n_theta)
-        values = torch.as_tensor(values, dtype=torch.float64).cpu()
-        if values.shape != (len(paths), len(dims)):
-            raise ValueError(f"blocks[{k}] values must have shape ({len(paths)}, {len(dims)}), "
-                             f"got {tuple(values.shape)}")
-        rows, cols = torch.tensor(paths)[:, None], torch.tensor(dims)[None, :]
-        overlap = seen[rows, cols].nonzero()
-        if len(overlap):
-            i, j = overlap[0].tolist()
-            raise ValueError(f"blocks[{k}] duplicates cell (path {paths[i]}, theta_dim {dims[j]})")
-        seen[rows, cols] = True
-        full[rows, cols] = values
-    missing = (~seen).nonzero()
-    if len(missing):
-        cells = [tuple(c) for c in missing[:5].tolist()]
-        raise ValueError(f"blocks leave {len(missing)} (path, theta_dim) cells missing, e.g. {cells}")
-    return full
-
-
-def probabilities(C: Tensor, min_prob_frac: float = 0.0) -> Tensor:
-    """Path distribution π from curvature ``C`` of shape ``(P, U)`` (Eq. 10 with the code's floor).
-
-    ``q[p, u] = C[p, u] / Σ_p' C[p', u]`` and ``π_p = (1/U) Σ_u [(1 − f) q[p, u] + f/P]`` with
-    ``f = min_prob_frac`` (0 in every experiment, giving exactly Eq. 10; then ``π_p ≥ f/P``). As in
-    the released code, ``C`` is clamped to ``≥ 1e-12`` and normalised in log space in float64, so a
-    θ-dimension whose column is all zero contributes a uniform ``q``.
-    Returns ``(P,)`` float64 on the CPU, summing to 1.
-    """
-    if not isinstance(C, Tensor):
-        raise ValueError(f"C must be a tensor of shape (P, U), got {type(C).__name__}")
-    if C.ndim != 2 or C.shape[0] == 0 or C.shape[1] == 0:
-        raise ValueError(f"C must have shape (P, U) with P, U >= 1, got {tuple(C.shape)}")
-    C = C.detach().to("cpu", torch.float64)
-    if not torch.isfinite(C).all():
-        raise ValueError("C must be finite")
-    if (C < 0).any():
-        raise ValueError("C must be non-negative")
-    if isinstance(min_prob_frac, bool) or not isinstance(min_prob_frac, (int, float)) \
-            or not 0.0 <= min_prob_frac < 1.0:
-        raise ValueError(f"min_prob_frac must be in [0, 1), got {min_prob_frac!r}")
-    n_paths = C.shape[0]
-    log_c = C.clamp_min(1e-12).log()
-    q = (log_c - torch.logsumexp(log_c, dim=0, keepdim=True)).exp()        # (P, U), columns sum to 1
-    pi = ((1.0 - min_prob_frac) * q + min_prob_frac / n_paths).mean(dim=1)
-    return pi / pi.sum()

@@ -100,3 +100,13 @@ def test_curvature_is_the_dominant_eigenvalue_and_pi_follows_eq_10(setup):
     pi = probabilities(C)
     assert pi.dtype == torch.float64 and pi.sum().item() == pytest.approx(1.0, abs=1e-12)
     torch.testing.assert_close(pi, (C / C.sum(0)).mean(1))
+
+
+def test_factored_method_equals_the_released_double_backward_through_the_path_engine(setup):
+    loss, encoder, batches = setup
+    two = batches + [(batches[0][0].flip(-1), batches[0][1] + 7)]
+    for rebuild in (False, True):
+        kw = dict(n_iter=3, tol=0.0, rebuild_graphs=rebuild)
+        fast = curvature(encoder, synth, loss, two, [3, 17, 40], method="factored", **kw)
+        slow = curvature(encoder, synth, loss, two, [3, 17, 40], method="hvp", **kw)
+        torch.testing.assert_close(fast, slow, rtol=1e-10, atol=0)
