@@ -147,14 +147,20 @@ def test_every_path_matches_the_literal_reference_in_float64(small):
         np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
 
 
-@pytest.mark.parametrize("p", [0, 14, 60, 121, 194])
-def test_tiny_paths_match_the_literal_reference_in_float32(tiny, p):
+# Relative error of the float32 engine against the float64 literal reference, 4 x the measured error + 1e-5:
+# measured 1.8e-4 (p 0), 1.9e-4 (p 14), 1.5e-6 (p 60), 2.1e-6 (p 121), 2.0e-7 (p 194), on 1 and 2 threads;
+# the fastest, faintest paths sit at the float32 floor.
+LITERAL_FLOAT32_RTOL = {0: 8e-4, 14: 8e-4, 60: 2e-5, 121: 2e-5, 194: 1.5e-5}
+
+
+@pytest.mark.parametrize("p", sorted(LITERAL_FLOAT32_RTOL))
+def test_tiny_paths_match_the_literal_reference_in_float32(tiny, threads, p):
     x, y = golden_inputs()
     batch = torch.cat([x, y])
     ref = reference_path(tiny.fb, batch[:, 0].double().numpy(), p)
     got = tiny.coefficients(batch, p).double().numpy()
     for b in range(2):
-        assert relative_error(got[b], ref[b]) < 5e-4  # float32 floor of the fastest, faintest paths
+        assert relative_error(got[b], ref[b]) < LITERAL_FLOAT32_RTOL[p]
 
 
 @pytest.mark.parametrize("settings, shape", [
