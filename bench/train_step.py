@@ -71,7 +71,7 @@ def build_run(preset: str, arm: str):
     cfg = override(get_preset(preset), **ARMS[arm], **{"device": "cpu"})
     run = Run(cfg)
     variant = OPTIMIZER_VARIANT.get(arm)
-    if variant is not None and run.optimizer.param_groups[0]["variant"] != variant:
+    if variant is not None and run.optimizer.param_groups[0].get("variant", "released") != variant:
         # The bench picks the P-SAGA summation itself, whatever the preset's train.pathwise_variant says.
         group = run.optimizer.param_groups[0]
         run.optimizer = PathwiseSGD(run.encoder.parameters(), n_paths=run.n_paths, lr=group["lr"],
