@@ -227,3 +227,21 @@ if __name__ == "__main__":  # print float64 golden values and the float32 spread
             spread = max([spread] + [abs(a - b) / abs(b) for a, b in zip(golden_measures(f32, p), ref)])
         print(f"{p}: ({ref[0]!r}, {ref[1]!r}, {ref[2]!r}),  # float32 spread {spread:.2g}, "
               f"vs released {max(abs(a - b) / b for a, b in zip(ref, RELEASED[p])):.2g}")
+
+
+def test_runs_on_another_device_with_no_cpu_tensor_left_behind():
+    """PyTorch's "meta" device stands in for a GPU here: any filter, cache or temporary made on the CPU would
+    meet a meta tensor and raise. Exercises the unchunked (GPU) schedule and the per-device filter cache."""
+    from trainables.core import SCRAPLLoss
+
+    loss = SCRAPLLoss(**SMALL)
+    cpu = torch.randn(2, 1, SMALL["shape"])
+    loss(cpu, cpu.flip(-1), path_idx=3)  # fills the CPU cache first
+    loss = loss.to("meta")
+    x = torch.empty(2, 1, SMALL["shape"], device="meta")
+    x_hat = torch.empty(2, 1, SMALL["shape"], device="meta", requires_grad=True)
+    for p in (0, 3, loss.n_paths - 1):
+        loss(x_hat, x, path_idx=p).backward()
+    assert x_hat.grad.device.type == "meta"
+    assert all(t.device.type == "meta" for t in loss.jtfs.full_coefficients(x))
+    assert {key[1].type for key in loss.jtfs._lowpass_t} == {"cpu", "meta"}

@@ -351,3 +351,15 @@ def test_running_sum_resumes_from_a_released_checkpoint():
     for a, b in zip(exact_model.parameters(), running_model.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-9)
     assert all("G_sum" in running.state[w] for w in running_model.parameters())
+
+
+@pytest.mark.parametrize("variant", ["released", "running-sum", "paper"])
+def test_state_lives_on_the_parameters_device(variant):
+    """On "meta" (a stand-in for a GPU) any per-path buffer made on the CPU would raise."""
+    model = toy_model().to("meta")
+    opt = PathwiseSGD(model.parameters(), n_paths=4, lr=1e-3, variant=variant)
+    for p in (1, 2, 1):
+        model.zero_grad()
+        model(torch.empty(3, 5, device="meta")).sum().backward()
+        opt.step(p)
+    assert all(t.device.type == "meta" for w in model.parameters() for t in opt.state[w].values())
