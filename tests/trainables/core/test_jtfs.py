@@ -230,8 +230,9 @@ if __name__ == "__main__":  # print float64 golden values and the float32 spread
 
 
 def test_runs_on_another_device_with_no_cpu_tensor_left_behind():
-    """PyTorch's "meta" device stands in for a GPU here: any filter, cache or temporary made on the CPU would
-    meet a meta tensor and raise. Exercises the unchunked (GPU) schedule and the per-device filter cache."""
+    """PyTorch's "meta" device stands in for a GPU here: elementwise ops raise on a CPU tensor met there
+    (matmul does not check, hence the explicit look at the cached matrices). Exercises the unchunked (GPU)
+    schedule and the per-device filter cache."""
     from trainables.core import SCRAPLLoss
 
     loss = SCRAPLLoss(**SMALL)
@@ -245,3 +246,5 @@ def test_runs_on_another_device_with_no_cpu_tensor_left_behind():
     assert x_hat.grad.device.type == "meta"
     assert all(t.device.type == "meta" for t in loss.jtfs.full_coefficients(x))
     assert {key[1].type for key in loss.jtfs._lowpass_t} == {"cpu", "meta"}
+    assert all(M.device == key[1] for key, M in loss.jtfs._lowpass_t.items())
+    assert all(b.device.type == "meta" for b in loss.buffers())
