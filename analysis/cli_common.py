@@ -4,6 +4,7 @@ loading a per-seed table from a CSV or an MLflow study, arm order and labels, wr
 Heavy or optional dependencies (pandas through ``analysis.data``, mlflow) are imported inside the
 functions that need them, so ``--help`` and argument errors stay fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,12 +18,28 @@ import numpy as np
 from analysis.output import atomic_write_text
 from common.parsing import POSITIVE, csv_list, int_arg
 
-__all__ = ["EPILOG_SOURCE", "probability", "add_source", "add_arms", "add_ci", "add_output", "Loaded",
-           "require_uri", "read_mlflow", "load_per_seed", "choose_arms", "arm_label_list", "ci_rng", "emit"]
+__all__ = [
+    "EPILOG_SOURCE",
+    "probability",
+    "add_source",
+    "add_arms",
+    "add_ci",
+    "add_output",
+    "Loaded",
+    "require_uri",
+    "read_mlflow",
+    "load_per_seed",
+    "choose_arms",
+    "arm_label_list",
+    "ci_rng",
+    "emit",
+]
 
-EPILOG_SOURCE = ("Input: --csv PER_SEED.csv (columns arm, seed, test_theta_l1, val_total_variation, "
-                 "convergence_step; empty convergence_step = never converged) or --study NAME --mlflow-uri URI "
-                 "(default URI: $MLFLOW_TRACKING_URI).")
+EPILOG_SOURCE = (
+    "Input: --csv PER_SEED.csv (columns arm, seed, test_theta_l1, val_total_variation, "
+    "convergence_step; empty convergence_step = never converged) or --study NAME --mlflow-uri URI "
+    "(default URI: $MLFLOW_TRACKING_URI)."
+)
 
 
 def probability(text: str) -> float:
@@ -40,47 +57,82 @@ def add_source(p: argparse.ArgumentParser, *, curves_only: bool = False) -> None
     g = p.add_argument_group("input (one of)")
     src = g.add_mutually_exclusive_group(required=True)
     if curves_only:
-        src.add_argument("--curves", metavar="FILE", help="long validation-curve CSV "
-                         "(arm, seed, step, val_theta_l1 [, elapsed_s, preset, val_theta_l1_<name>])")
+        src.add_argument(
+            "--curves",
+            metavar="FILE",
+            help="long validation-curve CSV (arm, seed, step, val_theta_l1 [, elapsed_s, preset, val_theta_l1_<name>])",
+        )
     else:
         src.add_argument("--csv", metavar="FILE", help="per-seed CSV, one row per run")
     src.add_argument("--study", metavar="NAME", help="study name (MLflow experiment 'scrapl/NAME')")
-    g.add_argument("--mlflow-uri", metavar="URI", default=os.environ.get("MLFLOW_TRACKING_URI"),
-                   help="MLflow tracking URI, e.g. sqlite:////abs/mlflow.db or http://127.0.0.1:5000 "
-                        "(default: $MLFLOW_TRACKING_URI)")
-    g.add_argument("--status", type=csv_list, default=["FINISHED"], metavar="S[,S]",
-                   help="MLflow run statuses to analyse (default FINISHED); others are listed as excluded")
+    g.add_argument(
+        "--mlflow-uri",
+        metavar="URI",
+        default=os.environ.get("MLFLOW_TRACKING_URI"),
+        help="MLflow tracking URI, e.g. sqlite:////abs/mlflow.db or http://127.0.0.1:5000 "
+        "(default: $MLFLOW_TRACKING_URI)",
+    )
+    g.add_argument(
+        "--status",
+        type=csv_list,
+        default=["FINISHED"],
+        metavar="S[,S]",
+        help="MLflow run statuses to analyse (default FINISHED); others are listed as excluded",
+    )
     if not curves_only:
-        g.add_argument("--curves", dest="curves_csv", metavar="FILE",
-                       help="with --csv: recompute TV and convergence steps from this long curve CSV "
-                            "(the per-seed CSV then needs only arm, seed, test_theta_l1)")
-        g.add_argument("--from-curves", action="store_true",
-                       help="with --study: recompute TV and convergence steps from the MLflow metric "
-                            "histories instead of the runs' final metrics")
+        g.add_argument(
+            "--curves",
+            dest="curves_csv",
+            metavar="FILE",
+            help="with --csv: recompute TV and convergence steps from this long curve CSV "
+            "(the per-seed CSV then needs only arm, seed, test_theta_l1)",
+        )
+        g.add_argument(
+            "--from-curves",
+            action="store_true",
+            help="with --study: recompute TV and convergence steps from the MLflow metric "
+            "histories instead of the runs' final metrics",
+        )
     g.add_argument("--preset", help="analyse only the runs of this preset (needed when a source mixes presets)")
 
 
 def add_arms(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--arms", type=csv_list, metavar="A,B,...",
-                   help="arms in table order (default: the study's order, else order of appearance)")
-    p.add_argument("--labels", type=csv_list, metavar="L1,L2,...",
-                   help="display names aligned with --arms")
+    p.add_argument(
+        "--arms",
+        type=csv_list,
+        metavar="A,B,...",
+        help="arms in table order (default: the study's order, else order of appearance)",
+    )
+    p.add_argument("--labels", type=csv_list, metavar="L1,L2,...", help="display names aligned with --arms")
 
 
 def add_ci(p: argparse.ArgumentParser, default: str, choices: Sequence[str] = ("paper-z", "t", "bootstrap")) -> None:
-    p.add_argument("--ci", choices=choices, default=default,
-                   help=f"95 %% CI method (default {default}): paper-z = 1.96*std(ddof=0)/sqrt(n) (paper Table 2), "
-                        "t = Student-t with ddof=1 (paper Table 6), bootstrap = percentile bootstrap of the mean")
+    p.add_argument(
+        "--ci",
+        choices=choices,
+        default=default,
+        help=f"95 %% CI method (default {default}): paper-z = 1.96*std(ddof=0)/sqrt(n) (paper Table 2), "
+        "t = Student-t with ddof=1 (paper Table 6), bootstrap = percentile bootstrap of the mean",
+    )
     if "bootstrap" in choices:
-        p.add_argument("--bootstrap-resamples", type=int_arg(messages=POSITIVE), default=10_000, metavar="N",
-                       help="bootstrap resamples (default 10000)")
+        p.add_argument(
+            "--bootstrap-resamples",
+            type=int_arg(messages=POSITIVE),
+            default=10_000,
+            metavar="N",
+            help="bootstrap resamples (default 10000)",
+        )
         p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap generator (default 0)")
 
 
 def add_output(p: argparse.ArgumentParser, formats: bool = True) -> None:
     if formats:
-        p.add_argument("--format", choices=("markdown", "latex", "csv"), default="markdown",
-                       help="output format (default markdown)")
+        p.add_argument(
+            "--format",
+            choices=("markdown", "latex", "csv"),
+            default="markdown",
+            help="output format (default markdown)",
+        )
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
 
 
@@ -111,14 +163,15 @@ def read_mlflow(args, *, curves: bool, from_curves: bool):
     """The study's runs from MLflow and caption notes about the runs left out."""
     from analysis.mlflow_source import read_study  # lazy: mlflow only for --study
 
-    runs = read_study(require_uri(args), args.study, curves=curves, from_curves=from_curves,
-                      statuses=tuple(args.status))
+    runs = read_study(
+        require_uri(args), args.study, curves=curves, from_curves=from_curves, statuses=tuple(args.status)
+    )
     notes = []
     if runs.excluded:
-        notes.append(f"Not analysed ({len(runs.excluded)} trial run(s) with another status): "
-                     + "; ".join(runs.excluded) + ".")
-        print(f"note: {len(runs.excluded)} trial run(s) not analysed: " + "; ".join(runs.excluded),
-              file=sys.stderr)
+        notes.append(
+            f"Not analysed ({len(runs.excluded)} trial run(s) with another status): " + "; ".join(runs.excluded) + "."
+        )
+        print(f"note: {len(runs.excluded)} trial run(s) not analysed: " + "; ".join(runs.excluded), file=sys.stderr)
     return runs, notes
 
 
@@ -142,8 +195,10 @@ def load_per_seed(args) -> Loaded:
             per_seed = data.load_per_seed_csv(args.csv, required=(ARM_COLUMN, SEED_COLUMN, TEST_THETA_L1))
             curves = data.load_curves_csv(args.curves_csv)
             per_seed = data.with_curve_summaries(per_seed, curves, source=f"{args.csv} + {args.curves_csv}")
-            notes.append(f"TV and convergence steps recomputed from the validation curves in "
-                         f"{os.path.basename(args.curves_csv)}.")
+            notes.append(
+                f"TV and convergence steps recomputed from the validation curves in "
+                f"{os.path.basename(args.curves_csv)}."
+            )
         else:
             per_seed = data.load_per_seed_csv(args.csv)
         loaded = Loaded(per_seed, None, str(args.csv), None, notes)

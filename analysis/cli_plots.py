@@ -2,6 +2,7 @@
 
 matplotlib (``analysis.plots``) and mlflow are imported only when a plot command runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,17 @@ import tempfile
 
 from analysis import theta_is
 from analysis.cli_common import (
-    EPILOG_SOURCE, Loaded, add_arms, add_ci, add_source, arm_label_list, choose_arms, ci_rng, load_per_seed,
-    read_mlflow, require_uri,
+    EPILOG_SOURCE,
+    Loaded,
+    add_arms,
+    add_ci,
+    add_source,
+    arm_label_list,
+    choose_arms,
+    ci_rng,
+    load_per_seed,
+    read_mlflow,
+    require_uri,
 )
 from analysis.schema import VAL_THETA_L1, per_param
 
@@ -20,24 +30,36 @@ __all__ = ["add_commands", "cmd_plot"]
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``plot`` (curves, cost, paths) to ``sub``."""
-    plot = sub.add_parser("plot", help="figures (PNG + PDF): curves, cost, paths",
-                          description="Figures written as OUT.png and OUT.pdf.")
+    plot = sub.add_parser(
+        "plot", help="figures (PNG + PDF): curves, cost, paths", description="Figures written as OUT.png and OUT.pdf."
+    )
     psub = plot.add_subparsers(dest="plot", required=True, metavar="PLOT")
-    p = psub.add_parser("curves", help="validation curves, mean ± 95%% CI band per arm",
-                        description="Validation θ L1 (×1000) per arm, mean ± 95% CI band over seeds, against "
-                                    "training steps and/or wall-clock time (mean elapsed_s at each step).")
+    p = psub.add_parser(
+        "curves",
+        help="validation curves, mean ± 95%% CI band per arm",
+        description="Validation θ L1 (×1000) per arm, mean ± 95% CI band over seeds, against "
+        "training steps and/or wall-clock time (mean elapsed_s at each step).",
+    )
     add_source(p, curves_only=True)
     add_arms(p)
     add_ci(p, "t", choices=("t", "paper-z"))
-    p.add_argument("--x", choices=("step", "elapsed", "both"), default="both",
-                   help="x axis: training steps, wall-clock seconds, or both panels (default)")
+    p.add_argument(
+        "--x",
+        choices=("step", "elapsed", "both"),
+        default="both",
+        help="x axis: training steps, wall-clock seconds, or both panels (default)",
+    )
     p.add_argument("--param", metavar="NAME", help="plot the per-parameter curve val_theta_l1_NAME")
     p.add_argument("--title")
     p.add_argument("--out", required=True, metavar="OUT", help="output stem: writes OUT.png and OUT.pdf")
 
-    p = psub.add_parser("cost", help="accuracy vs cost scatter with CI whiskers",
-                        description="Test θ L1 (×1000) against seconds per training step (1/steps_per_second), "
-                                    "mean ± 95% CI whiskers per arm.", epilog=EPILOG_SOURCE)
+    p = psub.add_parser(
+        "cost",
+        help="accuracy vs cost scatter with CI whiskers",
+        description="Test θ L1 (×1000) against seconds per training step (1/steps_per_second), "
+        "mean ± 95% CI whiskers per arm.",
+        epilog=EPILOG_SOURCE,
+    )
     add_source(p)
     add_arms(p)
     add_ci(p, "t")
@@ -46,10 +68,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--title")
     p.add_argument("--out", required=True, metavar="OUT", help="output stem: writes OUT.png and OUT.pdf")
 
-    p = psub.add_parser("paths", help="θ-IS path probabilities over the (rate, scale) grid",
-                        description="P·π (1 = uniform) over the (temporal rate Hz, frequential scale cycles/octave) "
-                                    "grid. π: .npy (1-D float array) or .json (list, or {\"pi\": list}); path table: "
-                                    "JSON list of {index, n2, n_fr, spin, rate_hz, scale_cyc_per_oct}.")
+    p = psub.add_parser(
+        "paths",
+        help="θ-IS path probabilities over the (rate, scale) grid",
+        description="P·π (1 = uniform) over the (temporal rate Hz, frequential scale cycles/octave) "
+        'grid. π: .npy (1-D float array) or .json (list, or {"pi": list}); path table: '
+        "JSON list of {index, n2, n_fr, spin, rate_hz, scale_cyc_per_oct}.",
+    )
     g = p.add_argument_group("input (one of)")
     src = g.add_mutually_exclusive_group(required=True)
     src.add_argument("--pi", metavar="FILE", help="π file (.npy or .json); needs --paths")
@@ -95,15 +120,30 @@ def cmd_plot(args) -> None:
         curves = select_preset(curves, args.preset, loaded.source)
         column = per_param(VAL_THETA_L1, args.param) if args.param else VAL_THETA_L1
         arms = choose_arms(args, loaded, curves)
-        fig = plots.plot_curves(curves, arms, labels=arm_label_list(args, loaded, arms), x=args.x,
-                                column=column, ci=args.ci, title=args.title)
+        fig = plots.plot_curves(
+            curves,
+            arms,
+            labels=arm_label_list(args, loaded, arms),
+            x=args.x,
+            column=column,
+            ci=args.ci,
+            title=args.title,
+        )
         written = plots.save_figure(fig, args.out)
     else:
         loaded = load_per_seed(args)
         df = select_preset(loaded.per_seed, args.preset, loaded.source)
         arms = choose_arms(args, loaded, df)
-        fig = plots.plot_cost(df, arms, labels=arm_label_list(args, loaded, arms), ci=args.ci, rng=ci_rng(args),
-                              relative_to=args.relative_to, log_x=args.log_x, title=args.title)
+        fig = plots.plot_cost(
+            df,
+            arms,
+            labels=arm_label_list(args, loaded, arms),
+            ci=args.ci,
+            rng=ci_rng(args),
+            relative_to=args.relative_to,
+            log_x=args.log_x,
+            title=args.title,
+        )
         written = plots.save_figure(fig, args.out)
     for path in written:
         print(path)

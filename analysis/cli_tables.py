@@ -1,12 +1,24 @@
 """``python -m analysis table ...`` and ``plan-seeds``: the paper-style tables from a per-seed table."""
+
 from __future__ import annotations
 
 import argparse
 import os
 
 from analysis.cli_common import (
-    EPILOG_SOURCE, Loaded, add_arms, add_ci, add_output, add_source, arm_label_list, choose_arms, ci_rng, emit,
-    load_per_seed, probability, require_uri,
+    EPILOG_SOURCE,
+    Loaded,
+    add_arms,
+    add_ci,
+    add_output,
+    add_source,
+    arm_label_list,
+    choose_arms,
+    ci_rng,
+    emit,
+    load_per_seed,
+    probability,
+    require_uri,
 )
 from analysis.render import render
 from analysis.schema import CONVERGENCE_STEP, per_param
@@ -17,108 +29,202 @@ __all__ = ["add_commands", "cmd_table", "cmd_plan_seeds"]
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add ``table`` (ablation, deltas, theta-is, tr808, factorial) and ``plan-seeds`` to ``sub``."""
-    table = sub.add_parser("table", help="paper-style tables (ablation, deltas, theta-is, tr808, factorial)",
-                           description="Paper-style tables as Markdown, LaTeX (booktabs) or CSV.")
+    table = sub.add_parser(
+        "table",
+        help="paper-style tables (ablation, deltas, theta-is, tr808, factorial)",
+        description="Paper-style tables as Markdown, LaTeX (booktabs) or CSV.",
+    )
     tsub = table.add_subparsers(dest="table", required=True, metavar="TABLE")
 
-    p = tsub.add_parser("ablation", help="Table 2 style: one row per arm, mean ± CI",
-                        description="Table 2 style: per arm test θ L1 (×1000), validation TV (×1000), "
-                                    "convergence steps (converged runs only) and convergence rate, mean ± 95% CI. "
-                                    "Single-run arms print the value without a CI.", epilog=EPILOG_SOURCE)
+    p = tsub.add_parser(
+        "ablation",
+        help="Table 2 style: one row per arm, mean ± CI",
+        description="Table 2 style: per arm test θ L1 (×1000), validation TV (×1000), "
+        "convergence steps (converged runs only) and convergence rate, mean ± 95% CI. "
+        "Single-run arms print the value without a CI.",
+        epilog=EPILOG_SOURCE,
+    )
     add_source(p)
     add_arms(p)
     add_ci(p, "paper-z")
-    p.add_argument("--params", type=csv_list, default=[], metavar="NAME,...",
-                   help="also show per-parameter test L1 columns test_theta_l1_<NAME>")
-    p.add_argument("--reference-arms", type=csv_list, default=[], metavar="A,...",
-                   help="arms shown but not competing for the bold best value (e.g. JTFS,P-loss)")
+    p.add_argument(
+        "--params",
+        type=csv_list,
+        default=[],
+        metavar="NAME,...",
+        help="also show per-parameter test L1 columns test_theta_l1_<NAME>",
+    )
+    p.add_argument(
+        "--reference-arms",
+        type=csv_list,
+        default=[],
+        metavar="A,...",
+        help="arms shown but not competing for the bold best value (e.g. JTFS,P-loss)",
+    )
     p.add_argument("--paper", action="store_true", help="paper-identical columns (drops the CR column)")
     add_output(p)
 
-    p = tsub.add_parser("deltas", help="Table 6 style: each arm vs the previous one, paired by seed",
-                        description="Table 6 style: Δ = later − earlier arm, paired by seed, ± 95% CI "
-                                    "(Student-t by default) with the paired t-test p; plus Holm-adjusted p, d_z "
-                                    "and Wilcoxon p unless --paper.", epilog=EPILOG_SOURCE)
+    p = tsub.add_parser(
+        "deltas",
+        help="Table 6 style: each arm vs the previous one, paired by seed",
+        description="Table 6 style: Δ = later − earlier arm, paired by seed, ± 95% CI "
+        "(Student-t by default) with the paired t-test p; plus Holm-adjusted p, d_z "
+        "and Wilcoxon p unless --paper.",
+        epilog=EPILOG_SOURCE,
+    )
     add_source(p)
     add_arms(p)
     add_ci(p, "t")
-    p.add_argument("--paper", action="store_true",
-                   help="paper-identical table: drop the adjusted-p, d_z and Wilcoxon columns")
-    p.add_argument("--drop-unpaired", action="store_true",
-                   help="use only the seeds both arms have (default: refuse unpaired data); the caption says so")
-    p.add_argument("--correction", default="holm", choices=("holm", "bonferroni"),
-                   help="multiple-comparison correction of the extra column (default holm)")
+    p.add_argument(
+        "--paper", action="store_true", help="paper-identical table: drop the adjusted-p, d_z and Wilcoxon columns"
+    )
+    p.add_argument(
+        "--drop-unpaired",
+        action="store_true",
+        help="use only the seeds both arms have (default: refuse unpaired data); the caption says so",
+    )
+    p.add_argument(
+        "--correction",
+        default="holm",
+        choices=("holm", "bonferroni"),
+        help="multiple-comparison correction of the extra column (default holm)",
+    )
     add_output(p)
 
-    p = tsub.add_parser("theta-is", help="Tables 3/7 style: arms per configuration and synth parameter",
-                        description="Tables 3/7 style: for each configuration (preset) and arm (e.g. uniform, "
-                                    "theta_is), per synth parameter: test L1 ± CI (×1000), convergence rate and "
-                                    "convergence steps ± CI. Needs test_theta_l1_<p> and convergence_step_<p> columns.",
-                        epilog=EPILOG_SOURCE)
+    p = tsub.add_parser(
+        "theta-is",
+        help="Tables 3/7 style: arms per configuration and synth parameter",
+        description="Tables 3/7 style: for each configuration (preset) and arm (e.g. uniform, "
+        "theta_is), per synth parameter: test L1 ± CI (×1000), convergence rate and "
+        "convergence steps ± CI. Needs test_theta_l1_<p> and convergence_step_<p> columns.",
+        epilog=EPILOG_SOURCE,
+    )
     add_source(p)
     add_arms(p)
     add_ci(p, "paper-z")
-    p.add_argument("--params", type=csv_list, metavar="NAME,...",
-                   help="synth parameters (default: every NAME with test_theta_l1_NAME and convergence_step_NAME)")
-    p.add_argument("--configs", type=csv_list, metavar="PRESET,...",
-                   help="configurations (presets) in row order (default: order of appearance)")
+    p.add_argument(
+        "--params",
+        type=csv_list,
+        metavar="NAME,...",
+        help="synth parameters (default: every NAME with test_theta_l1_NAME and convergence_step_NAME)",
+    )
+    p.add_argument(
+        "--configs",
+        type=csv_list,
+        metavar="PRESET,...",
+        help="configurations (presets) in row order (default: order of appearance)",
+    )
     add_output(p)
 
-    p = tsub.add_parser("tr808", help="Tables 4/8/9 style: TR-808 metrics x {micro, meso} per arm",
-                        description="TR-808 style (paper Tables 4, 8, 9): one row per arm, one column per metric and "
-                                    "setting (micro, meso), mean ± 95% CI over runs. Input: per-seed CSV with arm, "
-                                    "seed, setting (or a preset containing micro/meso) and test_* metric columns "
-                                    "(see analysis.tables808).")
+    p = tsub.add_parser(
+        "tr808",
+        help="Tables 4/8/9 style: TR-808 metrics x {micro, meso} per arm",
+        description="TR-808 style (paper Tables 4, 8, 9): one row per arm, one column per metric and "
+        "setting (micro, meso), mean ± 95% CI over runs. Input: per-seed CSV with arm, "
+        "seed, setting (or a preset containing micro/meso) and test_* metric columns "
+        "(see analysis.tables808).",
+    )
     g = p.add_argument_group("input (one of)")
     src = g.add_mutually_exclusive_group(required=True)
     src.add_argument("--csv", metavar="FILE", help="TR-808 per-seed CSV, one row per run")
-    src.add_argument("--study", type=csv_list, metavar="NAME[,NAME]",
-                     help="study name(s) (MLflow experiments 'scrapl/NAME') on one tracking server, e.g. a "
-                          "tr808-micro and a tr808-meso study; the setting of a run is micro when its "
-                          "synth.max_shift is 0, else meso")
-    g.add_argument("--mlflow-uri", metavar="URI", default=os.environ.get("MLFLOW_TRACKING_URI"),
-                   help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
-    g.add_argument("--status", type=csv_list, default=["FINISHED"], metavar="S[,S]",
-                   help="MLflow run statuses to analyse (default FINISHED)")
+    src.add_argument(
+        "--study",
+        type=csv_list,
+        metavar="NAME[,NAME]",
+        help="study name(s) (MLflow experiments 'scrapl/NAME') on one tracking server, e.g. a "
+        "tr808-micro and a tr808-meso study; the setting of a run is micro when its "
+        "synth.max_shift is 0, else meso",
+    )
+    g.add_argument(
+        "--mlflow-uri",
+        metavar="URI",
+        default=os.environ.get("MLFLOW_TRACKING_URI"),
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)",
+    )
+    g.add_argument(
+        "--status",
+        type=csv_list,
+        default=["FINISHED"],
+        metavar="S[,S]",
+        help="MLflow run statuses to analyse (default FINISHED)",
+    )
     add_arms(p)
     add_ci(p, "paper-z")
-    p.add_argument("--group", choices=("audio", "transient", "decay", "all"), default="audio",
-                   help="audio = Table 4 (MSS, JTFS, FAD), transient = Table 8, decay = Table 9, or all (default audio)")
+    p.add_argument(
+        "--group",
+        choices=("audio", "transient", "decay", "all"),
+        default="audio",
+        help="audio = Table 4 (MSS, JTFS, FAD), transient = Table 8, decay = Table 9, or all (default audio)",
+    )
     p.add_argument("--metrics", type=csv_list, metavar="COL,...", help="explicit metric columns (overrides --group)")
-    p.add_argument("--settings", type=csv_list, default=["micro", "meso"], metavar="S,...",
-                   help="settings in column order (default micro,meso)")
-    p.add_argument("--reference-arms", type=csv_list, default=[], metavar="A,...",
-                   help="arms shown but not competing for the bold best value")
+    p.add_argument(
+        "--settings",
+        type=csv_list,
+        default=["micro", "meso"],
+        metavar="S,...",
+        help="settings in column order (default micro,meso)",
+    )
+    p.add_argument(
+        "--reference-arms",
+        type=csv_list,
+        default=[],
+        metavar="A,...",
+        help="arms shown but not competing for the bold best value",
+    )
     p.add_argument("--scale", type=float, default=1.0, help="multiply every value and CI (default 1 = raw units)")
     add_output(p)
 
-    p = tsub.add_parser("factorial", help="2×2×2 factorial: main effects and interactions of P-Adam, P-SAGA, θ-IS",
-                        description="Factorial ablation (run ablation --factorial): main effects and interactions "
-                                    "of the techniques on test θ L1, total variation and convergence steps, paired "
-                                    "by seed (repeated-measures ANOVA, statsmodels AnovaRM), with 95% CIs, "
-                                    "Holm-adjusted p and partial eta squared. Arms are named by the techniques "
-                                    "they turn on (scrapl, p-adam, p-adam+p-saga, ...).", epilog=EPILOG_SOURCE)
+    p = tsub.add_parser(
+        "factorial",
+        help="2×2×2 factorial: main effects and interactions of P-Adam, P-SAGA, θ-IS",
+        description="Factorial ablation (run ablation --factorial): main effects and interactions "
+        "of the techniques on test θ L1, total variation and convergence steps, paired "
+        "by seed (repeated-measures ANOVA, statsmodels AnovaRM), with 95% CIs, "
+        "Holm-adjusted p and partial eta squared. Arms are named by the techniques "
+        "they turn on (scrapl, p-adam, p-adam+p-saga, ...).",
+        epilog=EPILOG_SOURCE,
+    )
     add_source(p)
-    p.add_argument("--factors", type=csv_list, default=None, metavar="F1,F2,...",
-                   help="technique tokens of the arm names (default p-adam,p-saga,theta-is)")
-    p.add_argument("--correction", default="holm", choices=("holm", "bonferroni"),
-                   help="multiple-comparison correction across the table (default holm)")
+    p.add_argument(
+        "--factors",
+        type=csv_list,
+        default=None,
+        metavar="F1,F2,...",
+        help="technique tokens of the arm names (default p-adam,p-saga,theta-is)",
+    )
+    p.add_argument(
+        "--correction",
+        default="holm",
+        choices=("holm", "bonferroni"),
+        help="multiple-comparison correction across the table (default holm)",
+    )
     add_output(p)
 
-    p = sub.add_parser("plan-seeds", help="seeds needed for 80%% power from a pilot's paired differences",
-                       description="From a pilot study: for each consecutive pair of arms and metric, d_z of the "
-                                   "paired differences and the number of seeds a two-sided paired t-test needs to "
-                                   "reach the power at the Holm/Bonferroni-adjusted alpha (statsmodels TTestPower).",
-                       epilog=EPILOG_SOURCE)
+    p = sub.add_parser(
+        "plan-seeds",
+        help="seeds needed for 80%% power from a pilot's paired differences",
+        description="From a pilot study: for each consecutive pair of arms and metric, d_z of the "
+        "paired differences and the number of seeds a two-sided paired t-test needs to "
+        "reach the power at the Holm/Bonferroni-adjusted alpha (statsmodels TTestPower).",
+        epilog=EPILOG_SOURCE,
+    )
     add_source(p)
     add_arms(p)
-    p.add_argument("--metrics", type=csv_list,
-                   default=["test_theta_l1", "val_total_variation", "convergence_step"], metavar="M,...",
-                   help="per-seed columns to plan for (default test_theta_l1,val_total_variation,convergence_step)")
+    p.add_argument(
+        "--metrics",
+        type=csv_list,
+        default=["test_theta_l1", "val_total_variation", "convergence_step"],
+        metavar="M,...",
+        help="per-seed columns to plan for (default test_theta_l1,val_total_variation,convergence_step)",
+    )
     p.add_argument("--alpha", type=probability, default=0.05, help="family-wise alpha (default 0.05)")
     p.add_argument("--power", type=probability, default=0.8, help="target power (default 0.8)")
-    p.add_argument("--correction", choices=("holm", "bonferroni", "none"), default="holm",
-                   help="how alpha is split over the comparisons (default holm = alpha/m at the strictest step)")
+    p.add_argument(
+        "--correction",
+        choices=("holm", "bonferroni", "none"),
+        default="holm",
+        help="how alpha is split over the comparisons (default holm = alpha/m at the strictest step)",
+    )
     p.add_argument("--drop-unpaired", action="store_true", help="use only the seeds both arms have")
     add_output(p)
 
@@ -136,8 +242,10 @@ def cmd_table(args) -> None:
             from analysis.mlflow_source import read_study
             from analysis.schema import ARM_COLUMN, SEED_COLUMN
 
-            read = [read_study(require_uri(args), name, statuses=tuple(args.status),
-                               required=(ARM_COLUMN, SEED_COLUMN)) for name in dict.fromkeys(args.study)]
+            read = [
+                read_study(require_uri(args), name, statuses=tuple(args.status), required=(ARM_COLUMN, SEED_COLUMN))
+                for name in dict.fromkeys(args.study)
+            ]
             source = "; ".join(r.source for r in read)
             df = tables808.validate_tr808(pd.concat([r.per_seed for r in read], ignore_index=True), source=source)
             study_labels = {a: lab for r in read for a, lab in (r.arm_labels or {}).items()}
@@ -146,11 +254,20 @@ def cmd_table(args) -> None:
             df = tables808.load_tr808_csv(args.csv)
             loaded = Loaded(df, None, str(args.csv))
         arms = choose_arms(args, loaded, df)
-        table = tables808.tr808_table(df, arms, group=args.group, metrics=args.metrics, settings=args.settings,
-                                      labels=arm_label_list(args, loaded, arms), ci=args.ci, rng=ci_rng(args),
-                                      n_resamples=args.bootstrap_resamples,
-                                      rng_seed=args.seed if args.ci == "bootstrap" else None,
-                                      reference_arms=args.reference_arms, scale=args.scale)
+        table = tables808.tr808_table(
+            df,
+            arms,
+            group=args.group,
+            metrics=args.metrics,
+            settings=args.settings,
+            labels=arm_label_list(args, loaded, arms),
+            ci=args.ci,
+            rng=ci_rng(args),
+            n_resamples=args.bootstrap_resamples,
+            rng_seed=args.seed if args.ci == "bootstrap" else None,
+            reference_arms=args.reference_arms,
+            scale=args.scale,
+        )
         emit(render(table, args.format), args.out)
         return
     loaded = load_per_seed(args)
@@ -160,11 +277,18 @@ def cmd_table(args) -> None:
 
         df = select_preset(df, args.preset, loaded.source)
         factors = {"factors": args.factors} if args.factors else {}
-        emit(render(factorial_table(df, correction=args.correction, notes=loaded.notes, **factors), args.format),
-             args.out)
+        emit(
+            render(factorial_table(df, correction=args.correction, notes=loaded.notes, **factors), args.format),
+            args.out,
+        )
         return
-    common = dict(ci=args.ci, rng=ci_rng(args), n_resamples=args.bootstrap_resamples,
-                  rng_seed=args.seed if args.ci == "bootstrap" else None, notes=loaded.notes)
+    common = dict(
+        ci=args.ci,
+        rng=ci_rng(args),
+        n_resamples=args.bootstrap_resamples,
+        rng_seed=args.seed if args.ci == "bootstrap" else None,
+        notes=loaded.notes,
+    )
     if args.table == "theta-is":
         if args.preset:
             df = select_preset(df, args.preset, loaded.source)
@@ -172,17 +296,32 @@ def cmd_table(args) -> None:
         params = args.params
         if params is None:
             params = [p for p in param_names(df) if per_param(CONVERGENCE_STEP, p) in df.columns]
-        table = tables.theta_is_table(df, arms, params, configs=args.configs, labels=arm_label_list(args, loaded, arms),
-                                      **common)
+        table = tables.theta_is_table(
+            df, arms, params, configs=args.configs, labels=arm_label_list(args, loaded, arms), **common
+        )
     else:
         df = select_preset(df, args.preset, loaded.source)
         arms = choose_arms(args, loaded, df)
         if args.table == "ablation":
-            table = tables.ablation_table(df, arms, paper=args.paper, reference_arms=args.reference_arms,
-                                          params=args.params, labels=arm_label_list(args, loaded, arms), **common)
+            table = tables.ablation_table(
+                df,
+                arms,
+                paper=args.paper,
+                reference_arms=args.reference_arms,
+                params=args.params,
+                labels=arm_label_list(args, loaded, arms),
+                **common,
+            )
         else:
-            table = tables.deltas_table(df, arms, paper=args.paper, drop_unpaired=args.drop_unpaired,
-                                        correction=args.correction, labels=arm_label_list(args, loaded, arms), **common)
+            table = tables.deltas_table(
+                df,
+                arms,
+                paper=args.paper,
+                drop_unpaired=args.drop_unpaired,
+                correction=args.correction,
+                labels=arm_label_list(args, loaded, arms),
+                **common,
+            )
     emit(render(table, args.format), args.out)
 
 
@@ -193,7 +332,15 @@ def cmd_plan_seeds(args) -> None:
     loaded = load_per_seed(args)
     df = select_preset(loaded.per_seed, args.preset, loaded.source)
     arms = choose_arms(args, loaded, df)
-    table = plan_seeds_table(df, arms, labels=arm_label_list(args, loaded, arms), metrics=args.metrics,
-                                    alpha=args.alpha, power=args.power, correction=args.correction,
-                                    drop_unpaired=args.drop_unpaired, notes=loaded.notes)
+    table = plan_seeds_table(
+        df,
+        arms,
+        labels=arm_label_list(args, loaded, arms),
+        metrics=args.metrics,
+        alpha=args.alpha,
+        power=args.power,
+        correction=args.correction,
+        drop_unpaired=args.drop_unpaired,
+        notes=loaded.notes,
+    )
     emit(render(table, args.format), args.out)

@@ -10,6 +10,7 @@ Definitions (``../shared/notes/statistics.md``), for a curve ``y_1..y_n`` logged
 * convergence step = the first ``s_i`` with ``y_i <= threshold`` (0.1, the paper's "L1 < 100 %"),
   ``None`` when the curve never reaches it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -50,9 +51,7 @@ def total_variation(values: Sequence[float] | np.ndarray) -> float:
 
 
 def convergence_step(
-    steps: Sequence[int] | np.ndarray,
-    values: Sequence[float] | np.ndarray,
-    threshold: float = CONVERGENCE_THRESHOLD,
+    steps: Sequence[int] | np.ndarray, values: Sequence[float] | np.ndarray, threshold: float = CONVERGENCE_THRESHOLD
 ) -> int | None:
     """First validation step whose value is ``<= threshold``.
 
@@ -81,9 +80,7 @@ def convergence_step(
 
 
 def summarize_curve(
-    steps: Sequence[int] | np.ndarray,
-    values: Sequence[float] | np.ndarray,
-    threshold: float = CONVERGENCE_THRESHOLD,
+    steps: Sequence[int] | np.ndarray, values: Sequence[float] | np.ndarray, threshold: float = CONVERGENCE_THRESHOLD
 ) -> dict[str, float]:
     """The final summary metrics of one run's validation curve, keyed by their schema names.
 

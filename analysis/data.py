@@ -11,6 +11,7 @@ Curve table (long): one row per (run, validation step): ``arm``, ``seed``, ``ste
 Selecting arms and pairing runs by seed is ``analysis.pairing``. Every loader validates everything it can and raises one ``ValueError`` listing each problem with the
 offending rows (CSV line numbers, counting the header as line 1, or MLflow run ids).
 """
+
 from __future__ import annotations
 
 import math
@@ -22,14 +23,30 @@ import pandas as pd
 
 from analysis import curves as curve_fns
 from analysis.schema import (
-    ARM_COLUMN, CONVERGENCE_STEP, CURVE_COLUMNS, ELAPSED_S, PRESET_COLUMN, REQUIRED_COLUMNS,
-    RUN_ID_COLUMN, SEED_COLUMN, STEP_COLUMN, STEPS_PER_SECOND, TEST_THETA_L1, VAL_THETA_L1,
-    VAL_TOTAL_VARIATION, per_param,
+    ARM_COLUMN,
+    CONVERGENCE_STEP,
+    CURVE_COLUMNS,
+    ELAPSED_S,
+    PRESET_COLUMN,
+    REQUIRED_COLUMNS,
+    RUN_ID_COLUMN,
+    SEED_COLUMN,
+    STEP_COLUMN,
+    STEPS_PER_SECOND,
+    TEST_THETA_L1,
+    VAL_THETA_L1,
+    VAL_TOTAL_VARIATION,
+    per_param,
 )
 
 __all__ = [
-    "MISSING_TOKENS", "load_per_seed_csv", "validate_per_seed", "load_curves_csv", "validate_curves",
-    "per_seed_from_curves", "with_curve_summaries",
+    "MISSING_TOKENS",
+    "load_per_seed_csv",
+    "validate_per_seed",
+    "load_curves_csv",
+    "validate_curves",
+    "per_seed_from_curves",
+    "with_curve_summaries",
 ]
 
 # Cells read as "no value" (e.g. a run that never converged).
@@ -60,18 +77,25 @@ def _where_values(df: pd.DataFrame, index: Sequence, raw: pd.Series) -> str:
 
 
 def _is_missing(raw: pd.Series) -> pd.Series:
-    return raw.map(lambda v: v is None or (isinstance(v, float) and math.isnan(v))
-                   or str(v).strip().lower() in MISSING_TOKENS).astype(bool)
+    return raw.map(
+        lambda v: v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip().lower() in MISSING_TOKENS
+    ).astype(bool)
 
 
-def _numeric(df: pd.DataFrame, column: str, problems: list[str], *, required: bool,
-             minimum: float | None = None, integer: bool = False) -> pd.Series:
+def _numeric(
+    df: pd.DataFrame,
+    column: str,
+    problems: list[str],
+    *,
+    required: bool,
+    minimum: float | None = None,
+    integer: bool = False,
+) -> pd.Series:
     """Parse ``df[column]`` as float64, recording problems (naming rows) instead of raising."""
     raw = df[column]
     missing = _is_missing(raw)
     text = raw.where(~missing, None)
-    values = pd.to_numeric(text.map(lambda v: None if v is None else str(v).strip()),
-                           errors="coerce").astype("float64")
+    values = pd.to_numeric(text.map(lambda v: None if v is None else str(v).strip()), errors="coerce").astype("float64")
     bad = ~missing & values.isna()
     if bad.any():
         problems.append(f"column {column!r} has non-numeric values: {_where_values(df, df.index[bad], raw)}")
@@ -85,8 +109,7 @@ def _numeric(df: pd.DataFrame, column: str, problems: list[str], *, required: bo
     if minimum is not None:
         low = finite & (values < minimum)
         if low.any():
-            problems.append(f"column {column!r} has values below {minimum:g}: "
-                            f"{_where_values(df, df.index[low], raw)}")
+            problems.append(f"column {column!r} has values below {minimum:g}: {_where_values(df, df.index[low], raw)}")
     if integer:
         frac = finite & (values != np.floor(values.where(finite, 0.0)))
         if frac.any():
@@ -97,8 +120,9 @@ def _numeric(df: pd.DataFrame, column: str, problems: list[str], *, required: bo
 def _labels(df: pd.DataFrame, column: str, problems: list[str]) -> pd.Series:
     """A text column (arm, preset): only an empty cell is missing (an arm may be called "none")."""
     raw = df[column]
-    missing = raw.map(lambda v: v is None or (isinstance(v, float) and math.isnan(v))
-                      or not str(v).strip()).astype(bool)
+    missing = raw.map(lambda v: v is None or (isinstance(v, float) and math.isnan(v)) or not str(v).strip()).astype(
+        bool
+    )
     if missing.any():
         problems.append(f"column {column!r} has empty values: {_where(df, df.index[missing])}")
     return raw.map(lambda v: "" if v is None else str(v).strip()).astype(object)
@@ -126,8 +150,10 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
 def _check_columns(df: pd.DataFrame, required: Sequence[str], source: str) -> None:
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise ValueError(f"{source}: missing required column(s) {', '.join(repr(c) for c in missing)} "
-                         f"(columns present: {', '.join(map(str, df.columns)) or 'none'})")
+        raise ValueError(
+            f"{source}: missing required column(s) {', '.join(repr(c) for c in missing)} "
+            f"(columns present: {', '.join(map(str, df.columns)) or 'none'})"
+        )
     dup = df.columns[df.columns.duplicated()].tolist()
     if dup:
         raise ValueError(f"{source}: duplicated column name(s) {dup}")
@@ -156,8 +182,9 @@ def load_per_seed_csv(path: str | Path, required: Sequence[str] = REQUIRED_COLUM
     return validate_per_seed(_read_csv(path), source=str(path), required=required)
 
 
-def validate_per_seed(raw: pd.DataFrame, source: str = "per-seed table",
-                      required: Sequence[str] = REQUIRED_COLUMNS) -> pd.DataFrame:
+def validate_per_seed(
+    raw: pd.DataFrame, source: str = "per-seed table", required: Sequence[str] = REQUIRED_COLUMNS
+) -> pd.DataFrame:
     """Validate a per-seed table and return it typed.
 
     Returns a new DataFrame with the same index: ``arm``/``preset``/``run_id`` as str, ``seed`` as
@@ -228,8 +255,10 @@ def validate_curves(raw: pd.DataFrame, source: str = "curve table") -> pd.DataFr
     out[STEP_COLUMN] = _numeric(raw, STEP_COLUMN, problems, required=True, integer=True)
     early = out[STEP_COLUMN] <= 0
     if early.any():
-        problems.append(f"column {STEP_COLUMN!r} has steps <= 0 (a validation curve starts after step 0: the "
-                        f"step-0 sanity check is not part of it): {_where_values(raw, raw.index[early], raw[STEP_COLUMN])}")
+        problems.append(
+            f"column {STEP_COLUMN!r} has steps <= 0 (a validation curve starts after step 0: the "
+            f"step-0 sanity check is not part of it): {_where_values(raw, raw.index[early], raw[STEP_COLUMN])}"
+        )
     out[VAL_THETA_L1] = _numeric(raw, VAL_THETA_L1, problems, required=True, minimum=0.0)
     for column in raw.columns:
         if column.startswith(VAL_THETA_L1 + "_") or column == ELAPSED_S:
@@ -244,7 +273,7 @@ def validate_curves(raw: pd.DataFrame, source: str = "curve table") -> pd.DataFr
 
 
 def _curve_params(curves: pd.DataFrame) -> list[str]:
-    return [c[len(VAL_THETA_L1) + 1:] for c in curves.columns if c.startswith(VAL_THETA_L1 + "_")]
+    return [c[len(VAL_THETA_L1) + 1 :] for c in curves.columns if c.startswith(VAL_THETA_L1 + "_")]
 
 
 def per_seed_from_curves(curves: pd.DataFrame) -> pd.DataFrame:
@@ -267,8 +296,9 @@ def per_seed_from_curves(curves: pd.DataFrame) -> pd.DataFrame:
             sub = run[run[per_param(VAL_THETA_L1, name)].notna()]
             step = None
             if len(sub):
-                step = curve_fns.convergence_step(sub[STEP_COLUMN].to_numpy(),
-                                                  sub[per_param(VAL_THETA_L1, name)].to_numpy())
+                step = curve_fns.convergence_step(
+                    sub[STEP_COLUMN].to_numpy(), sub[per_param(VAL_THETA_L1, name)].to_numpy()
+                )
             row[per_param(CONVERGENCE_STEP, name)] = math.nan if step is None else float(step)
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -284,8 +314,10 @@ def with_curve_summaries(per_seed: pd.DataFrame, curves: pd.DataFrame, source: s
     summaries = per_seed_from_curves(curves)
     keys = _key_columns(per_seed)
     if _key_columns(summaries) != keys:
-        raise ValueError(f"{source}: the per-seed table and the curves disagree on the "
-                         f"'{PRESET_COLUMN}' column (present in one only)")
+        raise ValueError(
+            f"{source}: the per-seed table and the curves disagree on the "
+            f"'{PRESET_COLUMN}' column (present in one only)"
+        )
     left = per_seed[keys].apply(tuple, axis=1)
     right = set(summaries[keys].apply(tuple, axis=1))
     no_curve = [k for k in left if k not in right]

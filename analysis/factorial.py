@@ -16,6 +16,7 @@ the effect's mean over seeds is the estimate, its Student-t interval the 95 % CI
 Seeds missing a value in any arm (e.g. a run that never converged) are left out of that metric; the
 result says how many seeds were used.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -41,16 +42,16 @@ BASELINE_ARM = "scrapl"
 class Effect:
     """One main effect or interaction on one metric (units of the values passed in)."""
 
-    term: tuple[str, ...]     # factor tokens, e.g. ("p-adam", "p-saga")
-    label: str                # "P-Adam × P-SAGA"
+    term: tuple[str, ...]  # factor tokens, e.g. ("p-adam", "p-saga")
+    label: str  # "P-Adam × P-SAGA"
     estimate: float
     ci_low: float
     ci_high: float
-    f: float                  # AnovaRM F(1, n − 1)
+    f: float  # AnovaRM F(1, n − 1)
     p_value: float
     partial_eta_sq: float
     d_z: float
-    n: int                    # seeds used
+    n: int  # seeds used
 
 
 def factor_levels(arm: str, factors: Sequence[str]) -> tuple[int, ...]:
@@ -59,8 +60,10 @@ def factor_levels(arm: str, factors: Sequence[str]) -> tuple[int, ...]:
     tokens = [] if arm == BASELINE_ARM else arm.split("+")
     unknown = [t for t in tokens if t not in factors]
     if unknown or len(set(tokens)) != len(tokens):
-        raise ValueError(f"arm {arm!r} is not a factorial arm: expected {BASELINE_ARM!r} or techniques among "
-                         f"{', '.join(factors)} joined by '+'")
+        raise ValueError(
+            f"arm {arm!r} is not a factorial arm: expected {BASELINE_ARM!r} or techniques among "
+            f"{', '.join(factors)} joined by '+'"
+        )
     return tuple(int(f in tokens) for f in factors)
 
 
@@ -73,8 +76,13 @@ def _label(term: Sequence[str], labels: dict[str, str]) -> str:
     return " × ".join(labels.get(t, t) for t in term)
 
 
-def factorial_effects(df: pd.DataFrame, column: str, factors: Sequence[str] = tuple(f for f, _ in FACTORS), *,
-                      labels: dict[str, str] | None = None) -> list[Effect]:
+def factorial_effects(
+    df: pd.DataFrame,
+    column: str,
+    factors: Sequence[str] = tuple(f for f, _ in FACTORS),
+    *,
+    labels: dict[str, str] | None = None,
+) -> list[Effect]:
     """Every main effect and interaction of ``factors`` on ``column``, paired by seed.
 
     ``df`` needs one run per (arm, seed) for each of the 2^k arms (extra arms are ignored). Raises
@@ -91,17 +99,22 @@ def factorial_effects(df: pd.DataFrame, column: str, factors: Sequence[str] = tu
         cells[levels] = arm
     missing = ["+".join(f for f, on in zip(factors, lv) if on) or BASELINE_ARM for lv, a in cells.items() if a is None]
     if missing:
-        raise ValueError(f"the factorial of {', '.join(factors)} needs all {len(cells)} arms; no runs for "
-                         f"{', '.join(missing)}")
-    wide = (df[df[ARM_COLUMN].isin(list(cells.values()))]
-            .pivot_table(index=SEED_COLUMN, columns=ARM_COLUMN, values=column, aggfunc="first", dropna=False)
-            .reindex(columns=list(cells.values())))
+        raise ValueError(
+            f"the factorial of {', '.join(factors)} needs all {len(cells)} arms; no runs for {', '.join(missing)}"
+        )
+    wide = (
+        df[df[ARM_COLUMN].isin(list(cells.values()))]
+        .pivot_table(index=SEED_COLUMN, columns=ARM_COLUMN, values=column, aggfunc="first", dropna=False)
+        .reindex(columns=list(cells.values()))
+    )
     wide = wide[wide.notna().all(axis=1)]
     n = len(wide)
     if n < 3:
-        raise ValueError(f"{column!r}: only {n} seed(s) have a value in all {len(cells)} arms; the factorial "
-                         "analysis needs at least 3")
-    y = wide.to_numpy(dtype=np.float64)                            # (n seeds, 2^k cells)
+        raise ValueError(
+            f"{column!r}: only {n} seed(s) have a value in all {len(cells)} arms; the factorial "
+            "analysis needs at least 3"
+        )
+    y = wide.to_numpy(dtype=np.float64)  # (n seeds, 2^k cells)
     level_matrix = np.array(list(cells), dtype=np.float64) * 2 - 1  # (2^k, k) of ±1
     long = pd.DataFrame({"seed": np.repeat(wide.index.to_numpy(), len(cells)), "y": y.ravel()})
     for j, f in enumerate(factors):
@@ -117,7 +130,18 @@ def factorial_effects(df: pd.DataFrame, column: str, factors: Sequence[str] = tu
         half = t975 * sd / math.sqrt(n)
         row = anova.loc[":".join(f"f{i}" for i in idx)]
         f_value, p = float(row["F Value"]), float(row["Pr > F"])
-        out.append(Effect(tuple(term), _label(term, labels), mean, mean - half, mean + half, f_value, p,
-                          f_value / (f_value + n - 1) if math.isfinite(f_value) else math.nan,
-                          mean / sd if sd > 0 else math.nan, n))
+        out.append(
+            Effect(
+                tuple(term),
+                _label(term, labels),
+                mean,
+                mean - half,
+                mean + half,
+                f_value,
+                p,
+                f_value / (f_value + n - 1) if math.isfinite(f_value) else math.nan,
+                mean / sd if sd > 0 else math.nan,
+                n,
+            )
+        )
     return out

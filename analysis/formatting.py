@@ -10,6 +10,7 @@ Every function returns plain ASCII text and uses the ASCII hyphen-minus ``-`` fo
 (the notes print U+2212 "−"): Markdown and CSV stay grep-able, and the LaTeX renderer puts numbers in
 math mode, where ``-`` *is* the minus sign. Nothing here ever uses scientific notation.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,18 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from analysis.schema import PAPER_SCALE
 
-__all__ = ["NA", "format_sig", "format_int", "format_p", "format_p_bare", "format_rate",
-           "format_dz", "format_value_ci", "cell_text", "scale"]
+__all__ = [
+    "NA",
+    "format_sig",
+    "format_int",
+    "format_p",
+    "format_p_bare",
+    "format_rate",
+    "format_dz",
+    "format_value_ci",
+    "cell_text",
+    "scale",
+]
 
 NA = "n/a"
 

@@ -22,6 +22,7 @@ Spending functions (``SPENDING``):
 * ``hsd:G``  — Hwang, Shih & DeCani (1990) family, ``α (1 − e^{−G t}) / (1 − e^{−G})`` (G ≠ 0; G = −4
   is close to O'Brien–Fleming, G = 1 to Pocock).
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,8 @@ from scipy.stats import norm
 __all__ = ["SPENDING", "spent", "boundaries", "crossing_probabilities", "check_spending"]
 
 SPENDING = ("obf", "pocock", "hsd:G")
-_GRID = 801          # grid points of the continuation region per look (odd, for Simpson's rule)
-_MAX_Z = 40.0        # a boundary that spends (numerically) nothing
+_GRID = 801  # grid points of the continuation region per look (odd, for Simpson's rule)
+_MAX_Z = 40.0  # a boundary that spends (numerically) nothing
 
 
 def check_spending(name: str) -> None:
@@ -50,8 +51,9 @@ def check_spending(name: str) -> None:
             gamma = math.nan
         if math.isfinite(gamma) and gamma != 0:
             return
-    raise ValueError(f"unknown spending function {name!r}; expected obf, pocock or hsd:<gamma> (gamma != 0), "
-                     "e.g. hsd:-4")
+    raise ValueError(
+        f"unknown spending function {name!r}; expected obf, pocock or hsd:<gamma> (gamma != 0), e.g. hsd:-4"
+    )
 
 
 def spent(t: float, alpha: float, spending: str = "obf") -> float:
@@ -99,8 +101,9 @@ def _boundaries(times: tuple[float, ...], alpha: float, spending: str) -> tuple[
             elif _exit_probability(grid, mass, 0.0, t, dt) <= target:
                 c = 0.0  # nothing left to protect: every continuing path stops
             else:
-                c = optimize.brentq(lambda x: _exit_probability(grid, mass, x, t, dt) - target, 0.0, _MAX_Z,
-                                    xtol=1e-10, rtol=1e-12)
+                c = optimize.brentq(
+                    lambda x: _exit_probability(grid, mass, x, t, dt) - target, 0.0, _MAX_Z, xtol=1e-10, rtol=1e-12
+                )
         out.append(c)
         # density of S_k on the continuation region |S_k| < c sqrt(t)
         b = c * math.sqrt(t)

@@ -8,6 +8,7 @@
   curves as a long DataFrame. Runs whose status is not FINISHED are left out and listed.
 * ``download_pi(uri, study, dst)``: the θ-IS π and path table artifacts of the parent run.
 """
+
 from __future__ import annotations
 
 import json
@@ -90,7 +91,7 @@ def _check_local_store(uri: str) -> None:
     """Refuse a local store that does not exist (MLflow would silently create an empty one)."""
     parsed = urlparse(uri)
     if parsed.scheme == "sqlite":
-        path = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else ""
+        path = uri[len("sqlite:///") :] if uri.startswith("sqlite:///") else ""
         if path and path != ":memory:" and not Path(path).is_file():
             raise ValueError(f"no MLflow database at {uri} (file {path} does not exist)")
     elif parsed.scheme in ("", "file"):
@@ -114,7 +115,7 @@ def _experiment(client, uri: str, study: str):
         raise ValueError(f"cannot read MLflow at {uri}: {exc}") from None
     if exp is None:
         names = sorted(e.name for e in client.search_experiments() if e.name.startswith(EXPERIMENT_PREFIX))
-        known = ", ".join(n[len(EXPERIMENT_PREFIX):] for n in names) or "none"
+        known = ", ".join(n[len(EXPERIMENT_PREFIX) :] for n in names) or "none"
         raise ValueError(f"no study {study!r} (MLflow experiment {name!r}) at {uri}; studies there: {known}")
     return exp
 
@@ -122,8 +123,9 @@ def _experiment(client, uri: str, study: str):
 def _search(client, experiment_id: str, role: str) -> list:
     runs, token = [], None
     while True:
-        page = client.search_runs([experiment_id], filter_string=f"tags.`{ROLE}` = '{role}'",
-                                  max_results=1000, page_token=token)
+        page = client.search_runs(
+            [experiment_id], filter_string=f"tags.`{ROLE}` = '{role}'", max_results=1000, page_token=token
+        )
         runs.extend(page)
         token = page.token
         if not token:
@@ -149,8 +151,15 @@ def _arm_labels(tag: str | None) -> dict[str, str] | None:
     return doc
 
 
-def read_study(tracking_uri: str, study: str, *, curves: bool = False, from_curves: bool = False,
-               statuses: Sequence[str] = (STATUS_FINISHED,), required: Sequence[str] | None = None) -> StudyRuns:
+def read_study(
+    tracking_uri: str,
+    study: str,
+    *,
+    curves: bool = False,
+    from_curves: bool = False,
+    statuses: Sequence[str] = (STATUS_FINISHED,),
+    required: Sequence[str] | None = None,
+) -> StudyRuns:
     """Read the trial runs of ``study`` from the tracking server ``tracking_uri``.
 
     Args:
@@ -174,8 +183,9 @@ def read_study(tracking_uri: str, study: str, *, curves: bool = False, from_curv
     source = f"MLflow study {study!r} at {tracking_uri}"
     trials = _search(client, exp.experiment_id, ROLE_TRIAL)
     if not trials:
-        raise ValueError(f"{source}: the study is empty (no run tagged {ROLE}={ROLE_TRIAL!r} in experiment "
-                         f"{exp.name!r})")
+        raise ValueError(
+            f"{source}: the study is empty (no run tagged {ROLE}={ROLE_TRIAL!r} in experiment {exp.name!r})"
+        )
     parents = _search(client, exp.experiment_id, ROLE_STUDY)
     parent = max(parents, key=lambda r: r.info.start_time or 0) if parents else None
     arm_order = None
@@ -193,8 +203,10 @@ def read_study(tracking_uri: str, study: str, *, curves: bool = False, from_curv
             continue
         if run.info.status not in statuses:
             reason = tags.get(FAILURE_REASON)
-            excluded.append(f"run {rid} (arm {tags[ARM]}, seed {tags[SEED]}): status {run.info.status}"
-                            + (f", {reason}" if reason else ""))
+            excluded.append(
+                f"run {rid} (arm {tags[ARM]}, seed {tags[SEED]}): status {run.info.status}"
+                + (f", {reason}" if reason else "")
+            )
             continue
         row = {RUN_ID_COLUMN: rid, ARM_COLUMN: tags[ARM], SEED_COLUMN: tags[SEED]}
         if with_preset:
@@ -213,8 +225,9 @@ def read_study(tracking_uri: str, study: str, *, curves: bool = False, from_curv
     if problems:
         raise ValueError(f"{source}: " + "; ".join(problems))
     if not rows:
-        raise ValueError(f"{source}: no trial run with status {' or '.join(statuses)}; excluded: "
-                         + "; ".join(excluded))
+        raise ValueError(
+            f"{source}: no trial run with status {' or '.join(statuses)}; excluded: " + "; ".join(excluded)
+        )
     frame = pd.DataFrame(rows)
     per_param_steps = [c for c in frame.columns if c.startswith(CONVERGENCE_STEP + "_")]
     frame[per_param_steps] = frame[per_param_steps].astype("float64")
@@ -253,14 +266,21 @@ def read_study(tracking_uri: str, study: str, *, curves: bool = False, from_curv
         raw[VAL_THETA_L1] = raw.get(VAL_THETA_L1, math.nan)
         curve_frame = validate_curves(raw, source=source + " (metric histories)")
         if from_curves:
-            per_seed = with_curve_summaries(per_seed, curve_frame.drop(columns=[RUN_ID_COLUMN]),
-                                            source=source)
-    return StudyRuns(study, tracking_uri, exp.experiment_id, parent.info.run_id if parent else None,
-                     per_seed, curve_frame, excluded, arm_order, arm_labels)
+            per_seed = with_curve_summaries(per_seed, curve_frame.drop(columns=[RUN_ID_COLUMN]), source=source)
+    return StudyRuns(
+        study,
+        tracking_uri,
+        exp.experiment_id,
+        parent.info.run_id if parent else None,
+        per_seed,
+        curve_frame,
+        excluded,
+        arm_order,
+        arm_labels,
+    )
 
 
-def download_pi(tracking_uri: str, study: str, dst_dir: str | Path, preset: str | None = None
-                ) -> tuple[Path, Path]:
+def download_pi(tracking_uri: str, study: str, dst_dir: str | Path, preset: str | None = None) -> tuple[Path, Path]:
     """Download the θ-IS π and path table of one preset from the study's parent run.
 
     Returns ``(pi_file, paths_file)`` in ``dst_dir``. ``preset`` may be omitted when the parent run
@@ -279,8 +299,9 @@ def download_pi(tracking_uri: str, study: str, dst_dir: str | Path, preset: str 
         raise ValueError(f"{source}: parent run {rid} has no θ-IS artifacts under {PI_ARTIFACT_ROOT}/")
     if preset is None:
         if len(presets) > 1:
-            raise ValueError(f"{source}: θ-IS artifacts for several presets ({', '.join(presets)}); "
-                             "choose one with --preset")
+            raise ValueError(
+                f"{source}: θ-IS artifacts for several presets ({', '.join(presets)}); choose one with --preset"
+            )
         preset = presets[0]
     elif preset not in presets:
         raise ValueError(f"{source}: no θ-IS artifacts for preset {preset!r}; present: {', '.join(presets)}")
@@ -288,8 +309,10 @@ def download_pi(tracking_uri: str, study: str, dst_dir: str | Path, preset: str 
     files = {Path(a.path).name for a in client.list_artifacts(rid, folder) if not a.is_dir}
     pi_name = PI_NPY if PI_NPY in files else PI_JSON if PI_JSON in files else None
     if pi_name is None or PATHS_JSON not in files:
-        raise ValueError(f"{source}: {folder}/ on run {rid} must hold {PI_NPY} or {PI_JSON} and {PATHS_JSON}; "
-                         f"found: {', '.join(sorted(files)) or 'nothing'}")
+        raise ValueError(
+            f"{source}: {folder}/ on run {rid} must hold {PI_NPY} or {PI_JSON} and {PATHS_JSON}; "
+            f"found: {', '.join(sorted(files)) or 'nothing'}"
+        )
     dst = Path(dst_dir)
     dst.mkdir(parents=True, exist_ok=True)
     pi_path = Path(client.download_artifacts(rid, f"{folder}/{pi_name}", str(dst)))

@@ -1,6 +1,7 @@
 """Atomic output: every file is written to a temporary sibling, then moved into place with
 ``os.replace``. On error nothing is left behind — neither a partial target nor the temporary file.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -4,6 +4,7 @@ pairs of two arms (``Pairing``) and one arm's curves on a common step grid.
 Inputs are the validated DataFrames of ``analysis.data``; bad selections raise a ``ValueError`` that
 names the arms, presets or seeds concerned.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -14,8 +15,7 @@ import pandas as pd
 
 from analysis.schema import ARM_COLUMN, ELAPSED_S, PRESET_COLUMN, SEED_COLUMN, STEP_COLUMN, TEST_THETA_L1, VAL_THETA_L1
 
-__all__ = ["select_arms", "select_preset", "arms_in_order", "param_names", "Pairing", "pair_by_seed",
-           "curve_matrix"]
+__all__ = ["select_arms", "select_preset", "arms_in_order", "param_names", "Pairing", "pair_by_seed", "curve_matrix"]
 
 
 def arms_in_order(df: pd.DataFrame) -> list[str]:
@@ -27,14 +27,14 @@ def select_preset(df: pd.DataFrame, preset: str | None, source: str = "runs") ->
     """Restrict to one preset; required when the table holds several."""
     if PRESET_COLUMN not in df.columns:
         if preset is not None:
-            raise ValueError(f"{source}: --preset {preset!r} given but the runs have no "
-                             f"'{PRESET_COLUMN}' column")
+            raise ValueError(f"{source}: --preset {preset!r} given but the runs have no '{PRESET_COLUMN}' column")
         return df
     present = list(dict.fromkeys(df[PRESET_COLUMN]))
     if preset is None:
         if len(present) > 1:
-            raise ValueError(f"{source}: the runs mix {len(present)} presets ({', '.join(present)}); "
-                             f"choose one with --preset")
+            raise ValueError(
+                f"{source}: the runs mix {len(present)} presets ({', '.join(present)}); choose one with --preset"
+            )
         return df
     if preset not in present:
         raise ValueError(f"{source}: preset {preset!r} has no runs; presets present: {', '.join(present)}")
@@ -59,8 +59,10 @@ def select_arms(df: pd.DataFrame, arms: Sequence[str] | None, source: str = "run
     present = arms_in_order(df)
     absent = [a for a in arms if a not in present]
     if absent:
-        raise ValueError(f"{source}: arm(s) {', '.join(repr(a) for a in absent)} named in --arms have no runs; "
-                         f"arms present: {', '.join(present) or 'none'}")
+        raise ValueError(
+            f"{source}: arm(s) {', '.join(repr(a) for a in absent)} named in --arms have no runs; "
+            f"arms present: {', '.join(present) or 'none'}"
+        )
     order = {a: i for i, a in enumerate(arms)}
     out = df[df[ARM_COLUMN].isin(arms)]
     return out.iloc[np.argsort(out[ARM_COLUMN].map(order).to_numpy(), kind="stable")]
@@ -68,7 +70,7 @@ def select_arms(df: pd.DataFrame, arms: Sequence[str] | None, source: str = "run
 
 def param_names(df: pd.DataFrame) -> list[str]:
     """Synth-parameter names with a ``test_theta_l1_<name>`` column, in column order."""
-    return [c[len(TEST_THETA_L1) + 1:] for c in df.columns if c.startswith(TEST_THETA_L1 + "_")]
+    return [c[len(TEST_THETA_L1) + 1 :] for c in df.columns if c.startswith(TEST_THETA_L1 + "_")]
 
 
 @dataclass(frozen=True)
@@ -90,12 +92,18 @@ class Pairing:
     def both_finite(self) -> "Pairing":
         """The pairs where both values exist (e.g. both runs converged)."""
         ok = np.isfinite(self.a) & np.isfinite(self.b)
-        return Pairing(self.arm_a, self.arm_b, self.column, self.seeds[ok], self.a[ok], self.b[ok],
-                       self.dropped)
+        return Pairing(self.arm_a, self.arm_b, self.column, self.seeds[ok], self.a[ok], self.b[ok], self.dropped)
 
 
-def pair_by_seed(df: pd.DataFrame, arm_a: str, arm_b: str, column: str, *,
-                 drop_unpaired: bool = False, allow_missing_values: bool = False) -> Pairing:
+def pair_by_seed(
+    df: pd.DataFrame,
+    arm_a: str,
+    arm_b: str,
+    column: str,
+    *,
+    drop_unpaired: bool = False,
+    allow_missing_values: bool = False,
+) -> Pairing:
     """Align ``column`` of ``arm_a`` and ``arm_b`` by seed.
 
     Raises:
@@ -108,8 +116,10 @@ def pair_by_seed(df: pd.DataFrame, arm_a: str, arm_b: str, column: str, *,
     sb = df[df[ARM_COLUMN] == arm_b].set_index(SEED_COLUMN)[column]
     for arm, s in ((arm_a, sa), (arm_b, sb)):
         if s.index.has_duplicates:
-            raise ValueError(f"arm {arm!r} has several runs for seed(s) "
-                             f"{sorted(set(s.index[s.index.duplicated()].tolist()))}; select one preset")
+            raise ValueError(
+                f"arm {arm!r} has several runs for seed(s) "
+                f"{sorted(set(s.index[s.index.duplicated()].tolist()))}; select one preset"
+            )
     only_a = sorted(set(sa.index) - set(sb.index))
     only_b = sorted(set(sb.index) - set(sa.index))
     if (only_a or only_b) and not drop_unpaired:
@@ -118,8 +128,11 @@ def pair_by_seed(df: pd.DataFrame, arm_a: str, arm_b: str, column: str, *,
             parts.append(f"seed(s) {', '.join(map(str, only_a))} have a run in {arm_a!r} but not in {arm_b!r}")
         if only_b:
             parts.append(f"seed(s) {', '.join(map(str, only_b))} have a run in {arm_b!r} but not in {arm_a!r}")
-        raise ValueError(f"arms {arm_a!r} and {arm_b!r} are not paired by seed: " + "; ".join(parts)
-                         + ". Pass --drop-unpaired (drop_unpaired=True) to use only the seeds both arms have.")
+        raise ValueError(
+            f"arms {arm_a!r} and {arm_b!r} are not paired by seed: "
+            + "; ".join(parts)
+            + ". Pass --drop-unpaired (drop_unpaired=True) to use only the seeds both arms have."
+        )
     common = sorted(set(sa.index) & set(sb.index))
     if not common:
         raise ValueError(f"arms {arm_a!r} and {arm_b!r} have no seed in common")
@@ -134,8 +147,9 @@ def pair_by_seed(df: pd.DataFrame, arm_a: str, arm_b: str, column: str, *,
     return Pairing(arm_a, arm_b, column, np.asarray(common, dtype=np.int64), a, b, dropped)
 
 
-def curve_matrix(curves: pd.DataFrame, arm: str, column: str = VAL_THETA_L1
-                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+def curve_matrix(
+    curves: pd.DataFrame, arm: str, column: str = VAL_THETA_L1
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """One arm's curves on a common step grid.
 
     Returns:
@@ -149,8 +163,7 @@ def curve_matrix(curves: pd.DataFrame, arm: str, column: str = VAL_THETA_L1
         raise ValueError(f"arm {arm!r} has no curve points")
     if column not in run.columns:
         raise ValueError(f"the curves have no column {column!r}")
-    values = run.pivot_table(index=SEED_COLUMN, columns=STEP_COLUMN, values=column, aggfunc="first",
-                             dropna=False)
+    values = run.pivot_table(index=SEED_COLUMN, columns=STEP_COLUMN, values=column, aggfunc="first", dropna=False)
     values = values.reindex(columns=sorted(run[STEP_COLUMN].unique()))
     steps = values.columns.to_numpy(dtype=np.int64)
     elapsed = None

@@ -7,6 +7,7 @@
 * ``plot_paths``: the θ-IS probabilities as a ratio to uniform over the (rate, scale) grid (Figure 6);
 * ``save_figure``: PNG and PDF, written atomically.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,7 +27,12 @@ from analysis import stats  # noqa: E402
 from analysis.output import atomic_paths  # noqa: E402
 from analysis.pairing import curve_matrix, select_arms  # noqa: E402
 from analysis.schema import (  # noqa: E402
-    ARM_COLUMN, CONVERGENCE_THRESHOLD, ELAPSED_S, PAPER_SCALE, STEPS_PER_SECOND, TEST_THETA_L1,
+    ARM_COLUMN,
+    CONVERGENCE_THRESHOLD,
+    ELAPSED_S,
+    PAPER_SCALE,
+    STEPS_PER_SECOND,
+    TEST_THETA_L1,
     VAL_THETA_L1,
 )
 from analysis.table_parts import arm_labels  # noqa: E402
@@ -51,9 +57,16 @@ def save_figure(fig: Figure, out: str | Path) -> list[Path]:
     return targets
 
 
-def plot_curves(curves: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[str] | None = None,
-                x: str = "both", column: str = VAL_THETA_L1, ci: str = "t",
-                title: str | None = None) -> Figure:
+def plot_curves(
+    curves: pd.DataFrame,
+    arms: Sequence[str],
+    *,
+    labels: Sequence[str] | None = None,
+    x: str = "both",
+    column: str = VAL_THETA_L1,
+    ci: str = "t",
+    title: str | None = None,
+) -> Figure:
     """Validation curves: per arm the mean over seeds ± 95 % CI band (``ci``: ``t`` or ``paper-z``).
 
     Against wall-clock time the x position of a validation step is the mean over seeds of
@@ -77,8 +90,9 @@ def plot_curves(curves: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[s
             (line,) = ax.plot(xs[ok], mean[ok], label=label, lw=1.5)
             band = ok & np.isfinite(half)
             if band.any():
-                ax.fill_between(xs[band], (mean - half)[band], (mean + half)[band], color=line.get_color(),
-                                alpha=0.2, lw=0)
+                ax.fill_between(
+                    xs[band], (mean - half)[band], (mean + half)[band], color=line.get_color(), alpha=0.2, lw=0
+                )
         ax.axhline(CONVERGENCE_THRESHOLD * PAPER_SCALE, color="0.4", ls="--", lw=0.8)
         ax.set_xlabel("training step" if kind == "step" else "wall-clock time (s)")
         ax.set_ylabel(f"validation {column} × {PAPER_SCALE:g}")
@@ -89,9 +103,17 @@ def plot_curves(curves: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[s
     return fig
 
 
-def plot_cost(per_seed: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[str] | None = None,
-              ci: str = "t", rng: np.random.Generator | None = None, relative_to: str | None = None,
-              log_x: bool = False, title: str | None = None) -> Figure:
+def plot_cost(
+    per_seed: pd.DataFrame,
+    arms: Sequence[str],
+    *,
+    labels: Sequence[str] | None = None,
+    ci: str = "t",
+    rng: np.random.Generator | None = None,
+    relative_to: str | None = None,
+    log_x: bool = False,
+    title: str | None = None,
+) -> Figure:
     """Accuracy vs cost: test θ L1 (× 1000) against seconds per step (1 / ``steps_per_second``),
     mean ± 95 % CI whiskers per arm. With ``relative_to`` both axes are divided by that arm's means
     (the paper rescales by its supervised P-loss model)."""
@@ -107,8 +129,7 @@ def plot_cost(per_seed: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[s
         sps_values = sub[STEPS_PER_SECOND].to_numpy(dtype=np.float64)
         bad = ~(np.isfinite(sps_values) & (sps_values > 0))
         if bad.any():
-            raise ValueError(f"arm {arm!r}: {STEPS_PER_SECOND!r} is missing or zero for "
-                             f"{int(bad.sum())} run(s)")
+            raise ValueError(f"arm {arm!r}: {STEPS_PER_SECOND!r} is missing or zero for {int(bad.sum())} run(s)")
         cost = stats.mean_ci(1.0 / sps_values, ci, rng=rng)
         acc = stats.mean_ci(sub[TEST_THETA_L1].to_numpy(dtype=np.float64) * PAPER_SCALE, ci, rng=rng)
         points[arm] = (cost, acc)
@@ -118,10 +139,10 @@ def plot_cost(per_seed: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[s
     for arm, (cost, acc) in points.items():
         xerr = 0.0 if math.isnan(cost.half_width) else cost.half_width / kx
         yerr = 0.0 if math.isnan(acc.half_width) else acc.half_width / ky
-        ax.errorbar(cost.mean / kx, acc.mean / ky, xerr=xerr, yerr=yerr, fmt="o", capsize=3,
-                    label=f"{names[arm]} (n = {acc.n})")
-        ax.annotate(names[arm], (cost.mean / kx, acc.mean / ky), textcoords="offset points",
-                    xytext=(4, 4), fontsize=8)
+        ax.errorbar(
+            cost.mean / kx, acc.mean / ky, xerr=xerr, yerr=yerr, fmt="o", capsize=3, label=f"{names[arm]} (n = {acc.n})"
+        )
+        ax.annotate(names[arm], (cost.mean / kx, acc.mean / ky), textcoords="offset points", xytext=(4, 4), fontsize=8)
     if log_x:
         ax.set_xscale("log")
     rel = f" / {names[relative_to]}" if relative_to else ""
@@ -139,11 +160,14 @@ def plot_paths(pi: np.ndarray, table: dict[str, np.ndarray], *, title: str | Non
     rates, scales, ratio = path_grid(pi, table)
     finite = ratio[np.isfinite(ratio)]
     positive = finite[finite > 0]
-    span = max(abs(math.log10(positive.max())) if positive.size else 1.0,
-               abs(math.log10(positive.min())) if positive.size else 1.0, 0.1)
+    span = max(
+        abs(math.log10(positive.max())) if positive.size else 1.0,
+        abs(math.log10(positive.min())) if positive.size else 1.0,
+        0.1,
+    )
     span = min(span, 3.0)
-    norm = LogNorm(vmin=10 ** -span, vmax=10 ** span)
-    shown = np.where(np.isfinite(ratio), np.clip(ratio, 10 ** -span, 10 ** span), np.nan)
+    norm = LogNorm(vmin=10**-span, vmax=10**span)
+    shown = np.where(np.isfinite(ratio), np.clip(ratio, 10**-span, 10**span), np.nan)
     fig, ax = plt.subplots(figsize=(max(5.0, 0.35 * rates.size + 2), max(3.5, 0.3 * scales.size + 1.5)))
     mesh = ax.pcolormesh(np.ma.masked_invalid(shown), cmap="RdBu_r", norm=norm, edgecolors="0.85", lw=0.3)
     rr, cc = np.nonzero(np.isfinite(ratio))
@@ -153,7 +177,6 @@ def plot_paths(pi: np.ndarray, table: dict[str, np.ndarray], *, title: str | Non
     ax.set_xlabel("temporal rate (Hz)")
     ax.set_ylabel("frequential scale (cycles/octave, signed by spin)")
     fig.colorbar(mesh, ax=ax, label="P · π (1 = uniform)")
-    ax.set_title(title or f"θ-IS path probabilities (P = {pi.size}; max {finite.max():.3g}× uniform)",
-                 fontsize=10)
+    ax.set_title(title or f"θ-IS path probabilities (P = {pi.size}; max {finite.max():.3g}× uniform)", fontsize=10)
     fig.tight_layout()
     return fig

@@ -6,6 +6,7 @@ compares the smallest p-value with α/m (the Bonferroni level) — planning ever
 therefore the level at which each of them keeps the requested power whatever its rank, so
 ``correction="holm"`` and ``"bonferroni"`` both plan at α/m.
 """
+
 from __future__ import annotations
 
 import math

@@ -9,6 +9,7 @@ unrounded numbers; this module only lays them out:
 * CSV: tidy, one line per (row, numeric column) with the unrounded numbers in display units, the
   row's text columns as identifiers, and the CI method / test in every line (CSV has no caption).
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,7 @@ from dataclasses import dataclass, field
 
 from analysis.formatting import cell_text
 
-__all__ = ["Cell", "Column", "Table", "render", "to_markdown", "to_latex", "to_csv", "FORMATS",
-           "latex_escape"]
+__all__ = ["Cell", "Column", "Table", "render", "to_markdown", "to_latex", "to_csv", "FORMATS", "latex_escape"]
 
 FORMATS = ("markdown", "latex", "csv")
 
@@ -49,9 +49,9 @@ class Cell:
 
 @dataclass(frozen=True)
 class Column:
-    key: str          # machine name (CSV)
-    label: str        # Markdown / plain label
-    latex: str        # LaTeX label
+    key: str  # machine name (CSV)
+    label: str  # Markdown / plain label
+    latex: str  # LaTeX label
     text: bool = False
 
 
@@ -96,11 +96,36 @@ def to_markdown(table: Table) -> str:
 
 # --- LaTeX ------------------------------------------------------------------------------------------
 _LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "θ": r"$\theta$", "Δ": r"$\Delta$", "π": r"$\pi$", "±": r"$\pm$", "≤": r"$\leq$",
-    "≥": r"$\geq$", "↓": r"$\downarrow$", "↑": r"$\uparrow$", "·": r"$\cdot$", "×": r"$\times$",
-    "√": r"$\surd$", "−": r"$-$", "<": r"$<$", ">": r"$>$", "“": "``", "”": "''", "–": "--", "—": "---", "α": r"$\alpha$", "’": "'",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "θ": r"$\theta$",
+    "Δ": r"$\Delta$",
+    "π": r"$\pi$",
+    "±": r"$\pm$",
+    "≤": r"$\leq$",
+    "≥": r"$\geq$",
+    "↓": r"$\downarrow$",
+    "↑": r"$\uparrow$",
+    "·": r"$\cdot$",
+    "×": r"$\times$",
+    "√": r"$\surd$",
+    "−": r"$-$",
+    "<": r"$<$",
+    ">": r"$>$",
+    "“": "``",
+    "”": "''",
+    "–": "--",
+    "—": "---",
+    "α": r"$\alpha$",
+    "’": "'",
 }
 
 

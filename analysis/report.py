@@ -4,6 +4,7 @@
 deltas table in every requested format, as ``ablation.md|tex|csv`` and ``deltas.md|tex|csv``. All
 files are written together atomically: if anything fails, none of them is written.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -21,10 +22,17 @@ __all__ = ["SUFFIXES", "write_tables"]
 SUFFIXES = {"markdown": ".md", "latex": ".tex", "csv": ".csv"}
 
 
-def write_tables(per_seed: pd.DataFrame, out_dir: str | Path, *, arms: Sequence[str] | None = None,
-                 labels: Sequence[str] | None = None, formats: Sequence[str] = tuple(SUFFIXES),
-                 drop_unpaired: bool = False, notes: Sequence[str] = (),
-                 names: tuple[str, str] = ("ablation", "deltas")) -> list[Path]:
+def write_tables(
+    per_seed: pd.DataFrame,
+    out_dir: str | Path,
+    *,
+    arms: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    formats: Sequence[str] = tuple(SUFFIXES),
+    drop_unpaired: bool = False,
+    notes: Sequence[str] = (),
+    names: tuple[str, str] = ("ablation", "deltas"),
+) -> list[Path]:
     """Write ``ablation.*`` and ``deltas.*`` (paper default CIs) for a validated per-seed table.
 
     Args:
@@ -44,10 +52,10 @@ def write_tables(per_seed: pd.DataFrame, out_dir: str | Path, *, arms: Sequence[
     arms = list(arms) if arms is not None else arms_in_order(per_seed)
     built = {names[0]: tables.ablation_table(per_seed, arms, labels=labels, notes=notes)}
     if len(arms) >= 2:
-        built[names[1]] = tables.deltas_table(per_seed, arms, labels=labels, drop_unpaired=drop_unpaired,
-                                              notes=notes)
-    texts = {Path(out_dir) / f"{name}{SUFFIXES[fmt]}": render(table, fmt)
-             for name, table in built.items() for fmt in formats}
+        built[names[1]] = tables.deltas_table(per_seed, arms, labels=labels, drop_unpaired=drop_unpaired, notes=notes)
+    texts = {
+        Path(out_dir) / f"{name}{SUFFIXES[fmt]}": render(table, fmt) for name, table in built.items() for fmt in formats
+    }
     Path(out_dir).mkdir(parents=True, exist_ok=True)  # only now: a failed table leaves nothing behind
     with atomic_paths(list(texts)) as temps:
         for tmp, text in zip(temps, texts.values()):

@@ -50,6 +50,7 @@ Added for the analysis side (what `analysis` additionally relies on)
   ``CONVERGENCE_STEP`` cell means "never converged".
 * Long curve CSV optional columns: ``PRESET_COLUMN``, ``ELAPSED_S``, ``VAL_THETA_L1 + "_" + name``.
 """
+
 from __future__ import annotations
 
 EXPERIMENT_PREFIX = "scrapl/"
@@ -86,8 +87,8 @@ STEPS_PER_SECOND = "steps_per_second"
 ARM_COLUMN = "arm"
 SEED_COLUMN = "seed"
 REQUIRED_COLUMNS = (ARM_COLUMN, SEED_COLUMN, TEST_THETA_L1, VAL_TOTAL_VARIATION, CONVERGENCE_STEP)
-PRESET_COLUMN = "preset"   # optional: the PRESET tag (the "configuration" of Tables 3/7)
-RUN_ID_COLUMN = "run_id"   # optional: the MLflow run id (written by `analysis export`)
+PRESET_COLUMN = "preset"  # optional: the PRESET tag (the "configuration" of Tables 3/7)
+RUN_ID_COLUMN = "run_id"  # optional: the MLflow run id (written by `analysis export`)
 
 # --- long validation-curve CSV ---------------------------------------------------------------------
 STEP_COLUMN = "step"
@@ -134,9 +135,12 @@ TEST_TRANSIENT_FLATNESS_L1 = "test_transient_flatness_l1"
 TEST_DECAY_LOUDNESS_L1 = "test_decay_loudness_l1"
 TEST_DECAY_CENTROID_L1 = "test_decay_centroid_l1"
 TEST_DECAY_FLATNESS_L1 = "test_decay_flatness_l1"
-TR808_AUDIO_METRICS = (TEST_MSS_LOG_LIN, TEST_JTFS, TEST_FAD)                                  # Table 4
-TR808_TRANSIENT_METRICS = (TEST_TRANSIENT_LOUDNESS_L1, TEST_TRANSIENT_CENTROID_L1,
-                           TEST_TRANSIENT_FLATNESS_L1)                                        # Table 8
+TR808_AUDIO_METRICS = (TEST_MSS_LOG_LIN, TEST_JTFS, TEST_FAD)  # Table 4
+TR808_TRANSIENT_METRICS = (
+    TEST_TRANSIENT_LOUDNESS_L1,
+    TEST_TRANSIENT_CENTROID_L1,
+    TEST_TRANSIENT_FLATNESS_L1,
+)  # Table 8
 TR808_DECAY_METRICS = (TEST_DECAY_LOUDNESS_L1, TEST_DECAY_CENTROID_L1, TEST_DECAY_FLATNESS_L1)  # Table 9
 TR808_METRICS = TR808_AUDIO_METRICS + TR808_TRANSIENT_METRICS + TR808_DECAY_METRICS
 

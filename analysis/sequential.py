@@ -34,6 +34,7 @@ runs); pairs are complete or missing at random (convergence steps use the seeds 
 converged, and their information fraction counts those pairs); the looks are not chosen from the
 data (waves of a fixed size).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,15 @@ from scipy import special
 from analysis.group_sequential import boundaries, check_spending
 from common.checks import check_int
 
-__all__ = ["Design", "ComparisonDecision", "Verdict", "DECISIONS", "decide", "look_statistics",
-           "consecutive_differences"]
+__all__ = [
+    "Design",
+    "ComparisonDecision",
+    "Verdict",
+    "DECISIONS",
+    "decide",
+    "look_statistics",
+    "consecutive_differences",
+]
 
 DECISIONS = ("effect", "futility", "continue", "inconclusive")
 MIN_PAIRS = 3  # a paired t-test needs n - 1 >= 2 degrees of freedom here
@@ -102,18 +110,18 @@ class ComparisonDecision:
 
     name: str
     decision: str
-    at_seeds: int                 # seeds run at that look
-    n_pairs: int                  # pairs used there (fewer than seeds when some have no value)
-    estimate: float               # mean(d)
-    ci_low: float                 # repeated confidence interval at the current level
+    at_seeds: int  # seeds run at that look
+    n_pairs: int  # pairs used there (fewer than seeds when some have no value)
+    estimate: float  # mean(d)
+    ci_low: float  # repeated confidence interval at the current level
     ci_high: float
-    z: float                      # the t statistic on the z scale
-    boundary: float               # |z| needed at that look
-    nominal_p: float              # the two-sided p-value threshold equivalent to ``boundary``
-    p_value: float                # the paired t-test's own p-value (not adjusted for the looks)
-    level: float                  # this comparison's share of alpha at that look
-    information: float            # information fraction n_pairs / max_seeds (1 at the last look)
-    conditional_power: float      # under the current trend (NaN when not computed)
+    z: float  # the t statistic on the z scale
+    boundary: float  # |z| needed at that look
+    nominal_p: float  # the two-sided p-value threshold equivalent to ``boundary``
+    p_value: float  # the paired t-test's own p-value (not adjusted for the looks)
+    level: float  # this comparison's share of alpha at that look
+    information: float  # information fraction n_pairs / max_seeds (1 at the last look)
+    conditional_power: float  # under the current trend (NaN when not computed)
 
 
 @dataclass(frozen=True)
@@ -140,9 +148,17 @@ class Verdict:
                 return [clean(v) for v in x]
             return x
 
-        return clean({"design": self.design.to_dict(), "n_seeds": self.n_seeds, "looks": list(self.looks),
-                      "stop": self.stop, "final": self.final, "reason": self.reason,
-                      "comparisons": [asdict(c) for c in self.comparisons]})
+        return clean(
+            {
+                "design": self.design.to_dict(),
+                "n_seeds": self.n_seeds,
+                "looks": list(self.looks),
+                "stop": self.stop,
+                "final": self.final,
+                "reason": self.reason,
+                "comparisons": [asdict(c) for c in self.comparisons],
+            }
+        )
 
 
 def look_statistics(d: np.ndarray, looks: Sequence[int]) -> dict[str, np.ndarray]:
@@ -163,8 +179,11 @@ def look_statistics(d: np.ndarray, looks: Sequence[int]) -> dict[str, np.ndarray
         mean = s1 / n
         var = np.maximum(s2 - n * mean**2, 0.0) / (n - 1)
         sd = np.sqrt(var)
-        t = np.where(sd > 1e-12 * np.maximum(np.abs(mean), 1e-300), mean / (sd / np.sqrt(n)),
-                     np.where(mean == 0, 0.0, np.sign(mean) * np.inf))
+        t = np.where(
+            sd > 1e-12 * np.maximum(np.abs(mean), 1e-300),
+            mean / (sd / np.sqrt(n)),
+            np.where(mean == 0, 0.0, np.sign(mean) * np.inf),
+        )
         df = np.maximum(n - 1, 1)
         p = np.where(np.isfinite(t), 2.0 * special.stdtr(df, -np.abs(np.nan_to_num(t))), 0.0)
         z = np.sign(t) * -special.ndtri(p / 2.0)
@@ -174,8 +193,9 @@ def look_statistics(d: np.ndarray, looks: Sequence[int]) -> dict[str, np.ndarray
     return {"n": n, "mean": mean, "sd": sd, "t": t, "p": p, "z": z}
 
 
-def consecutive_differences(per_seed, arms: Sequence[str], metrics: Sequence[str],
-                            seeds: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+def consecutive_differences(
+    per_seed, arms: Sequence[str], metrics: Sequence[str], seeds: Sequence[int] | None = None
+) -> dict[str, np.ndarray]:
     """Table 6's comparisons as ``decide`` input: for each consecutive pair of ``arms`` and each metric,
     ``later − earlier`` per seed, in the order of ``seeds`` (default: ascending), NaN where either run
     has no value. Keys: ``"B vs A: metric"``. ``per_seed`` is an ``analysis.data`` per-seed table."""
@@ -203,8 +223,13 @@ def _rci(mean: float, sd: float, n: float, c: float) -> tuple[float, float]:
     return mean - half, mean + half
 
 
-def decide(differences: Mapping[str, Sequence[float]], design: Design = Design(), *,
-           looks: Sequence[int] | None = None, stop_early: bool = False) -> Verdict:
+def decide(
+    differences: Mapping[str, Sequence[float]],
+    design: Design = Design(),
+    *,
+    looks: Sequence[int] | None = None,
+    stop_early: bool = False,
+) -> Verdict:
     """Run the procedure over the looks so far and return the state after the last one.
 
     Args:
@@ -221,8 +246,10 @@ def decide(differences: Mapping[str, Sequence[float]], design: Design = Design()
     names = list(differences)
     columns = [np.asarray(differences[k], dtype=np.float64) for k in names]
     if any(c.ndim != 1 for c in columns) or len({c.size for c in columns}) != 1:
-        raise ValueError("every comparison needs one difference per seed, the same seeds for all: shapes "
-                         + ", ".join(f"{k} {c.shape}" for k, c in zip(names, columns)))
+        raise ValueError(
+            "every comparison needs one difference per seed, the same seeds for all: shapes "
+            + ", ".join(f"{k} {c.shape}" for k, c in zip(names, columns))
+        )
     n_seeds = columns[0].size
     if n_seeds > design.max_seeds:
         raise ValueError(f"{n_seeds} seeds exceed the design's max_seeds = {design.max_seeds}")
@@ -279,7 +306,9 @@ def decide(differences: Mapping[str, Sequence[float]], design: Design = Design()
             cp = math.nan
             if not final and design.futility > 0:
                 future = [n / design.max_seeds for n in planned if n > n_k]
-                c_final = float(boundaries(times[i] + future, rec.level, design.spending)[-1]) if future else rec.boundary
+                c_final = (
+                    float(boundaries(times[i] + future, rec.level, design.spending)[-1]) if future else rec.boundary
+                )
                 t_i, z_abs = times[i][-1], abs(st["z"][k, i])
                 cp = _norm_sf((c_final - z_abs / math.sqrt(t_i)) / math.sqrt(1.0 - t_i)) if t_i < 1 else 0.0
                 if cp < design.futility:
@@ -292,15 +321,29 @@ def decide(differences: Mapping[str, Sequence[float]], design: Design = Design()
                 state[i] = "inconclusive"
         done = all(s in ("effect", "futility") for s in state)
         if (stop_early and (done or final)) or k == len(looks) - 1:
-            return _verdict(design, names, state, shown, latest, n_k, looks[:k + 1], done, final)
+            return _verdict(design, names, state, shown, latest, n_k, looks[: k + 1], done, final)
     raise AssertionError("unreachable")
 
 
 def _record(name, decision, n_seeds, st, k, i, c, level, t, cp) -> ComparisonDecision:
     mean, sd, n = float(st["mean"][k, i]), float(st["sd"][k, i]), float(st["n"][k, i])
     low, high = _rci(mean, sd, n, c)
-    return ComparisonDecision(name, decision, int(n_seeds), int(n), mean, low, high, float(st["z"][k, i]), c,
-                              2.0 * _norm_sf(c), float(st["p"][k, i]), level, float(t), cp)
+    return ComparisonDecision(
+        name,
+        decision,
+        int(n_seeds),
+        int(n),
+        mean,
+        low,
+        high,
+        float(st["z"][k, i]),
+        c,
+        2.0 * _norm_sf(c),
+        float(st["p"][k, i]),
+        level,
+        float(t),
+        cp,
+    )
 
 
 def _replace_decision(rec: ComparisonDecision, decision: str, cp: float | None = None) -> ComparisonDecision:
@@ -318,8 +361,22 @@ def _verdict(design, names, state, shown, latest, n_seeds, looks, done, final) -
     for i, name in enumerate(names):
         rec = shown[i] or latest[i]
         if rec is None:  # never testable yet (fewer than MIN_PAIRS pairs)
-            rec = ComparisonDecision(name, "inconclusive" if final else "continue", n_seeds, 0, math.nan, -math.inf,
-                                     math.inf, math.nan, math.nan, math.nan, math.nan, math.nan, 0.0, math.nan)
+            rec = ComparisonDecision(
+                name,
+                "inconclusive" if final else "continue",
+                n_seeds,
+                0,
+                math.nan,
+                -math.inf,
+                math.inf,
+                math.nan,
+                math.nan,
+                math.nan,
+                math.nan,
+                math.nan,
+                0.0,
+                math.nan,
+            )
         elif rec.decision != state[i]:
             rec = _replace_decision(rec, state[i])
         out.append(rec)

@@ -12,6 +12,7 @@ conventions are those of ``../shared/notes/statistics.md``:
 A confidence interval needs at least 2 values: with n = 1 every method returns a NaN half-width
 (the tables then print the value without a CI, like the paper's single JTFS run).
 """
+
 from __future__ import annotations
 
 import math
@@ -22,10 +23,22 @@ import numpy as np
 from scipy import stats as sps
 
 __all__ = [
-    "CI_METHODS", "Z_95", "Estimate", "PairedResult", "check_ci",
-    "paper_z_half_width", "t_half_width", "bootstrap_interval", "mean_ci",
-    "paired_t_pvalue", "wilcoxon_pvalue", "cohens_dz", "paired_difference",
-    "adjust_pvalues", "convergence_rate", "curve_band",
+    "CI_METHODS",
+    "Z_95",
+    "Estimate",
+    "PairedResult",
+    "check_ci",
+    "paper_z_half_width",
+    "t_half_width",
+    "bootstrap_interval",
+    "mean_ci",
+    "paired_t_pvalue",
+    "wilcoxon_pvalue",
+    "cohens_dz",
+    "paired_difference",
+    "adjust_pvalues",
+    "convergence_rate",
+    "curve_band",
 ]
 
 CI_METHODS = ("paper-z", "t", "bootstrap")
@@ -90,8 +103,7 @@ def t_half_width(values) -> float:
     return float(sps.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
 
 
-def bootstrap_interval(values, rng: np.random.Generator,
-                       n_resamples: int = DEFAULT_RESAMPLES) -> tuple[float, float]:
+def bootstrap_interval(values, rng: np.random.Generator, n_resamples: int = DEFAULT_RESAMPLES) -> tuple[float, float]:
     """Percentile-bootstrap 95 % interval of the mean.
 
     Args:
@@ -113,8 +125,9 @@ def bootstrap_interval(values, rng: np.random.Generator,
     return float(low), float(high)
 
 
-def mean_ci(values, method: str = "paper-z", *, rng: np.random.Generator | None = None,
-            n_resamples: int = DEFAULT_RESAMPLES) -> Estimate:
+def mean_ci(
+    values, method: str = "paper-z", *, rng: np.random.Generator | None = None, n_resamples: int = DEFAULT_RESAMPLES
+) -> Estimate:
     """Mean of ``values`` (shape (n,)) with a 95 % CI by ``method`` (see the module docstring).
 
     ``rng`` is required for ``method="bootstrap"`` and ignored otherwise.
@@ -186,14 +199,15 @@ def _same_length(a: np.ndarray, b: np.ndarray) -> None:
 class PairedResult:
     """Paired comparison of arm B against arm A over the same seeds (``d = b - a``)."""
 
-    delta: Estimate        # mean(d) and its CI
-    p_value: float         # paired t-test
-    d_z: float             # Cohen's d_z
-    wilcoxon_p: float      # Wilcoxon signed-rank
+    delta: Estimate  # mean(d) and its CI
+    p_value: float  # paired t-test
+    d_z: float  # Cohen's d_z
+    wilcoxon_p: float  # Wilcoxon signed-rank
 
 
-def paired_difference(a, b, method: str = "t", *, rng: np.random.Generator | None = None,
-                      n_resamples: int = DEFAULT_RESAMPLES) -> PairedResult:
+def paired_difference(
+    a, b, method: str = "t", *, rng: np.random.Generator | None = None, n_resamples: int = DEFAULT_RESAMPLES
+) -> PairedResult:
     """Δ = mean(b − a) ± CI (``method``), paired t-test p, d_z and Wilcoxon p.
 
     Args:

@@ -4,6 +4,7 @@ bold-best rule, column guards and the paper's column labels.
 The builders (``analysis.tables``, ``tables_theta_is``, ``tables808``, ``tables_plan``,
 ``tables_factorial``) assemble ``analysis.render`` cells from these; nothing here renders.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,9 +19,28 @@ from analysis.formatting import format_rate, format_value_ci
 from analysis.render import Cell
 from analysis.schema import ARM_COLUMN, CONVERGENCE_THRESHOLD, PAPER_SCALE, SEED_COLUMN
 
-__all__ = ["arm_labels", "ci_text", "n_text", "estimate_cell", "rate_cell", "bold_best", "arm_values",
-           "require_columns", "require_values", "param_label", "L1_LABEL", "L1_LATEX", "TV_LABEL",
-           "TV_LATEX", "STEPS_LABEL", "STEPS_LATEX", "CR_LABEL", "CR_LATEX", "CONVERGENCE_TEXT", "SCALE_TEXT"]
+__all__ = [
+    "arm_labels",
+    "ci_text",
+    "n_text",
+    "estimate_cell",
+    "rate_cell",
+    "bold_best",
+    "arm_values",
+    "require_columns",
+    "require_values",
+    "param_label",
+    "L1_LABEL",
+    "L1_LATEX",
+    "TV_LABEL",
+    "TV_LATEX",
+    "STEPS_LABEL",
+    "STEPS_LATEX",
+    "CR_LABEL",
+    "CR_LATEX",
+    "CONVERGENCE_TEXT",
+    "SCALE_TEXT",
+]
 
 L1_LABEL = "Test θ L1 % ↓"
 L1_LATEX = r"Test $\theta_{\mathrm{synth}}$ $L_1$ \% $\downarrow$"
@@ -30,8 +50,7 @@ STEPS_LABEL = "Conv. Steps ↓"
 STEPS_LATEX = r"Conv.\ Steps $\downarrow$"
 CR_LABEL = "CR ↑"
 CR_LATEX = r"CR $\uparrow$"
-CONVERGENCE_TEXT = (f"Convergence: first validation step with θ L1 ≤ {CONVERGENCE_THRESHOLD:g} "
-                    "(the paper's “< 100 %”)")
+CONVERGENCE_TEXT = f"Convergence: first validation step with θ L1 ≤ {CONVERGENCE_THRESHOLD:g} (the paper's “< 100 %”)"
 SCALE_TEXT = f"θ L1 and total variation × {PAPER_SCALE:g} (the paper's “%”)"
 
 
@@ -60,23 +79,30 @@ def n_text(counts: dict[str, int], what: str = "runs per arm") -> str:
     return "n " + what.replace(" per ", " by ") + ": " + ", ".join(f"{k} {v}" for k, v in counts.items())
 
 
-def estimate_cell(values: np.ndarray, kind: str, method: str, rng, n_resamples: int,
-                  unit: str, better: str) -> Cell:
+def estimate_cell(values: np.ndarray, kind: str, method: str, rng, n_resamples: int, unit: str, better: str) -> Cell:
     """``mean ± CI`` of ``values`` (already in display units), ranked by the mean; "N/A" when empty."""
     if values.size == 0:
         return Cell("N/A", data={"n": 0, "unit": unit, "ci_method": method})
     est = stats.mean_ci(values, method, rng=rng, n_resamples=n_resamples)
     value, ci = format_value_ci(est.mean, est.half_width, kind)
-    data = {"mean": est.mean, "ci_half_width": est.half_width, "ci_low": est.low, "ci_high": est.high,
-            "n": est.n, "unit": unit, "ci_method": method if est.n > 1 else "none (single value)"}
+    data = {
+        "mean": est.mean,
+        "ci_half_width": est.half_width,
+        "ci_low": est.low,
+        "ci_high": est.high,
+        "n": est.n,
+        "unit": unit,
+        "ci_method": method if est.n > 1 else "none (single value)",
+    }
     return Cell(value, ci, data=data, rank=est.mean, better=better)
 
 
 def rate_cell(steps: np.ndarray) -> Cell:
     """Convergence rate of ``steps`` (NaN = never converged), larger is better."""
     rate = stats.convergence_rate(steps)
-    return Cell(format_rate(rate), data={"mean": rate, "n": int(steps.size), "unit": "fraction"},
-                rank=rate, better="max")
+    return Cell(
+        format_rate(rate), data={"mean": rate, "n": int(steps.size), "unit": "fraction"}, rank=rate, better="max"
+    )
 
 
 def bold_best(rows: list[list[Cell]], columns: Iterable[int], candidates: Sequence[int]) -> None:

@@ -8,6 +8,7 @@ The other table families live beside it: ``tables_theta_is`` (Tables 3/7), ``tab
 ``tables_plan`` (seed planning), ``tables_factorial`` (2×2×2 factorial). Each returns an
 ``analysis.render.Table`` whose caption states n, the CI method and the test.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,9 +23,26 @@ from analysis.pairing import Pairing, pair_by_seed, select_arms
 from analysis.render import Cell, Column, Table
 from analysis.schema import CONVERGENCE_STEP, PAPER_SCALE, TEST_THETA_L1, VAL_TOTAL_VARIATION, per_param
 from analysis.table_parts import (
-    CONVERGENCE_TEXT, CR_LABEL, CR_LATEX, L1_LABEL, L1_LATEX, SCALE_TEXT, STEPS_LABEL, STEPS_LATEX, TV_LABEL,
-    TV_LATEX, arm_labels, arm_values, bold_best, ci_text, estimate_cell, n_text, param_label, rate_cell,
-    require_columns, require_values,
+    CONVERGENCE_TEXT,
+    CR_LABEL,
+    CR_LATEX,
+    L1_LABEL,
+    L1_LATEX,
+    SCALE_TEXT,
+    STEPS_LABEL,
+    STEPS_LATEX,
+    TV_LABEL,
+    TV_LATEX,
+    arm_labels,
+    arm_values,
+    bold_best,
+    ci_text,
+    estimate_cell,
+    n_text,
+    param_label,
+    rate_cell,
+    require_columns,
+    require_values,
 )
 from analysis.tables_plan import plan_seeds_table  # re-exported: callers use analysis.tables.<name>
 from analysis.tables_theta_is import theta_is_table  # re-exported: callers use analysis.tables.<name>
@@ -33,11 +51,20 @@ __all__ = ["ablation_table", "deltas_table", "theta_is_table", "plan_seeds_table
 
 
 # --- Table 2 style ----------------------------------------------------------------------------------
-def ablation_table(df: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[str] | None = None,
-                   ci: str = "paper-z", rng: np.random.Generator | None = None,
-                   n_resamples: int = stats.DEFAULT_RESAMPLES, rng_seed: int | None = None,
-                   paper: bool = False, reference_arms: Sequence[str] = (),
-                   params: Sequence[str] = (), notes: Sequence[str] = ()) -> Table:
+def ablation_table(
+    df: pd.DataFrame,
+    arms: Sequence[str],
+    *,
+    labels: Sequence[str] | None = None,
+    ci: str = "paper-z",
+    rng: np.random.Generator | None = None,
+    n_resamples: int = stats.DEFAULT_RESAMPLES,
+    rng_seed: int | None = None,
+    paper: bool = False,
+    reference_arms: Sequence[str] = (),
+    params: Sequence[str] = (),
+    notes: Sequence[str] = (),
+) -> Table:
     """Table 2 style: one row per arm (in ``arms`` order), mean ± 95 % CI over its runs.
 
     Columns: test θ L1 (× 1000), optional per-parameter test L1 (``params``), validation TV
@@ -46,8 +73,9 @@ def ablation_table(df: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[st
     the arms not in ``reference_arms``.
     """
     stats.check_ci(ci, rng)
-    require_columns(df, [TEST_THETA_L1, VAL_TOTAL_VARIATION, CONVERGENCE_STEP]
-                     + [per_param(TEST_THETA_L1, p) for p in params])
+    require_columns(
+        df, [TEST_THETA_L1, VAL_TOTAL_VARIATION, CONVERGENCE_STEP] + [per_param(TEST_THETA_L1, p) for p in params]
+    )
     df = select_arms(df, arms)
     names = arm_labels(arms, labels)
     bad_ref = [a for a in reference_arms if a not in arms]
@@ -56,27 +84,39 @@ def ablation_table(df: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[st
     for column in [TEST_THETA_L1, VAL_TOTAL_VARIATION] + [per_param(TEST_THETA_L1, p) for p in params]:
         require_values(df, column, "")
 
-    columns = [Column("arm", "Method", "Method", text=True),
-               Column(TEST_THETA_L1, L1_LABEL, L1_LATEX)]
+    columns = [Column("arm", "Method", "Method", text=True), Column(TEST_THETA_L1, L1_LABEL, L1_LATEX)]
     for p in params:
         label, latex = param_label(p)
-        columns.append(Column(per_param(TEST_THETA_L1, p), f"Test {label} L1 % ↓",
-                              rf"Test {latex} $L_1$ \% $\downarrow$"))
-    columns += [Column(VAL_TOTAL_VARIATION, TV_LABEL, TV_LATEX),
-                Column(CONVERGENCE_STEP, STEPS_LABEL, STEPS_LATEX)]
+        columns.append(
+            Column(per_param(TEST_THETA_L1, p), f"Test {label} L1 % ↓", rf"Test {latex} $L_1$ \% $\downarrow$")
+        )
+    columns += [Column(VAL_TOTAL_VARIATION, TV_LABEL, TV_LATEX), Column(CONVERGENCE_STEP, STEPS_LABEL, STEPS_LATEX)]
     if not paper:
         columns.append(Column("convergence_rate", CR_LABEL, CR_LATEX))
 
     rows, counts, converged = [], {}, {}
     for arm in arms:
         row = [Cell(names[arm], text=True)]
-        row.append(estimate_cell(scale(arm_values(df, arm, TEST_THETA_L1)), "value", ci, rng, n_resamples,
-                                  "x1000", "min"))
+        row.append(
+            estimate_cell(scale(arm_values(df, arm, TEST_THETA_L1)), "value", ci, rng, n_resamples, "x1000", "min")
+        )
         for p in params:
-            row.append(estimate_cell(scale(arm_values(df, arm, per_param(TEST_THETA_L1, p))), "value", ci,
-                                      rng, n_resamples, "x1000", "min"))
-        row.append(estimate_cell(scale(arm_values(df, arm, VAL_TOTAL_VARIATION)), "value", ci, rng,
-                                  n_resamples, "x1000", "min"))
+            row.append(
+                estimate_cell(
+                    scale(arm_values(df, arm, per_param(TEST_THETA_L1, p))),
+                    "value",
+                    ci,
+                    rng,
+                    n_resamples,
+                    "x1000",
+                    "min",
+                )
+            )
+        row.append(
+            estimate_cell(
+                scale(arm_values(df, arm, VAL_TOTAL_VARIATION)), "value", ci, rng, n_resamples, "x1000", "min"
+            )
+        )
         steps = arm_values(df, arm, CONVERGENCE_STEP)
         row.append(estimate_cell(steps[np.isfinite(steps)], "steps", ci, rng, n_resamples, "steps", "min"))
         if not paper:
@@ -89,18 +129,27 @@ def ablation_table(df: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[st
     bold_best(rows, range(1, len(columns)), candidates)
 
     single = [k for k, v in counts.items() if v == 1]
-    parts = [f"Per-arm mean ± 95 % CI over seeds; {n_text(counts)}"
-             + (f" (single run, no CI: {', '.join(single)})" if single else "") + ".",
-             f"CI: {ci_text(ci, n_resamples, rng_seed)}.", SCALE_TEXT + ".",
-             CONVERGENCE_TEXT + "; Conv. Steps averaged over converged runs only"
-             + ("" if converged == counts else
-                " (converged: " + ", ".join(f"{k} {converged[k]}/{counts[k]}" for k in counts) + ")")
-             + ("; CR = fraction of runs that converged." if not paper else "."),
-             "No significance test in this table (see the deltas table).",
-             "Bold: best value per column"
-             + (f" (reference arms not compared: {', '.join(names[a] for a in reference_arms)})."
-                if reference_arms else "."),
-             *notes]
+    parts = [
+        f"Per-arm mean ± 95 % CI over seeds; {n_text(counts)}"
+        + (f" (single run, no CI: {', '.join(single)})" if single else "")
+        + ".",
+        f"CI: {ci_text(ci, n_resamples, rng_seed)}.",
+        SCALE_TEXT + ".",
+        CONVERGENCE_TEXT
+        + "; Conv. Steps averaged over converged runs only"
+        + (
+            ""
+            if converged == counts
+            else " (converged: " + ", ".join(f"{k} {converged[k]}/{counts[k]}" for k in counts) + ")"
+        )
+        + ("; CR = fraction of runs that converged." if not paper else "."),
+        "No significance test in this table (see the deltas table).",
+        "Bold: best value per column"
+        + (
+            f" (reference arms not compared: {', '.join(names[a] for a in reference_arms)})." if reference_arms else "."
+        ),
+        *notes,
+    ]
     return Table("Ablation (Table 2 style)", columns, rows, " ".join(parts))
 
 
@@ -112,11 +161,20 @@ _DELTA_METRICS = (
 )
 
 
-def deltas_table(df: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[str] | None = None,
-                 ci: str = "t", rng: np.random.Generator | None = None,
-                 n_resamples: int = stats.DEFAULT_RESAMPLES, rng_seed: int | None = None,
-                 paper: bool = False, drop_unpaired: bool = False, correction: str = "holm",
-                 notes: Sequence[str] = ()) -> Table:
+def deltas_table(
+    df: pd.DataFrame,
+    arms: Sequence[str],
+    *,
+    labels: Sequence[str] | None = None,
+    ci: str = "t",
+    rng: np.random.Generator | None = None,
+    n_resamples: int = stats.DEFAULT_RESAMPLES,
+    rng_seed: int | None = None,
+    paper: bool = False,
+    drop_unpaired: bool = False,
+    correction: str = "holm",
+    notes: Sequence[str] = (),
+) -> Table:
     """Table 6 style: each arm against the previous one in ``arms``, paired by seed.
 
     Δ = mean(later − earlier) ± 95 % CI (``ci``, default Student-t) with the paired t-test p. Unless
@@ -139,17 +197,20 @@ def deltas_table(df: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[str]
     for key, label, latex, _ in _DELTA_METRICS:
         columns.append(Column("delta_" + key, label, latex))
         if not paper:
-            columns += [Column("p_holm_" + key, f"{correction.capitalize()} p", f"{correction.capitalize()} $p$"),
-                        Column("d_z_" + key, "d_z", "$d_z$"),
-                        Column("wilcoxon_p_" + key, "Wilcoxon p", "Wilcoxon $p$")]
+            columns += [
+                Column("p_holm_" + key, f"{correction.capitalize()} p", f"{correction.capitalize()} $p$"),
+                Column("d_z_" + key, "d_z", "$d_z$"),
+                Column("wilcoxon_p_" + key, "Wilcoxon p", "Wilcoxon $p$"),
+            ]
 
     results: list[list[tuple[stats.PairedResult | None, Pairing, int]]] = []
     dropped_notes, pair_counts, partial_steps = [], {}, []
     for a, b in zip(arms[:-1], arms[1:]):
         row_results = []
         for key, _, _, scaled in _DELTA_METRICS:
-            pairing = pair_by_seed(df, a, b, key, drop_unpaired=drop_unpaired,
-                                   allow_missing_values=(key == CONVERGENCE_STEP))
+            pairing = pair_by_seed(
+                df, a, b, key, drop_unpaired=drop_unpaired, allow_missing_values=(key == CONVERGENCE_STEP)
+            )
             n_all = pairing.seeds.size
             if key == CONVERGENCE_STEP:
                 pairing = pairing.both_finite()
@@ -164,8 +225,7 @@ def deltas_table(df: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[str]
             result = None
             if pairing.seeds.size:
                 k = PAPER_SCALE if scaled else 1.0
-                result = stats.paired_difference(pairing.a * k, pairing.b * k, ci, rng=rng,
-                                                 n_resamples=n_resamples)
+                result = stats.paired_difference(pairing.a * k, pairing.b * k, ci, rng=rng, n_resamples=n_resamples)
             row_results.append((result, pairing, n_all))
         results.append(row_results)
 
@@ -189,34 +249,51 @@ def deltas_table(df: pd.DataFrame, arms: Sequence[str], *, labels: Sequence[str]
             est = result.delta
             value = format_sig(est.mean, 3)
             half = format_sig(est.half_width, 2) if math.isfinite(est.half_width) else None
-            data = {"mean": est.mean, "ci_half_width": est.half_width, "ci_low": est.low,
-                    "ci_high": est.high, "n": est.n, "n_total": n_all,
-                    "unit": "x1000" if scaled else "steps", "ci_method": ci,
-                    "p_value": result.p_value, "test": "paired t-test (scipy.stats.ttest_rel)",
-                    "p_adjusted": p_adj, "correction": correction, "d_z": result.d_z,
-                    "wilcoxon_p": result.wilcoxon_p}
+            data = {
+                "mean": est.mean,
+                "ci_half_width": est.half_width,
+                "ci_low": est.low,
+                "ci_high": est.high,
+                "n": est.n,
+                "n_total": n_all,
+                "unit": "x1000" if scaled else "steps",
+                "ci_method": ci,
+                "p_value": result.p_value,
+                "test": "paired t-test (scipy.stats.ttest_rel)",
+                "p_adjusted": p_adj,
+                "correction": correction,
+                "d_z": result.d_z,
+                "wilcoxon_p": result.wilcoxon_p,
+            }
             row.append(Cell(value, half, format_p(result.p_value), note, data=data, rank=est.mean))
             if not paper:
-                row += [Cell(format_p_bare(p_adj)), Cell(format_dz(result.d_z)),
-                        Cell(format_p_bare(result.wilcoxon_p))]
+                row += [Cell(format_p_bare(p_adj)), Cell(format_dz(result.d_z)), Cell(format_p_bare(result.wilcoxon_p))]
         rows.append(row)
 
     delta_cols = [k for k, c in enumerate(columns) if c.key.startswith("delta_")]
     bold_best(rows, delta_cols, range(len(rows)))
 
-    parts = ["Each arm against the previous one" + (" (row = the later arm)" if paper else "")
-             + ", paired by seed: Δ = mean(later − earlier) ± 95 % CI; "
-             + n_text(pair_counts, "pairs per comparison") + ".",
-             f"CI: {ci_text(ci, n_resamples, rng_seed)}.",
-             "p: two-sided paired t-test (scipy.stats.ttest_rel).", SCALE_TEXT + ".",
-             CONVERGENCE_TEXT + "; Δ Conv. Steps uses only the seeds where both arms converged"
-             + (f" (pairs used: {', '.join(partial_steps)})." if partial_steps else " (all pairs here).")]
+    parts = [
+        "Each arm against the previous one"
+        + (" (row = the later arm)" if paper else "")
+        + ", paired by seed: Δ = mean(later − earlier) ± 95 % CI; "
+        + n_text(pair_counts, "pairs per comparison")
+        + ".",
+        f"CI: {ci_text(ci, n_resamples, rng_seed)}.",
+        "p: two-sided paired t-test (scipy.stats.ttest_rel).",
+        SCALE_TEXT + ".",
+        CONVERGENCE_TEXT
+        + "; Δ Conv. Steps uses only the seeds where both arms converged"
+        + (f" (pairs used: {', '.join(partial_steps)})." if partial_steps else " (all pairs here)."),
+    ]
     if dropped_notes:
         parts.append("Unpaired runs dropped (--drop-unpaired): " + "; ".join(dropped_notes) + ".")
     if not paper:
-        parts.append(f"{correction.capitalize()} p: {correction.capitalize()}-adjusted across the {n_tests} t-tests of this table "
-                     "(statsmodels multipletests); d_z = mean(d) / std(d, ddof=1); Wilcoxon p: two-sided "
-                     "signed-rank test of d (scipy.stats.wilcoxon).")
+        parts.append(
+            f"{correction.capitalize()} p: {correction.capitalize()}-adjusted across the {n_tests} t-tests of this table "
+            "(statsmodels multipletests); d_z = mean(d) / std(d, ddof=1); Wilcoxon p: two-sided "
+            "signed-rank test of d (scipy.stats.wilcoxon)."
+        )
     parts.append("Negative Δ = improvement; bold: largest improvement per column.")
     parts += list(notes)
     return Table("Paired differences (Table 6 style)", columns, rows, " ".join(parts))

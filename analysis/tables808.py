@@ -24,6 +24,7 @@ listed as reference arms. Statistics, number formatting and rendering come from
 ``analysis.stats``, ``analysis.formatting`` and ``analysis.render`` (via the cell helpers of
 ``analysis.table_parts``).
 """
+
 from __future__ import annotations
 
 import math
@@ -39,23 +40,44 @@ from analysis.data import MISSING_TOKENS, _read_csv, validate_per_seed
 from analysis.pairing import arms_in_order, select_arms
 from analysis.render import Cell, Column, Table
 from analysis.schema import (
-    ARM_COLUMN, PRESET_COLUMN, SEED_COLUMN, SETTING_COLUMN, SETTINGS, TEST_DECAY_CENTROID_L1,
-    TEST_DECAY_FLATNESS_L1, TEST_DECAY_LOUDNESS_L1, TEST_FAD, TEST_JTFS, TEST_MSS_LOG_LIN,
-    TEST_TRANSIENT_CENTROID_L1, TEST_TRANSIENT_FLATNESS_L1, TEST_TRANSIENT_LOUDNESS_L1,
-    TR808_AUDIO_METRICS, TR808_DECAY_METRICS, TR808_METRICS, TR808_TRANSIENT_METRICS,
+    ARM_COLUMN,
+    PRESET_COLUMN,
+    SEED_COLUMN,
+    SETTING_COLUMN,
+    SETTINGS,
+    TEST_DECAY_CENTROID_L1,
+    TEST_DECAY_FLATNESS_L1,
+    TEST_DECAY_LOUDNESS_L1,
+    TEST_FAD,
+    TEST_JTFS,
+    TEST_MSS_LOG_LIN,
+    TEST_TRANSIENT_CENTROID_L1,
+    TEST_TRANSIENT_FLATNESS_L1,
+    TEST_TRANSIENT_LOUDNESS_L1,
+    TR808_AUDIO_METRICS,
+    TR808_DECAY_METRICS,
+    TR808_METRICS,
+    TR808_TRANSIENT_METRICS,
 )
 from analysis.table_parts import arm_labels, bold_best, ci_text, estimate_cell, n_text
 from common.checks import check_positive
 
 __all__ = ["GROUPS", "METRIC_LABELS", "load_tr808_csv", "validate_tr808", "tr808_table"]
 
-GROUPS = {"audio": TR808_AUDIO_METRICS, "transient": TR808_TRANSIENT_METRICS,
-          "decay": TR808_DECAY_METRICS, "all": TR808_METRICS}
+GROUPS = {
+    "audio": TR808_AUDIO_METRICS,
+    "transient": TR808_TRANSIENT_METRICS,
+    "decay": TR808_DECAY_METRICS,
+    "all": TR808_METRICS,
+}
 """``--group``: Table 4 (audio distances), Table 8 (transient), Table 9 (decay), or all nine."""
 
-_TITLES = {"audio": "TR-808 audio distances (Table 4 style)",
-           "transient": "TR-808 drum transient (Table 8 style)",
-           "decay": "TR-808 drum decay (Table 9 style)", "all": "TR-808 evaluation (Tables 4, 8, 9 style)"}
+_TITLES = {
+    "audio": "TR-808 audio distances (Table 4 style)",
+    "transient": "TR-808 drum transient (Table 8 style)",
+    "decay": "TR-808 drum decay (Table 9 style)",
+    "all": "TR-808 evaluation (Tables 4, 8, 9 style)",
+}
 
 METRIC_LABELS: dict[str, tuple[str, str, str]] = {
     # column: (Markdown label, LaTeX label, unit)
@@ -63,15 +85,19 @@ METRIC_LABELS: dict[str, tuple[str, str, str]] = {
     TEST_JTFS: ("JTFS ↓", r"JTFS $\downarrow$", "distance"),
     TEST_FAD: ("FAD ↓", r"FAD $\downarrow$", "distance"),
     TEST_TRANSIENT_LOUDNESS_L1: ("Transient Loudness L1 ↓", r"Trans.\ Loudness $L_1$ $\downarrow$", "dB"),
-    TEST_TRANSIENT_CENTROID_L1: ("Transient Spectral Centroid L1 ↓",
-                                 r"Trans.\ Spectral Centroid $L_1$ $\downarrow$", "mel"),
-    TEST_TRANSIENT_FLATNESS_L1: ("Transient Spectral Flatness L1 ↓",
-                                 r"Trans.\ Spectral Flatness $L_1$ $\downarrow$", "dB"),
+    TEST_TRANSIENT_CENTROID_L1: (
+        "Transient Spectral Centroid L1 ↓",
+        r"Trans.\ Spectral Centroid $L_1$ $\downarrow$",
+        "mel",
+    ),
+    TEST_TRANSIENT_FLATNESS_L1: (
+        "Transient Spectral Flatness L1 ↓",
+        r"Trans.\ Spectral Flatness $L_1$ $\downarrow$",
+        "dB",
+    ),
     TEST_DECAY_LOUDNESS_L1: ("Decay Loudness L1 ↓", r"Decay Loudness $L_1$ $\downarrow$", "dB"),
-    TEST_DECAY_CENTROID_L1: ("Decay Spectral Centroid L1 ↓", r"Decay Spectral Centroid $L_1$ $\downarrow$",
-                             "mel"),
-    TEST_DECAY_FLATNESS_L1: ("Decay Spectral Flatness L1 ↓", r"Decay Spectral Flatness $L_1$ $\downarrow$",
-                             "dB"),
+    TEST_DECAY_CENTROID_L1: ("Decay Spectral Centroid L1 ↓", r"Decay Spectral Centroid $L_1$ $\downarrow$", "mel"),
+    TEST_DECAY_FLATNESS_L1: ("Decay Spectral Flatness L1 ↓", r"Decay Spectral Flatness $L_1$ $\downarrow$", "dB"),
 }
 
 _MAX_LISTED = 8
@@ -89,11 +115,14 @@ def _settings_of(raw: pd.DataFrame, source: str) -> pd.Series:
         values = raw[SETTING_COLUMN].map(lambda v: str(v).strip().lower())
         bad = ~values.isin(SETTINGS)
         if bad.any():
-            raise ValueError(f"{source}: column {SETTING_COLUMN!r} must be one of {', '.join(SETTINGS)}; "
-                             f"bad values at {_lines(raw.index[bad])} "
-                             f"({', '.join(repr(v) for v in raw.loc[bad, SETTING_COLUMN].head(3))})")
+            raise ValueError(
+                f"{source}: column {SETTING_COLUMN!r} must be one of {', '.join(SETTINGS)}; "
+                f"bad values at {_lines(raw.index[bad])} "
+                f"({', '.join(repr(v) for v in raw.loc[bad, SETTING_COLUMN].head(3))})"
+            )
         return values
     if PRESET_COLUMN in raw.columns:
+
         def from_preset(p) -> str | None:
             tokens = set(str(p).strip().lower().split("-"))
             found = [s for s in SETTINGS if s in tokens]
@@ -102,12 +131,16 @@ def _settings_of(raw: pd.DataFrame, source: str) -> pd.Series:
         values = raw[PRESET_COLUMN].map(from_preset)
         bad = values.isna()
         if bad.any():
-            raise ValueError(f"{source}: no '{SETTING_COLUMN}' column, and the preset names at {_lines(raw.index[bad])} "
-                             f"({', '.join(repr(v) for v in raw.loc[bad, PRESET_COLUMN].head(3))}) contain "
-                             f"neither token {' nor '.join(SETTINGS)}")
+            raise ValueError(
+                f"{source}: no '{SETTING_COLUMN}' column, and the preset names at {_lines(raw.index[bad])} "
+                f"({', '.join(repr(v) for v in raw.loc[bad, PRESET_COLUMN].head(3))}) contain "
+                f"neither token {' nor '.join(SETTINGS)}"
+            )
         return values
-    raise ValueError(f"{source}: missing column {SETTING_COLUMN!r} (micro or meso per run), and no "
-                     f"'{PRESET_COLUMN}' column to derive it from")
+    raise ValueError(
+        f"{source}: missing column {SETTING_COLUMN!r} (micro or meso per run), and no "
+        f"'{PRESET_COLUMN}' column to derive it from"
+    )
 
 
 def validate_tr808(raw: pd.DataFrame, source: str = "TR-808 per-seed table") -> pd.DataFrame:
@@ -126,14 +159,19 @@ def validate_tr808(raw: pd.DataFrame, source: str = "TR-808 per-seed table") -> 
     settings = _settings_of(raw, source)
     metrics = [m for m in TR808_METRICS if m in raw.columns]
     if not metrics:
-        raise ValueError(f"{source}: no TR-808 metric column; expected any of {', '.join(TR808_METRICS)} "
-                         f"(columns present: {', '.join(map(str, raw.columns))})")
+        raise ValueError(
+            f"{source}: no TR-808 metric column; expected any of {', '.join(TR808_METRICS)} "
+            f"(columns present: {', '.join(map(str, raw.columns))})"
+        )
     parts = []
     for setting in SETTINGS:
         sub = raw[settings == setting]
         if len(sub):
-            typed = validate_per_seed(sub.drop(columns=[c for c in metrics]), source=f"{source} ({setting} runs)",
-                                      required=(ARM_COLUMN, SEED_COLUMN))
+            typed = validate_per_seed(
+                sub.drop(columns=[c for c in metrics]),
+                source=f"{source} ({setting} runs)",
+                required=(ARM_COLUMN, SEED_COLUMN),
+            )
             parts.append(typed[[c for c in (PRESET_COLUMN, ARM_COLUMN, SEED_COLUMN) if c in typed.columns]])
     out = pd.concat(parts).loc[raw.index]
     out[SETTING_COLUMN] = settings
@@ -159,12 +197,22 @@ def load_tr808_csv(path: str | Path) -> pd.DataFrame:
     return validate_tr808(_read_csv(path), source=str(path))
 
 
-def tr808_table(df: pd.DataFrame, arms: Sequence[str] | None = None, *, group: str = "audio",
-                metrics: Sequence[str] | None = None, settings: Sequence[str] = SETTINGS,
-                labels: Sequence[str] | None = None, ci: str = "paper-z",
-                rng: np.random.Generator | None = None, n_resamples: int = stats.DEFAULT_RESAMPLES,
-                rng_seed: int | None = None, reference_arms: Sequence[str] = (), scale: float = 1.0,
-                notes: Sequence[str] = ()) -> Table:
+def tr808_table(
+    df: pd.DataFrame,
+    arms: Sequence[str] | None = None,
+    *,
+    group: str = "audio",
+    metrics: Sequence[str] | None = None,
+    settings: Sequence[str] = SETTINGS,
+    labels: Sequence[str] | None = None,
+    ci: str = "paper-z",
+    rng: np.random.Generator | None = None,
+    n_resamples: int = stats.DEFAULT_RESAMPLES,
+    rng_seed: int | None = None,
+    reference_arms: Sequence[str] = (),
+    scale: float = 1.0,
+    notes: Sequence[str] = (),
+) -> Table:
     """Table 4 / 8 / 9 style from a validated TR-808 table (``validate_tr808``).
 
     Args:
@@ -198,8 +246,10 @@ def tr808_table(df: pd.DataFrame, arms: Sequence[str] | None = None, *, group: s
         metrics = list(metrics)
         unknown = [m for m in metrics if m not in df.columns]
         if unknown:
-            raise ValueError(f"metric column(s) {', '.join(unknown)} are not in the table "
-                             f"(present: {', '.join(m for m in TR808_METRICS if m in df.columns)})")
+            raise ValueError(
+                f"metric column(s) {', '.join(unknown)} are not in the table "
+                f"(present: {', '.join(m for m in TR808_METRICS if m in df.columns)})"
+            )
     arms = list(arms) if arms is not None else arms_in_order(df)
     df = select_arms(df, arms)
     names = arm_labels(arms, labels)
@@ -232,18 +282,21 @@ def tr808_table(df: pd.DataFrame, arms: Sequence[str] | None = None, *, group: s
     candidates = [i for i, a in enumerate(arms) if a not in reference_arms]
     bold_best(rows, range(1, len(columns)), candidates)
 
-    parts = [f"Per method and setting (micro: aligned; meso: reconstruction randomly time-shifted, "
-             f"up to ±2048 samples at paper scale): "
-             f"mean ± 95 % CI over runs (seeds and dataset splits); {n_text(counts, 'runs per arm and setting')}.",
-             f"CI: {ci_text(ci, n_resamples, rng_seed)}.",
-             "Cells average only the runs with a value (e.g. JTFS on a subset of seeds); N/A: no value.",
-             "Metrics on the test set (trainables.perceptual): loudness = A-weighted frame power (dB), "
-             "centroid in mel, flatness in dB, transient = first 50 ms after the onset, decay = the rest; "
-             "centroid and flatness L1 are loudness-weighted."
-             if group != "audio" or any(m not in TR808_AUDIO_METRICS for m in metrics) else
-             "Metrics on the test set (trainables.perceptual).",
-             "Bold: lowest mean per column" + (f" among arms other than {', '.join(names[a] for a in reference_arms)}"
-                                                if reference_arms else "") + "."]
+    parts = [
+        f"Per method and setting (micro: aligned; meso: reconstruction randomly time-shifted, "
+        f"up to ±2048 samples at paper scale): "
+        f"mean ± 95 % CI over runs (seeds and dataset splits); {n_text(counts, 'runs per arm and setting')}.",
+        f"CI: {ci_text(ci, n_resamples, rng_seed)}.",
+        "Cells average only the runs with a value (e.g. JTFS on a subset of seeds); N/A: no value.",
+        "Metrics on the test set (trainables.perceptual): loudness = A-weighted frame power (dB), "
+        "centroid in mel, flatness in dB, transient = first 50 ms after the onset, decay = the rest; "
+        "centroid and flatness L1 are loudness-weighted."
+        if group != "audio" or any(m not in TR808_AUDIO_METRICS for m in metrics)
+        else "Metrics on the test set (trainables.perceptual).",
+        "Bold: lowest mean per column"
+        + (f" among arms other than {', '.join(names[a] for a in reference_arms)}" if reference_arms else "")
+        + ".",
+    ]
     if scale != 1:
         parts.append(f"Values × {scale:g}.")
     parts += list(notes)

@@ -1,5 +1,6 @@
 """Factorial table: main effects and interactions of P-Adam, P-SAGA and θ-IS on test θ L1, total
 variation and convergence steps, paired by seed (``analysis.factorial``)."""
+
 from __future__ import annotations
 
 import math
@@ -23,9 +24,14 @@ FACTORIAL_METRICS = (
 )
 
 
-def factorial_table(df: pd.DataFrame, *, factors: Sequence[str] = tuple(f for f, _ in FACTORS),
-                    labels: dict[str, str] | None = None, correction: str = "holm",
-                    notes: Sequence[str] = ()) -> Table:
+def factorial_table(
+    df: pd.DataFrame,
+    *,
+    factors: Sequence[str] = tuple(f for f, _ in FACTORS),
+    labels: dict[str, str] | None = None,
+    correction: str = "holm",
+    notes: Sequence[str] = (),
+) -> Table:
     """One row per main effect and interaction; per metric the effect ± 95 % CI with the
     repeated-measures ANOVA p, the ``correction``-adjusted p across the table and partial η².
 
@@ -45,35 +51,64 @@ def factorial_table(df: pd.DataFrame, *, factors: Sequence[str] = tuple(f for f,
     n_terms = len(results[0])
     columns = [Column("effect", "Effect", "Effect", text=True)]
     for key, label, latex, _ in FACTORIAL_METRICS:
-        columns += [Column("effect_" + key, f"{label} Δ", rf"{latex} $\Delta$"),
-                    Column("p_adj_" + key, f"{correction.capitalize()} p", f"{correction.capitalize()} $p$"),
-                    Column("eta_sq_" + key, "η²p", r"$\eta^2_p$")]
+        columns += [
+            Column("effect_" + key, f"{label} Δ", rf"{latex} $\Delta$"),
+            Column("p_adj_" + key, f"{correction.capitalize()} p", f"{correction.capitalize()} $p$"),
+            Column("eta_sq_" + key, "η²p", r"$\eta^2_p$"),
+        ]
     rows = []
     for i in range(n_terms):
         row = [Cell(results[0][i].label, text=True)]
         for j, (key, _, _, scaled) in enumerate(FACTORIAL_METRICS):
             e, p_adj = results[j][i], float(adjusted[j * n_terms + i])
             half = (e.ci_high - e.ci_low) / 2
-            data = {"mean": e.estimate, "ci_half_width": half, "ci_low": e.ci_low, "ci_high": e.ci_high, "n": e.n,
-                    "unit": "x1000" if scaled else "steps", "ci_method": "t", "f": e.f, "p_value": e.p_value,
-                    "test": "repeated-measures ANOVA (statsmodels AnovaRM)", "p_adjusted": p_adj,
-                    "correction": correction, "partial_eta_sq": e.partial_eta_sq, "d_z": e.d_z}
-            row += [Cell(format_sig(e.estimate, 3), format_sig(half, 2) if math.isfinite(half) else None,
-                         format_p(e.p_value), data=data, rank=e.estimate),
-                    Cell(format_p_bare(p_adj)), Cell(format_dz(e.partial_eta_sq))]
+            data = {
+                "mean": e.estimate,
+                "ci_half_width": half,
+                "ci_low": e.ci_low,
+                "ci_high": e.ci_high,
+                "n": e.n,
+                "unit": "x1000" if scaled else "steps",
+                "ci_method": "t",
+                "f": e.f,
+                "p_value": e.p_value,
+                "test": "repeated-measures ANOVA (statsmodels AnovaRM)",
+                "p_adjusted": p_adj,
+                "correction": correction,
+                "partial_eta_sq": e.partial_eta_sq,
+                "d_z": e.d_z,
+            }
+            row += [
+                Cell(
+                    format_sig(e.estimate, 3),
+                    format_sig(half, 2) if math.isfinite(half) else None,
+                    format_p(e.p_value),
+                    data=data,
+                    rank=e.estimate,
+                ),
+                Cell(format_p_bare(p_adj)),
+                Cell(format_dz(e.partial_eta_sq)),
+            ]
         rows.append(row)
     bold_best(rows, [k for k, c in enumerate(columns) if c.key.startswith("effect_")], range(len(rows)))
     seeds = set(used.values())
-    n_text = (f"n = {seeds.pop()} seeds" if len(seeds) == 1 else
-              "seeds with a value in every arm: " + ", ".join(f"{k} {v}" for k, v in used.items()))
+    n_text = (
+        f"n = {seeds.pop()} seeds"
+        if len(seeds) == 1
+        else "seeds with a value in every arm: " + ", ".join(f"{k} {v}" for k, v in used.items())
+    )
     names = " × ".join(labels.get(f, f) for f in factors)
-    parts = [f"{names} factorial, every arm on the same seeds (seed = block); {n_text}.",
-             "Effect Δ (2^k convention): main effect = mean with the technique on − mean with it off; "
-             "interaction = half the change of one effect when the other technique is on; ± 95 % Student-t "
-             "CI of the per-seed effects.",
-             "p: repeated-measures ANOVA (statsmodels AnovaRM; F(1, n − 1) = t² of the per-seed effects); "
-             f"{correction.capitalize()} p adjusted across the {len(adjusted)} tests of this table; "
-             "η²p = partial eta squared, F / (F + n − 1); d_z in the CSV.",
-             SCALE_TEXT + ".", CONVERGENCE_TEXT + "; Conv. Steps uses the seeds that converged in every arm.",
-             "Negative Δ = improvement; bold: largest improvement per column.", *notes]
+    parts = [
+        f"{names} factorial, every arm on the same seeds (seed = block); {n_text}.",
+        "Effect Δ (2^k convention): main effect = mean with the technique on − mean with it off; "
+        "interaction = half the change of one effect when the other technique is on; ± 95 % Student-t "
+        "CI of the per-seed effects.",
+        "p: repeated-measures ANOVA (statsmodels AnovaRM; F(1, n − 1) = t² of the per-seed effects); "
+        f"{correction.capitalize()} p adjusted across the {len(adjusted)} tests of this table; "
+        "η²p = partial eta squared, F / (F + n − 1); d_z in the CSV.",
+        SCALE_TEXT + ".",
+        CONVERGENCE_TEXT + "; Conv. Steps uses the seeds that converged in every arm.",
+        "Negative Δ = improvement; bold: largest improvement per column.",
+        *notes,
+    ]
     return Table("Factorial ablation", columns, rows, " ".join(parts))

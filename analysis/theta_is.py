@@ -6,6 +6,7 @@ list of P objects with the keys ``index, n2, n_fr, spin, rate_hz, scale_cyc_per_
 the position of the path in π, ``spin`` is -1, 0 or +1 and ``scale_cyc_per_oct`` >= 0 is the
 magnitude of the frequential scale (the sign is the spin's).
 """
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,7 @@ def load_pi(path: str | Path) -> np.ndarray:
             if "pi" not in data:
                 raise ValueError(f"{path}: a JSON object must hold the probabilities under the key 'pi'")
             data = data["pi"]
-        if not isinstance(data, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                 for v in data):
+        if not isinstance(data, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in data):
             raise ValueError(f"{path}: π must be a JSON list of numbers")
     else:
         raise ValueError(f"{path}: π must be a .npy or .json file, not {suffix or 'a file without suffix'}")
@@ -90,8 +90,11 @@ def load_path_table(path: str | Path, n_paths: int | None = None) -> dict[str, n
         missing = [k for k in PATH_KEYS if k not in entry]
         if missing:
             problems.append(f"entry {i} lacks {', '.join(missing)}")
-        wrong = [k for k in PATH_KEYS if k in entry and (not isinstance(entry[k], (int, float))
-                                                         or isinstance(entry[k], bool))]
+        wrong = [
+            k
+            for k in PATH_KEYS
+            if k in entry and (not isinstance(entry[k], (int, float)) or isinstance(entry[k], bool))
+        ]
         if wrong:
             problems.append(f"entry {i} has non-numeric {', '.join(wrong)}")
     if problems:
@@ -102,9 +105,11 @@ def load_path_table(path: str | Path, n_paths: int | None = None) -> dict[str, n
     P = len(entries)
     if not np.array_equal(table["index"], np.arange(P)):
         raise ValueError(f"{path}: the 'index' values must be exactly 0..{P - 1}, each once")
-    checks = [("spin", ~np.isin(table["spin"], (-1, 0, 1)), "not -1, 0 or 1"),
-              ("rate_hz", ~(table["rate_hz"] > 0), "not > 0"),
-              ("scale_cyc_per_oct", ~(table["scale_cyc_per_oct"] >= 0), "negative")]
+    checks = [
+        ("spin", ~np.isin(table["spin"], (-1, 0, 1)), "not -1, 0 or 1"),
+        ("rate_hz", ~(table["rate_hz"] > 0), "not > 0"),
+        ("scale_cyc_per_oct", ~(table["scale_cyc_per_oct"] >= 0), "negative"),
+    ]
     for key, bad, what in checks:
         if bad.any():
             raise ValueError(f"{path}: '{key}' is {what} for index {np.flatnonzero(bad)[:10].tolist()}")

@@ -16,6 +16,7 @@ collected in one JSON object on the last line (``--json``):
     python bench/gpu_check.py --json                   # on a CUDA machine
     python bench/gpu_check.py --device cpu --quick     # smoke test of the script itself (small presets)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,20 +58,48 @@ class Step:
         torch.manual_seed(seed)
         s, e, j = cfg.synth, cfg.encoder, cfg.jtfs
         if s.kind == "granular":
-            self.synth = GranularSynth(sample_rate=s.sample_rate, n_samples=s.n_samples, n_grains=s.n_grains,
-                                       grain_n_samples=s.grain_n_samples, f0_min_hz=s.f0_min_hz,
-                                       f0_max_hz=s.f0_max_hz).to(device)
+            self.synth = GranularSynth(
+                sample_rate=s.sample_rate,
+                n_samples=s.n_samples,
+                n_grains=s.n_grains,
+                grain_n_samples=s.grain_n_samples,
+                f0_min_hz=s.f0_min_hz,
+                f0_max_hz=s.f0_max_hz,
+            ).to(device)
         else:
-            self.synth = ChirpletSynth(ranges=s.chirplet_ranges, sample_rate=s.sample_rate, n_samples=s.n_samples,
-                                       f0_hz=s.f0_hz, max_shift=s.max_shift).to(device)
+            self.synth = ChirpletSynth(
+                ranges=s.chirplet_ranges,
+                sample_rate=s.sample_rate,
+                n_samples=s.n_samples,
+                f0_hz=s.f0_hz,
+                max_shift=s.max_shift,
+            ).to(device)
         n_params = len(self.synth.theta_names)
-        self.encoder = Spectral2DCNN(n_params, sample_rate=s.sample_rate, n_samples=s.n_samples,
-                                     channels=e.channels, n_blocks=e.n_blocks, pools=e.pools, latent=e.latent,
-                                     dropout=e.dropout, hop_length=e.hop_length, n_octaves=e.n_octaves,
-                                     bins_per_octave=e.bins_per_octave).to(device)
+        self.encoder = Spectral2DCNN(
+            n_params,
+            sample_rate=s.sample_rate,
+            n_samples=s.n_samples,
+            channels=e.channels,
+            n_blocks=e.n_blocks,
+            pools=e.pools,
+            latent=e.latent,
+            dropout=e.dropout,
+            hop_length=e.hop_length,
+            n_octaves=e.n_octaves,
+            bins_per_octave=e.bins_per_octave,
+        ).to(device)
         self.split = ThetaGrid(cfg.data.grid_size, cfg.data.n_seeds_per_theta, n_params).split("train")
-        jtfs = dict(shape=s.n_samples, J=j.J, Q1=j.Q1, Q2=j.Q2, J_fr=j.J_fr, Q_fr=j.Q_fr, T=j.T, F=j.F,
-                    use_rho_log1p=j.use_rho_log1p)
+        jtfs = dict(
+            shape=s.n_samples,
+            J=j.J,
+            Q1=j.Q1,
+            Q2=j.Q2,
+            J_fr=j.J_fr,
+            Q_fr=j.Q_fr,
+            T=j.T,
+            F=j.F,
+            use_rho_log1p=j.use_rho_log1p,
+        )
         self.scrapl = loss_name.startswith("scrapl")
         self.ploss = loss_name == "p-loss"
         if self.scrapl:
@@ -83,12 +112,22 @@ class Step:
             self.loss = make_baseline_loss(loss_name, s.sample_rate, s.n_samples, seed=seed).to(device)
         t = cfg.train
         if loss_name == "scrapl+p-adam+p-saga":
-            self.optimizer = PathwiseSGD(self.encoder.parameters(), n_paths=self.loss.n_paths, lr=t.lr,
-                                         use_p_adam=True, use_p_saga=True, betas=(t.beta1, t.beta2), eps=t.eps,
-                                         weight_decay=t.weight_decay, grad_mult=t.grad_mult, variant="running-sum")
+            self.optimizer = PathwiseSGD(
+                self.encoder.parameters(),
+                n_paths=self.loss.n_paths,
+                lr=t.lr,
+                use_p_adam=True,
+                use_p_saga=True,
+                betas=(t.beta1, t.beta2),
+                eps=t.eps,
+                weight_decay=t.weight_decay,
+                grad_mult=t.grad_mult,
+                variant="running-sum",
+            )
         else:
-            self.optimizer = torch.optim.AdamW(self.encoder.parameters(), lr=t.lr, betas=(t.beta1, t.beta2),
-                                               eps=t.eps, weight_decay=t.weight_decay)
+            self.optimizer = torch.optim.AdamW(
+                self.encoder.parameters(), lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps, weight_decay=t.weight_decay
+            )
         self.pathwise = loss_name == "scrapl+p-adam+p-saga"
         self.generator = torch.Generator().manual_seed(seed)
         self.k = 0
@@ -133,8 +172,14 @@ def train_steps(preset: str, loss_name: str, device, steps: int, warmup: int) ->
         step()
         sync(device)
         times.append(time.perf_counter() - t0)
-    out = {"loss": loss_name, "preset": preset, "batch": step.cfg.data.batch_size, "steps": steps,
-           "step_median_s": statistics.median(times), "step_mean_s": statistics.mean(times)}
+    out = {
+        "loss": loss_name,
+        "preset": preset,
+        "batch": step.cfg.data.batch_size,
+        "steps": steps,
+        "step_median_s": statistics.median(times),
+        "step_mean_s": statistics.mean(times),
+    }
     if device.type == "cuda":
         out["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return out
@@ -162,11 +207,27 @@ def sharing_worker(args) -> dict:
 def sharing(args, n_procs: int) -> dict:
     """``n_procs`` processes train at once for the same wall-clock window; total and per-process steps/s."""
     start_at = time.time() + args.startup
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--device", args.device, "--preset",
-           args.train_preset, "--warmup", str(args.warmup), "--window", str(args.window),
-           "--start-at", str(start_at), "--threads", str(args.threads)]
-    procs = [subprocess.Popen(cmd + ["--worker-index", str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for i in range(n_procs)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        "--device",
+        args.device,
+        "--preset",
+        args.train_preset,
+        "--warmup",
+        str(args.warmup),
+        "--window",
+        str(args.window),
+        "--start-at",
+        str(start_at),
+        "--threads",
+        str(args.threads),
+    ]
+    procs = [
+        subprocess.Popen(cmd + ["--worker-index", str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(n_procs)
+    ]
     results = []
     for proc in procs:
         out, err = proc.communicate()
@@ -181,9 +242,26 @@ def sharing(args, n_procs: int) -> dict:
 
 
 def table5(args) -> dict:
-    cmd = [sys.executable, str(HERE / "loss_step.py"), "--config", args.table5_config, "--batch", "4",
-           "--device", args.device, "--every", str(args.every), "--reps", str(args.reps), "--full-reps",
-           str(args.full_reps), "--threads", str(args.threads), "--no-stages", "--json"]
+    cmd = [
+        sys.executable,
+        str(HERE / "loss_step.py"),
+        "--config",
+        args.table5_config,
+        "--batch",
+        "4",
+        "--device",
+        args.device,
+        "--every",
+        str(args.every),
+        "--reps",
+        str(args.reps),
+        "--full-reps",
+        str(args.full_reps),
+        "--threads",
+        str(args.threads),
+        "--no-stages",
+        "--json",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
     if proc.returncode != 0:
         raise SystemExit(f"loss_step.py failed:\n{proc.stderr}")
@@ -227,28 +305,40 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(losses) - set(LOSSES))
     if unknown:
         ap.error(f"--losses: unknown {unknown}; choose from {', '.join(LOSSES)}")
-    result = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-              "torch": torch.__version__, "quick": quick}
+    result = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "quick": quick,
+    }
     t_start = time.perf_counter()
 
     result["table5"] = t5 = table5(args)
-    print(f"Table 5 ({t5['config']}, batch 4, {args.device}): SCRAPL path median "
-          f"{1e3 * t5['scrapl_path_step_median_s']:.1f} ms (IQR {1e3 * t5['scrapl_path_step_iqr_s']:.1f}, max "
-          f"{1e3 * t5['scrapl_path_step_max_s']:.1f}), peak {t5['scrapl_peak_mb']:.0f} MB; full JTFS "
-          f"{1e3 * t5['full_jtfs_step_median_s']:.0f} ms, peak {t5['full_jtfs_peak_mb']:.0f} MB", flush=True)
+    print(
+        f"Table 5 ({t5['config']}, batch 4, {args.device}): SCRAPL path median "
+        f"{1e3 * t5['scrapl_path_step_median_s']:.1f} ms (IQR {1e3 * t5['scrapl_path_step_iqr_s']:.1f}, max "
+        f"{1e3 * t5['scrapl_path_step_max_s']:.1f}), peak {t5['scrapl_peak_mb']:.0f} MB; full JTFS "
+        f"{1e3 * t5['full_jtfs_step_median_s']:.0f} ms, peak {t5['full_jtfs_peak_mb']:.0f} MB",
+        flush=True,
+    )
 
     result["train_steps"] = []
     for name in losses:
         row = train_steps(args.train_preset, name, device, 1 if name == "jtfs" else steps, 1)
         result["train_steps"].append(row)
-        print(f"training step {args.train_preset} {name}: median {1e3 * row['step_median_s']:.1f} ms, "
-              f"mean {1e3 * row['step_mean_s']:.1f} ms", flush=True)
+        print(
+            f"training step {args.train_preset} {name}: median {1e3 * row['step_median_s']:.1f} ms, "
+            f"mean {1e3 * row['step_mean_s']:.1f} ms",
+            flush=True,
+        )
 
     result["sharing"] = [sharing(args, 1), sharing(args, args.processes)]
     one, many = result["sharing"]
-    print(f"SCRAPL training on one {args.device}: 1 process {one['steps_per_second_total']:.2f} steps/s, "
-          f"{many['processes']} processes {many['steps_per_second_total']:.2f} steps/s in total "
-          f"({many['steps_per_second_total'] / one['steps_per_second_total']:.2f}x)", flush=True)
+    print(
+        f"SCRAPL training on one {args.device}: 1 process {one['steps_per_second_total']:.2f} steps/s, "
+        f"{many['processes']} processes {many['steps_per_second_total']:.2f} steps/s in total "
+        f"({many['steps_per_second_total'] / one['steps_per_second_total']:.2f}x)",
+        flush=True,
+    )
     result["seconds"] = time.perf_counter() - t_start
     if args.json:
         print(json.dumps(result))

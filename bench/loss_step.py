@@ -26,6 +26,7 @@ same config, batch, repetitions, paths and threads right after ours and reports 
         scrapl-loss==0.1.0 'scipy<1.17'
     python bench/loss_step.py --config tiny --released-python ../released-scrapl/bin/python --json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -137,8 +138,11 @@ def worker(args: argparse.Namespace) -> dict:
             return {"full_jtfs_peak_mb": peak_memory_mb(lambda: loss(x_hat, x))}
         timed(lambda: loss(x_hat, x))  # warm-up
         times = [timed(lambda: loss(x_hat, x)) for _ in range(args.full_reps)]
-        return {"full_jtfs_step_median_s": statistics.median(times), "full_jtfs_step_times_s": times,
-                "full_jtfs_coefficients": loss.n_coefficients}
+        return {
+            "full_jtfs_step_median_s": statistics.median(times),
+            "full_jtfs_step_times_s": times,
+            "full_jtfs_coefficients": loss.n_coefficients,
+        }
 
     loss = SCRAPLLoss(**cfg).to(device)
     jtfs = loss.jtfs
@@ -152,9 +156,14 @@ def worker(args: argparse.Namespace) -> dict:
         if args.stages:
             stages.append(stage_split(jtfs, x, x_hat, p, sync, clock))
     lo, hi = quartiles(per_path)
-    out = {"P": loss.n_paths, "paths_timed": len(per_path),
-           "scrapl_path_step_median_s": statistics.median(per_path), "scrapl_path_step_iqr_s": hi - lo,
-           "scrapl_path_step_min_s": min(per_path), "scrapl_path_step_max_s": max(per_path)}
+    out = {
+        "P": loss.n_paths,
+        "paths_timed": len(per_path),
+        "scrapl_path_step_median_s": statistics.median(per_path),
+        "scrapl_path_step_iqr_s": hi - lo,
+        "scrapl_path_step_min_s": min(per_path),
+        "scrapl_path_step_max_s": max(per_path),
+    }
     if stages:
         for name in ("first_order", "second_order", "frequential"):
             out[f"stage_{name}_median_s"] = statistics.median(s[name] for s in stages)
@@ -214,10 +223,30 @@ def _stage_split(jtfs, x, x_hat, p: int, sync, now) -> dict[str, float]:
 
 
 def run_worker(kind: str, measure: str, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, __file__, "--worker", kind, "--measure", measure, "--config", args.config, "--batch", str(args.batch),
-           "--reps", str(args.reps), "--every", str(args.every), "--threads", str(args.threads),
-           "--device", args.device, "--full-reps", str(args.full_reps), "--clock", args.clock] + (
-               [] if args.stages else ["--no-stages"])
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        kind,
+        "--measure",
+        measure,
+        "--config",
+        args.config,
+        "--batch",
+        str(args.batch),
+        "--reps",
+        str(args.reps),
+        "--every",
+        str(args.every),
+        "--threads",
+        str(args.threads),
+        "--device",
+        args.device,
+        "--full-reps",
+        str(args.full_reps),
+        "--clock",
+        args.clock,
+    ] + ([] if args.stages else ["--no-stages"])
     env = {**os.environ, **({"MALLOC_MMAP_THRESHOLD_": "65536"} if measure == "memory" else {})}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
@@ -229,11 +258,23 @@ def run_released(args: argparse.Namespace) -> dict:
     """The released code's figures from ``released_scrapl_bench.py`` in its own venv (same settings)."""
     if not args.released_script.is_file():
         raise SystemExit(f"--released-script: {args.released_script} does not exist")
-    script_args = ["--config", args.config, "--batch", str(args.batch), "--reps", str(args.reps), "--every",
-                   str(args.every), "--threads", str(args.threads)] + ([] if args.no_full else ["--full"])
+    script_args = [
+        "--config",
+        args.config,
+        "--batch",
+        str(args.batch),
+        "--reps",
+        str(args.reps),
+        "--every",
+        str(args.every),
+        "--threads",
+        str(args.threads),
+    ] + ([] if args.no_full else ["--full"])
     if args.clock == "cpu":  # the script times with perf_counter: run it with the process's CPU clock instead
-        wrapper = ("import runpy, sys, time; time.perf_counter = time.process_time; "
-                   "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+        wrapper = (
+            "import runpy, sys, time; time.perf_counter = time.process_time; "
+            "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+        )
         cmd = [args.released_python, "-c", wrapper, str(args.released_script), *script_args]
     else:
         cmd = [args.released_python, str(args.released_script), *script_args]
@@ -256,14 +297,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-full", action="store_true", help="skip the full-JTFS loss")
     ap.add_argument("--no-stages", dest="stages", action="store_false", help="skip the stage split")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="wall clock, or each process's CPU "
-                    "time (one thread on a shared machine; applies to the released code too)")
+    ap.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="wall clock, or each process's CPU "
+        "time (one thread on a shared machine; applies to the released code too)",
+    )
     ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object last")
-    ap.add_argument("--released-python", metavar="PYTHON", help="python of a venv with scrapl-loss 0.1.0: "
-                    "time the released code too, same settings (CPU)")
-    ap.add_argument("--released-script", type=Path, default=RELEASED_SCRIPT, help="released_scrapl_bench.py "
-                    f"(default {RELEASED_SCRIPT})")
+    ap.add_argument(
+        "--released-python",
+        metavar="PYTHON",
+        help="python of a venv with scrapl-loss 0.1.0: time the released code too, same settings (CPU)",
+    )
+    ap.add_argument(
+        "--released-script",
+        type=Path,
+        default=RELEASED_SCRIPT,
+        help=f"released_scrapl_bench.py (default {RELEASED_SCRIPT})",
+    )
     ap.add_argument("--worker", choices=["scrapl", "full"], help=argparse.SUPPRESS)
     ap.add_argument("--measure", choices=["time", "memory"], default="time", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -277,9 +330,14 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.clock == "cpu" and args.device != "cpu":
         ap.error("--clock cpu times CPU work only; use the wall clock on a GPU")
-    result = {"config": args.config, "batch": args.batch, "threads": args.threads, "device": args.device,
-              "clock": args.clock,
-              "memory_measure": "cuda max_memory_allocated" if args.device == "cuda" else "peak RSS during the step"}
+    result = {
+        "config": args.config,
+        "batch": args.batch,
+        "threads": args.threads,
+        "device": args.device,
+        "clock": args.clock,
+        "memory_measure": "cuda max_memory_allocated" if args.device == "cuda" else "peak RSS during the step",
+    }
     kinds = ["scrapl"] + ([] if args.no_full else ["full"])
     for kind in kinds:
         for measure in ("time", "memory"):
@@ -296,30 +354,44 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"config {args.config}: P = {result['P']}, batch {args.batch}, {args.threads} thread(s), {args.device}")
     print(f"{'loss':<10} {'median ms':>10} {'IQR ms':>8} {'peak MB':>9}")
-    print(f"{'SCRAPL':<10} {1e3 * result['scrapl_path_step_median_s']:>10.1f} "
-          f"{1e3 * result['scrapl_path_step_iqr_s']:>8.1f} {result['scrapl_peak_mb']:>9.1f}"
-          f"   (over {result['paths_timed']} paths, min {1e3 * result['scrapl_path_step_min_s']:.1f}, "
-          f"max {1e3 * result['scrapl_path_step_max_s']:.1f} ms)")
+    print(
+        f"{'SCRAPL':<10} {1e3 * result['scrapl_path_step_median_s']:>10.1f} "
+        f"{1e3 * result['scrapl_path_step_iqr_s']:>8.1f} {result['scrapl_peak_mb']:>9.1f}"
+        f"   (over {result['paths_timed']} paths, min {1e3 * result['scrapl_path_step_min_s']:.1f}, "
+        f"max {1e3 * result['scrapl_path_step_max_s']:.1f} ms)"
+    )
     if not args.no_full:
         times = result["full_jtfs_step_times_s"]
         lo, hi = quartiles(times)
-        print(f"{'full JTFS':<10} {1e3 * result['full_jtfs_step_median_s']:>10.1f} {1e3 * (hi - lo):>8.1f} "
-              f"{result['full_jtfs_peak_mb']:>9.1f}   ({result['full_jtfs_coefficients']} joint coefficients)")
-        print(f"full JTFS / SCRAPL: {result['speedup_full_over_scrapl']:.0f}x time, "
-              f"{result['memory_ratio_full_over_scrapl']:.1f}x memory ({result['memory_measure']})")
+        print(
+            f"{'full JTFS':<10} {1e3 * result['full_jtfs_step_median_s']:>10.1f} {1e3 * (hi - lo):>8.1f} "
+            f"{result['full_jtfs_peak_mb']:>9.1f}   ({result['full_jtfs_coefficients']} joint coefficients)"
+        )
+        print(
+            f"full JTFS / SCRAPL: {result['speedup_full_over_scrapl']:.0f}x time, "
+            f"{result['memory_ratio_full_over_scrapl']:.1f}x memory ({result['memory_measure']})"
+        )
     print(f"slowest / median path: {result['scrapl_path_max_over_median']:.1f}x")
     if args.released_python:
         rel = result["released"]
-        line = (f"released scrapl-loss 0.1.0: path median {1e3 * rel['scrapl_path_step_median_s']:.1f} ms "
-                f"(ours {result['path_speedup_vs_released']:.1f}x faster)")
+        line = (
+            f"released scrapl-loss 0.1.0: path median {1e3 * rel['scrapl_path_step_median_s']:.1f} ms "
+            f"(ours {result['path_speedup_vs_released']:.1f}x faster)"
+        )
         if "full_jtfs_step_s" in rel:
-            line += (f", full JTFS {1e3 * rel['full_jtfs_step_s']:.0f} ms "
-                     f"(ours {result['full_speedup_vs_released']:.2f}x faster)")
+            line += (
+                f", full JTFS {1e3 * rel['full_jtfs_step_s']:.0f} ms "
+                f"(ours {result['full_speedup_vs_released']:.2f}x faster)"
+            )
         print(line)
     if args.stages:
-        print("SCRAPL step split (median ms over paths; share of total):",
-              ", ".join(f"{n} {1e3 * result[f'stage_{n}_median_s']:.1f} ({100 * result[f'stage_{n}_total_share']:.0f}%)"
-                        for n in ("first_order", "second_order", "frequential")))
+        print(
+            "SCRAPL step split (median ms over paths; share of total):",
+            ", ".join(
+                f"{n} {1e3 * result[f'stage_{n}_median_s']:.1f} ({100 * result[f'stage_{n}_total_share']:.0f}%)"
+                for n in ("first_order", "second_order", "frequential")
+            ),
+        )
     if args.json:
         print(json.dumps(result))
     return 0

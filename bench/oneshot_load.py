@@ -14,6 +14,7 @@ short files could read them too), then times, at the paper's preset (``tr808-mes
     python bench/oneshot_load.py                 # ~1 min on a 2-core machine
     python bench/oneshot_load.py --as-wav --json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ def build_folder(source: Path, dest: Path, as_wav: bool) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         if as_wav:
             data, rate = soundfile.read(path, dtype="float32", always_2d=True)
-            soundfile.write(out.with_suffix(".wav"), data[:int(1.9 * rate)], rate, subtype="PCM_16")
+            soundfile.write(out.with_suffix(".wav"), data[: int(1.9 * rate)], rate, subtype="PCM_16")
         else:
             shutil.copyfile(path, out)
     return len(files)
@@ -76,21 +77,37 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root, cache = Path(tmp) / "kits", Path(tmp) / "study" / "data"
         n_files = build_folder(args.source, root, args.as_wav)
-        cfg = override(get_preset(args.preset), **{"data.source": "oneshot-folder", "data.oneshot_root": str(root),
-                                                   "data.skip_bad": True, "data.split_sizes": [0.6, 0.2, 0.2]})
+        cfg = override(
+            get_preset(args.preset),
+            **{
+                "data.source": "oneshot-folder",
+                "data.oneshot_root": str(root),
+                "data.skip_bad": True,
+                "data.split_sizes": [0.6, 0.2, 0.2],
+            },
+        )
         settings = loader_settings(cfg)
         decode_s, folder = timed(lambda: load_oneshot_folder(root, skip_bad=True, **settings))
         cache_write_s, _ = timed(lambda: load_folder(root, cache, skip_bad=True, **settings))
         cached = override(cfg, **{"data.cache_dir": str(cache)})
         trial_load_s, data = timed(lambda: build_data(cached, 14), args.repeats)
         trial_decode_s, _ = timed(lambda: build_data(cfg, 14), args.repeats)
-    out = {"preset": args.preset, "files": n_files, "usable": len(folder), "as_wav": args.as_wav,
-           "decode_s": round(decode_s, 3), "cache_write_s": round(cache_write_s, 3),
-           "trial_decode_s": round(trial_decode_s, 3), "trial_load_s": round(trial_load_s, 4),
-           "splits": data.counts}
-    print(f"{n_files} files ({len(folder)} usable) at {args.preset}: decode {decode_s:.2f} s; study cache write "
-          f"{cache_write_s:.2f} s (once); per trial: {trial_decode_s:.2f} s decoding, {trial_load_s * 1000:.0f} ms "
-          f"from the cache (×{trial_decode_s / trial_load_s:.0f})")
+    out = {
+        "preset": args.preset,
+        "files": n_files,
+        "usable": len(folder),
+        "as_wav": args.as_wav,
+        "decode_s": round(decode_s, 3),
+        "cache_write_s": round(cache_write_s, 3),
+        "trial_decode_s": round(trial_decode_s, 3),
+        "trial_load_s": round(trial_load_s, 4),
+        "splits": data.counts,
+    }
+    print(
+        f"{n_files} files ({len(folder)} usable) at {args.preset}: decode {decode_s:.2f} s; study cache write "
+        f"{cache_write_s:.2f} s (once); per trial: {trial_decode_s:.2f} s decoding, {trial_load_s * 1000:.0f} ms "
+        f"from the cache (×{trial_decode_s / trial_load_s:.0f})"
+    )
     if args.json:
         print(json.dumps(out))
     return 0

@@ -8,6 +8,7 @@ and the long curve CSV next to ``--out`` so ``python -m analysis`` can re-read t
 
     python bench/scrapl_vs_plain.py --seeds 4 --out bench-results/scrapl_vs_plain
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,15 +50,21 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     extra = {k: json.loads(v) for k, _, v in (s.partition("=") for s in args.set)}
     jobs = [(args.preset, arm, seed, extra) for seed in range(args.seeds) for arm in ARMS]
-    print(f"{len(jobs)} training runs ({args.seeds} seeds × {len(ARMS)} arms) on {args.workers} workers; "
-          f"a line per finished run", flush=True)
+    print(
+        f"{len(jobs)} training runs ({args.seeds} seeds × {len(ARMS)} arms) on {args.workers} workers; "
+        f"a line per finished run",
+        flush=True,
+    )
     tic = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         runs = []
         for r in pool.map(run_one, *zip(*jobs)):
             runs.append(r)
-            print(f"  [{len(runs)}/{len(jobs)} {time.perf_counter() - tic:6.0f} s] {r['arm']} seed {r['seed']}: "
-                  f"test θ L1 {r['metrics'][schema.TEST_THETA_L1]:.4f}", flush=True)
+            print(
+                f"  [{len(runs)}/{len(jobs)} {time.perf_counter() - tic:6.0f} s] {r['arm']} seed {r['seed']}: "
+                f"test θ L1 {r['metrics'][schema.TEST_THETA_L1]:.4f}",
+                flush=True,
+            )
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     per_seed, curves = args.out.with_suffix(".per_seed.csv"), args.out.with_suffix(".curves.csv")
@@ -90,10 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     b = np.array([by_arm["p-adam+p-saga"][s] for s in seeds])
     for arm, vals in (("scrapl", a), ("p-adam+p-saga", b)):
         est = mean_ci(vals, "t")
-        print(f"test θ L1 {arm:<14} {est.mean:.4f} ± {est.half_width:.4f} (t CI)  per seed {np.round(vals, 4).tolist()}")
+        print(
+            f"test θ L1 {arm:<14} {est.mean:.4f} ± {est.half_width:.4f} (t CI)  per seed {np.round(vals, 4).tolist()}"
+        )
     d = paired_difference(a, b, "t")
-    print(f"paired Δ (p-adam+p-saga − scrapl) = {d.delta.mean:+.4f} ± {d.delta.half_width:.4f}, "
-          f"p = {d.p_value:.3g}, d_z = {d.d_z:.2f}, Wilcoxon p = {d.wilcoxon_p:.3g}")
+    print(
+        f"paired Δ (p-adam+p-saga − scrapl) = {d.delta.mean:+.4f} ± {d.delta.half_width:.4f}, "
+        f"p = {d.p_value:.3g}, d_z = {d.d_z:.2f}, Wilcoxon p = {d.wilcoxon_p:.3g}"
+    )
     tv = {arm: np.mean([r["metrics"][schema.VAL_TOTAL_VARIATION] for r in runs if r["arm"] == arm]) for arm in ARMS}
     print("mean validation total variation: " + ", ".join(f"{k} {v:.4f}" for k, v in tv.items()))
     print(f"wrote {per_seed} and {curves}")

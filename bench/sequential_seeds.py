@@ -32,6 +32,7 @@ effects are absent (15.4 seeds under the null, 77 %) or large.
     python bench/sequential_seeds.py --quick --json                 # 2,000 studies per scenario
     python bench/sequential_seeds.py --comparisons +P-SAGA --json  # one row of Table 6
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,11 +52,14 @@ from analysis.sequential import Design, decide, look_statistics  # noqa: E402
 
 # Table 6 of the paper: (technique, metric) -> (Δ, 95 % half-width); L1 and TV × 1000, steps raw.
 TABLE6 = {
-    ("+P-Adam", "test θ L1"): (-12.3, 17.0), ("+P-Adam", "total variation"): (1.68, 0.35),
+    ("+P-Adam", "test θ L1"): (-12.3, 17.0),
+    ("+P-Adam", "total variation"): (1.68, 0.35),
     ("+P-Adam", "conv. steps"): (-2900.0, 1800.0),
-    ("+P-SAGA", "test θ L1"): (-13.6, 5.6), ("+P-SAGA", "total variation"): (-3.52, 0.18),
+    ("+P-SAGA", "test θ L1"): (-13.6, 5.6),
+    ("+P-SAGA", "total variation"): (-3.52, 0.18),
     ("+P-SAGA", "conv. steps"): (-710.0, 450.0),
-    ("+θ-IS", "test θ L1"): (-8.13, 15.0), ("+θ-IS", "total variation"): (-0.188, 0.092),
+    ("+θ-IS", "test θ L1"): (-8.13, 15.0),
+    ("+θ-IS", "total variation"): (-0.188, 0.092),
     ("+θ-IS", "conv. steps"): (-1280.0, 410.0),
 }
 PILOT_SEEDS = 20
@@ -115,8 +119,15 @@ def fixed_design(d: np.ndarray, alpha: float) -> np.ndarray:
     return np.where(holm_reject(p, alpha), np.sign(mean), 0.0), p
 
 
-def simulate(names: list[str], pilot: np.ndarray, design: Design, n_sims: int, fixed_seeds: int,
-             null: bool, rng: np.random.Generator) -> dict:
+def simulate(
+    names: list[str],
+    pilot: np.ndarray,
+    design: Design,
+    n_sims: int,
+    fixed_seeds: int,
+    null: bool,
+    rng: np.random.Generator,
+) -> dict:
     """``n_sims`` studies under the pilot's effects (``null=False``) or the sign-flipped null."""
     truth = np.sign(np.nanmean(pilot, axis=0))
     base = pilot - np.nanmean(pilot, axis=0) if null else pilot
@@ -127,26 +138,35 @@ def simulate(names: list[str], pilot: np.ndarray, design: Design, n_sims: int, f
     if null:
         studies = studies * rng.choice((-1.0, 1.0), size=studies.shape)
     for s, d in enumerate(studies):
-        v = decide({k: d[:design.max_seeds, j] for j, k in enumerate(names)}, design, stop_early=True)
+        v = decide({k: d[: design.max_seeds, j] for j, k in enumerate(names)}, design, stop_early=True)
         seeds[s] = v.n_seeds
         seq_sign[s] = [np.sign(c.estimate) if c.decision == "effect" else 0.0 for c in v.comparisons]
     fix_sign, p = fixed_design(studies[:, :fixed_seeds], design.alpha)
     for row in range(min(n_sims, 50)):  # the vectorised Holm agrees with statsmodels
         ok = np.isfinite(p[row])
-        assert np.array_equal(holm_reject(p[row:row + 1], design.alpha)[0][ok],
-                              multipletests(p[row][ok], alpha=design.alpha, method="holm")[0])
-    out = {"n_sims": n_sims, "expected_seeds": float(seeds.mean()),
-           "seeds_quantiles": {q: float(np.quantile(seeds, q / 100)) for q in (10, 50, 90)},
-           "seeds_at_max": float((seeds >= design.max_seeds).mean())}
+        assert np.array_equal(
+            holm_reject(p[row : row + 1], design.alpha)[0][ok],
+            multipletests(p[row][ok], alpha=design.alpha, method="holm")[0],
+        )
+    out = {
+        "n_sims": n_sims,
+        "expected_seeds": float(seeds.mean()),
+        "seeds_quantiles": {q: float(np.quantile(seeds, q / 100)) for q in (10, 50, 90)},
+        "seeds_at_max": float((seeds >= design.max_seeds).mean()),
+    }
     if null:
         out["type1_error"] = float((seq_sign != 0).any(axis=1).mean())
         out["type1_error_fixed"] = float((fix_sign != 0).any(axis=1).mean())
     else:
         per_seq, per_fix = (seq_sign == truth).mean(axis=0), (fix_sign == truth).mean(axis=0)
-        out.update(power=float(per_seq.mean()), power_fixed=float(per_fix.mean()),
-                   per_comparison={k: {"power": float(a), "power_fixed": float(b)}
-                                   for k, a, b in zip(names, per_seq, per_fix)},
-                   wrong_sign=float(((seq_sign != 0) & (seq_sign != truth)).any(axis=1).mean()))
+        out.update(
+            power=float(per_seq.mean()),
+            power_fixed=float(per_fix.mean()),
+            per_comparison={
+                k: {"power": float(a), "power_fixed": float(b)} for k, a, b in zip(names, per_seq, per_fix)
+            },
+            wrong_sign=float(((seq_sign != 0) & (seq_sign != truth)).any(axis=1).mean()),
+        )
     return out
 
 
@@ -159,19 +179,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wave", type=int, default=Design.wave)
     ap.add_argument("--max-seeds", type=int, default=Design.max_seeds)
     ap.add_argument("--spending", default=Design.spending, help="obf, pocock or hsd:<gamma> (default obf)")
-    ap.add_argument("--futility", type=float, default=Design.futility,
-                    help="conditional-power threshold of the futility rule (0 = off)")
+    ap.add_argument(
+        "--futility",
+        type=float,
+        default=Design.futility,
+        help="conditional-power threshold of the futility rule (0 = off)",
+    )
     ap.add_argument("--fixed-seeds", type=int, default=20, help="seeds of the fixed design (default 20, the paper's)")
     ap.add_argument("--pilot", metavar="CSV", help="per-seed CSV of a real pilot study (with --arms)")
     ap.add_argument("--arms", help="with --pilot: arms in order, e.g. scrapl,p-adam,p-saga,theta-is")
-    ap.add_argument("--comparisons", metavar="TEXT,...",
-                    help="only the pilot columns whose name contains one of these, e.g. '+P-SAGA' or 'total variation'")
+    ap.add_argument(
+        "--comparisons",
+        metavar="TEXT,...",
+        help="only the pilot columns whose name contains one of these, e.g. '+P-SAGA' or 'total variation'",
+    )
     ap.add_argument("--seed", type=int, default=0, help="simulation generator seed")
     ap.add_argument("--json", action="store_true", help="print one JSON object last")
     args = ap.parse_args(argv)
     n_sims = args.n_sims or (2_000 if args.quick else 10_000)
-    design = Design(alpha=args.alpha, min_seeds=args.min_seeds, wave=args.wave, max_seeds=args.max_seeds,
-                    spending=args.spending, futility=args.futility)
+    design = Design(
+        alpha=args.alpha,
+        min_seeds=args.min_seeds,
+        wave=args.wave,
+        max_seeds=args.max_seeds,
+        spending=args.spending,
+        futility=args.futility,
+    )
     if args.pilot:
         if not args.arms:
             ap.error("--pilot needs --arms")
@@ -188,8 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         source += f" ({len(keep)} of its comparisons)"
     rng = np.random.default_rng(args.seed)
     tic = time.perf_counter()
-    print(f"{n_sims} simulated studies per scenario, {len(names)} comparisons ({source}); design {design.to_dict()}",
-          flush=True)
+    print(
+        f"{n_sims} simulated studies per scenario, {len(names)} comparisons ({source}); design {design.to_dict()}",
+        flush=True,
+    )
     null = simulate(names, pilot, design, n_sims, args.fixed_seeds, True, rng)
     print(f"  null done ({time.perf_counter() - tic:.0f} s)", flush=True)
     alt = simulate(names, pilot, design, n_sims, args.fixed_seeds, False, rng)
@@ -199,25 +234,52 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'comparison':34s} {'power':>7s} {'fixed':>7s}")
     for k, v in alt["per_comparison"].items():
         print(f"{k:34s} {v['power']:7.3f} {v['power_fixed']:7.3f}")
-    print(f"\ntype-I error (family-wise, null)  {null['type1_error']:.4f}  (fixed {null['type1_error_fixed']:.4f}; "
-          f"goal <= {args.alpha} + 2 MC s.e. = {args.alpha + 2 * mc:.4f})")
-    print(f"mean power                        {alt['power']:.3f}  (fixed {alt['power_fixed']:.3f}; "
-          f"goal >= {alt['power_fixed'] - 0.02:.3f})")
-    print(f"expected seeds (pilot effects)    {alt['expected_seeds']:.2f} = {ratio:.1%} of {args.fixed_seeds} "
-          f"(goal <= 70 %); median {alt['seeds_quantiles'][50]:.0f}, 90th pct {alt['seeds_quantiles'][90]:.0f}, "
-          f"max reached {alt['seeds_at_max']:.1%}")
-    print(f"expected seeds (null)             {null['expected_seeds']:.2f} = "
-          f"{null['expected_seeds'] / args.fixed_seeds:.1%} of {args.fixed_seeds}")
+    print(
+        f"\ntype-I error (family-wise, null)  {null['type1_error']:.4f}  (fixed {null['type1_error_fixed']:.4f}; "
+        f"goal <= {args.alpha} + 2 MC s.e. = {args.alpha + 2 * mc:.4f})"
+    )
+    print(
+        f"mean power                        {alt['power']:.3f}  (fixed {alt['power_fixed']:.3f}; "
+        f"goal >= {alt['power_fixed'] - 0.02:.3f})"
+    )
+    print(
+        f"expected seeds (pilot effects)    {alt['expected_seeds']:.2f} = {ratio:.1%} of {args.fixed_seeds} "
+        f"(goal <= 70 %); median {alt['seeds_quantiles'][50]:.0f}, 90th pct {alt['seeds_quantiles'][90]:.0f}, "
+        f"max reached {alt['seeds_at_max']:.1%}"
+    )
+    print(
+        f"expected seeds (null)             {null['expected_seeds']:.2f} = "
+        f"{null['expected_seeds'] / args.fixed_seeds:.1%} of {args.fixed_seeds}"
+    )
     print(f"{seconds:.0f} s")
-    goals = {"type1": null["type1_error"] <= args.alpha + 2 * mc,
-             "power": alt["power"] >= alt["power_fixed"] - 0.02, "seeds": ratio <= 0.70}
+    goals = {
+        "type1": null["type1_error"] <= args.alpha + 2 * mc,
+        "power": alt["power"] >= alt["power_fixed"] - 0.02,
+        "seeds": ratio <= 0.70,
+    }
     if args.json:
-        print(json.dumps({"alpha": args.alpha, "n_sims": n_sims, "type1_error": null["type1_error"],
-                          "type1_error_fixed": null["type1_error_fixed"], "mc_se": mc, "power": alt["power"],
-                          "power_fixed": alt["power_fixed"], "expected_seeds_ratio": ratio,
-                          "expected_seeds": alt["expected_seeds"], "expected_seeds_null": null["expected_seeds"],
-                          "fixed_seeds": args.fixed_seeds, "per_comparison": alt["per_comparison"],
-                          "design": design.to_dict(), "pilot": source, "goals_met": goals, "seconds": seconds}))
+        print(
+            json.dumps(
+                {
+                    "alpha": args.alpha,
+                    "n_sims": n_sims,
+                    "type1_error": null["type1_error"],
+                    "type1_error_fixed": null["type1_error_fixed"],
+                    "mc_se": mc,
+                    "power": alt["power"],
+                    "power_fixed": alt["power_fixed"],
+                    "expected_seeds_ratio": ratio,
+                    "expected_seeds": alt["expected_seeds"],
+                    "expected_seeds_null": null["expected_seeds"],
+                    "fixed_seeds": args.fixed_seeds,
+                    "per_comparison": alt["per_comparison"],
+                    "design": design.to_dict(),
+                    "pilot": source,
+                    "goals_met": goals,
+                    "seconds": seconds,
+                }
+            )
+        )
     return 0
 
 

@@ -17,6 +17,7 @@ CPUs, logging to its own sqlite MLflow store in a temporary directory. Figures:
 
 This is a measurement script, not a test: numbers depend on the machine's load.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,9 +33,14 @@ def run_study(name: str, root: Path, args, concurrency: int) -> dict:
     from search_spaces import ablation
     from study import runner
 
-    spec = ablation(name, args.preset, range(args.seeds), factorial=True,
-                    arms=["scrapl", "p-adam", "p-saga", "p-adam+p-saga"],
-                    overrides={"train.max_steps": args.max_steps} if args.max_steps else None)
+    spec = ablation(
+        name,
+        args.preset,
+        range(args.seeds),
+        factorial=True,
+        arms=["scrapl", "p-adam", "p-saga", "p-adam+p-saga"],
+        overrides={"train.max_steps": args.max_steps} if args.max_steps else None,
+    )
     settings = runner.Settings(root=root, max_concurrent=concurrency, export=False, progress=False)
     outcome = runner.run(spec, settings, say=lambda _: None)
     if outcome.exit_code != 0:
@@ -47,10 +53,22 @@ def run_study(name: str, root: Path, args, concurrency: int) -> dict:
         wall = r.end - r.starts[0]
         train_s = r.final.get("train_s", float("nan"))
         tracking_s = r.final.get("tracking_s", float("nan"))
-        per_trial.append({"trial": r.label, "wall_s": wall, "train_s": train_s, "tracking_s": tracking_s,
-                          "overhead_s": wall - train_s})
-    return {"concurrency": concurrency, "trials": len(recs), "phase_s": end - start, "study_s": outcome.wall_s,
-            "per_trial": per_trial}
+        per_trial.append(
+            {
+                "trial": r.label,
+                "wall_s": wall,
+                "train_s": train_s,
+                "tracking_s": tracking_s,
+                "overhead_s": wall - train_s,
+            }
+        )
+    return {
+        "concurrency": concurrency,
+        "trials": len(recs),
+        "phase_s": end - start,
+        "study_s": outcome.wall_s,
+        "per_trial": per_trial,
+    }
 
 
 def summarize(per_trial: list[dict]) -> dict:
@@ -58,9 +76,13 @@ def summarize(per_trial: list[dict]) -> dict:
         return statistics.median(t[key] for t in per_trial)
 
     share = [t["tracking_s"] / t["train_s"] for t in per_trial if t["train_s"] > 0]
-    return {"median_train_s": med("train_s"), "median_overhead_s": med("overhead_s"),
-            "median_tracking_s": med("tracking_s"), "median_tracking_share_of_train": statistics.median(share),
-            "first_trial_overhead_s": max(t["overhead_s"] for t in per_trial)}
+    return {
+        "median_train_s": med("train_s"),
+        "median_overhead_s": med("overhead_s"),
+        "median_tracking_s": med("tracking_s"),
+        "median_tracking_share_of_train": statistics.median(share),
+        "first_trial_overhead_s": max(t["overhead_s"] for t in per_trial),
+    }
 
 
 def theta_is_speedup(preset: str) -> dict:
@@ -73,8 +95,14 @@ def theta_is_speedup(preset: str) -> dict:
     one_pi, one = compute_pi(cfg, 1)
     two_pi, two = compute_pi(cfg, 2)
     assert float((one_pi - two_pi).abs().max()) < 1e-9, "π must not depend on the chunking"
-    return {"preset": preset, "n_paths": one["n_paths"], "one_task_s": one["wall_s"], "two_tasks_s": two["wall_s"],
-            "speedup": one["wall_s"] / two["wall_s"], "two_tasks_task_s_sum": two["task_s_sum"]}
+    return {
+        "preset": preset,
+        "n_paths": one["n_paths"],
+        "one_task_s": one["wall_s"],
+        "two_tasks_s": two["wall_s"],
+        "speedup": one["wall_s"] / two["wall_s"],
+        "two_tasks_task_s_sum": two["task_s_sum"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,25 +112,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-steps", type=int, default=None, help="cut each trial short (default: the full preset)")
     ap.add_argument("--num-cpus", type=int, default=2, help="CPUs of the embedded Ray runtime (default 2)")
     ap.add_argument("--theta-is", action="store_true", help="also measure the θ-IS stage with 1 and 2 tasks")
-    ap.add_argument("--theta-is-preset", default="smoke-granular",
-                    help="preset of the θ-IS measurement (mini-granular: P = 49, minutes per task)")
+    ap.add_argument(
+        "--theta-is-preset",
+        default="smoke-granular",
+        help="preset of the θ-IS measurement (mini-granular: P = 49, minutes per task)",
+    )
     ap.add_argument("--json", action="store_true", help="print JSON instead of text")
     args = ap.parse_args(argv)
 
     import ray
 
-    ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False,
-             logging_level="WARNING")
+    ray.init(
+        address="local", num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False, logging_level="WARNING"
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="study-scaling-") as tmp:
             tic = time.time()
             one = run_study("scaling-1", Path(tmp), args, 1)
             two = run_study("scaling-2", Path(tmp), args, 2)
-            result = {"preset": args.preset, "trials": one["trials"], "num_cpus": args.num_cpus,
-                      "one_concurrent_s": one["phase_s"], "two_concurrent_s": two["phase_s"],
-                      "speedup": one["phase_s"] / two["phase_s"],
-                      "overhead_at_1": summarize(one["per_trial"]), "overhead_at_2": summarize(two["per_trial"]),
-                      "runs": [one, two]}
+            result = {
+                "preset": args.preset,
+                "trials": one["trials"],
+                "num_cpus": args.num_cpus,
+                "one_concurrent_s": one["phase_s"],
+                "two_concurrent_s": two["phase_s"],
+                "speedup": one["phase_s"] / two["phase_s"],
+                "overhead_at_1": summarize(one["per_trial"]),
+                "overhead_at_2": summarize(two["per_trial"]),
+                "runs": [one, two],
+            }
             if args.theta_is:
                 result["theta_is"] = theta_is_speedup(args.theta_is_preset)
             result["bench_s"] = time.time() - tic
@@ -115,16 +153,22 @@ def main(argv: list[str] | None = None) -> int:
     o1, o2 = result["overhead_at_1"], result["overhead_at_2"]
     print(f"{result['trials']} smoke trials ({args.preset}), Ray runtime with {args.num_cpus} CPUs, 1 CPU per trial")
     print(f"  1 concurrent trial : {result['one_concurrent_s']:6.1f} s")
-    print(f"  2 concurrent trials: {result['two_concurrent_s']:6.1f} s   speedup {result['speedup']:.2f}x (target >= 1.7x)")
+    print(
+        f"  2 concurrent trials: {result['two_concurrent_s']:6.1f} s   speedup {result['speedup']:.2f}x (target >= 1.7x)"
+    )
     for label, o in (("1 at a time", o1), ("2 at a time", o2)):
-        print(f"  per trial ({label}): train() {o['median_train_s']:.2f} s, Ray + MLflow overhead "
-              f"{o['median_overhead_s']:.2f} s median ({o['first_trial_overhead_s']:.2f} s worst: a new worker "
-              f"process), of which MLflow {o['median_tracking_s']:.2f} s = "
-              f"{100 * o['median_tracking_share_of_train']:.1f} % of train()")
+        print(
+            f"  per trial ({label}): train() {o['median_train_s']:.2f} s, Ray + MLflow overhead "
+            f"{o['median_overhead_s']:.2f} s median ({o['first_trial_overhead_s']:.2f} s worst: a new worker "
+            f"process), of which MLflow {o['median_tracking_s']:.2f} s = "
+            f"{100 * o['median_tracking_share_of_train']:.1f} % of train()"
+        )
     if "theta_is" in result:
         t = result["theta_is"]
-        print(f"  θ-IS stage ({t['preset']}, P = {t['n_paths']}): 1 task {t['one_task_s']:.1f} s, 2 tasks "
-              f"{t['two_tasks_s']:.1f} s, speedup {t['speedup']:.2f}x")
+        print(
+            f"  θ-IS stage ({t['preset']}, P = {t['n_paths']}): 1 task {t['one_task_s']:.1f} s, 2 tasks "
+            f"{t['two_tasks_s']:.1f} s, speedup {t['speedup']:.2f}x"
+        )
     return 0
 
 

@@ -18,6 +18,7 @@ earlier at a relative change of 1e-4, the same way for both operators). ``--tria
 
     python bench/theta_is_cost.py --preset granular --clock cpu --trial-step-s 2.4 --json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,13 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     one = override(cfg, **{"train.theta_is_batches": 1, "device": "cpu"})
     encoder, synth, path_loss, batches, P = warmup.warmup_inputs(one)
     encoder.eval()
-    (x, seed_hat), = batches
+    ((x, seed_hat),) = batches
     weights = [w for w in encoder.parameters() if w.requires_grad]
     group = list(range(len(weights)))
     U = warmup.n_theta(cfg)
     fb = one.jtfs_settings().filter_bank
-    paths = ([int(p) for p in args.paths.split(",")] if args.paths
-             else [i * fb.n_fr_count + (i * 3) % fb.n_fr_count for i in range(len(fb.kept_n2))])
+    paths = (
+        [int(p) for p in args.paths.split(",")]
+        if args.paths
+        else [i * fb.n_fr_count + (i * 3) % fb.n_fr_count for i in range(len(fb.kept_n2))]
+    )
     gen = torch.Generator().manual_seed(0)
     v = [torch.rand(w.shape, generator=gen, dtype=w.dtype) for w in weights]
     with torch.no_grad():
@@ -73,31 +77,65 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with torch.enable_grad():
         for p in paths:
-            t_hvp = timed(lambda: HVPGraph(encoder, synth, path_loss, weights, x, seed_hat, p, (0,)).hvp(
-                0, group, weights, v))
+            t_hvp = timed(
+                lambda: HVPGraph(encoder, synth, path_loss, weights, x, seed_hat, p, (0,)).hvp(0, group, weights, v)
+            )
             batch = FactoredBatch(encoder, weights, x, keep_graph=False)
-            t_deriv = timed(lambda: batch.set_path(*path_derivatives(synth, path_loss, theta0, seed_hat, x, p,
-                                                                       tuple(range(U)))))
+            t_deriv = timed(
+                lambda: batch.set_path(*path_derivatives(synth, path_loss, theta0, seed_hat, x, p, tuple(range(U))))
+            )
             t_app = timed(lambda: batch.apply(0, group, v))
-            rows.append({"path": p, "n2_n_fr": fb.path(p), "hvp_app_s": t_hvp, "factored_deriv_s": t_deriv,
-                         "factored_app_s": t_app})
-            print(f"path {p:>4} {fb.path(p)}: hvp step {t_hvp:.2f} s; factored derivatives {t_deriv:.2f} s, "
-                  f"step {t_app:.2f} s", flush=True)
+            rows.append(
+                {
+                    "path": p,
+                    "n2_n_fr": fb.path(p),
+                    "hvp_app_s": t_hvp,
+                    "factored_deriv_s": t_deriv,
+                    "factored_app_s": t_app,
+                }
+            )
+            print(
+                f"path {p:>4} {fb.path(p)}: hvp step {t_hvp:.2f} s; factored derivatives {t_deriv:.2f} s, "
+                f"step {t_app:.2f} s",
+                flush=True,
+            )
     n_batches, iters = t.theta_is_batches, t.theta_is_iters
     hvp_total = P * U * iters * n_batches * statistics.mean(r["hvp_app_s"] for r in rows)
-    factored_total = P * n_batches * (statistics.mean(r["factored_deriv_s"] for r in rows)
-                                      + U * iters * statistics.mean(r["factored_app_s"] for r in rows))
-    out = {"preset": args.preset, "P": P, "U": U, "batches": n_batches, "batch_size": t.theta_is_batch_size,
-           "iters": iters, "threads": args.threads, "clock": args.clock, "paths_timed": len(rows), "rows": rows,
-           "hvp_total_s": hvp_total, "factored_total_s": factored_total, "speedup": hvp_total / factored_total}
-    print(f"{args.preset}: warm-up extrapolated to P={P}, U={U}, {iters} iterations, {n_batches} batch(es) of "
-          f"{t.theta_is_batch_size}: released {hvp_total / 3600:.1f} h, factored {factored_total / 3600:.1f} h "
-          f"({out['speedup']:.1f}x)")
+    factored_total = (
+        P
+        * n_batches
+        * (
+            statistics.mean(r["factored_deriv_s"] for r in rows)
+            + U * iters * statistics.mean(r["factored_app_s"] for r in rows)
+        )
+    )
+    out = {
+        "preset": args.preset,
+        "P": P,
+        "U": U,
+        "batches": n_batches,
+        "batch_size": t.theta_is_batch_size,
+        "iters": iters,
+        "threads": args.threads,
+        "clock": args.clock,
+        "paths_timed": len(rows),
+        "rows": rows,
+        "hvp_total_s": hvp_total,
+        "factored_total_s": factored_total,
+        "speedup": hvp_total / factored_total,
+    }
+    print(
+        f"{args.preset}: warm-up extrapolated to P={P}, U={U}, {iters} iterations, {n_batches} batch(es) of "
+        f"{t.theta_is_batch_size}: released {hvp_total / 3600:.1f} h, factored {factored_total / 3600:.1f} h "
+        f"({out['speedup']:.1f}x)"
+    )
     if args.trial_step_s:
         trial = args.trial_step_s * t.epochs * build.build_data(cfg, U).split("train").n_batches(cfg.data.batch_size)
         out.update(trial_s=trial, hvp_over_trial=hvp_total / trial, factored_over_trial=factored_total / trial)
-        print(f"one trial ({trial / 3600:.1f} h at {args.trial_step_s} s/step): warm-up = "
-              f"{out['hvp_over_trial']:.2f} (released) -> {out['factored_over_trial']:.2f} (factored) trials")
+        print(
+            f"one trial ({trial / 3600:.1f} h at {args.trial_step_s} s/step): warm-up = "
+            f"{out['hvp_over_trial']:.2f} (released) -> {out['factored_over_trial']:.2f} (factored) trials"
+        )
     if args.json:
         print(json.dumps(out))
     return 0

@@ -28,6 +28,7 @@ document instead of the table.
     .venv/bin/python bench/tracking_load.py                               # N = 16, 64, 256, both backends
     .venv/bin/python bench/tracking_load.py --trials 64 --volume granular --backend postgresql --json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,13 +81,32 @@ _PAIRS = [f"audio/pair{i}_{k}.wav" for i in range(3) for k in ("reconstruction",
 _WAVS_SMOKE = tuple((name, 8236) for name in _PAIRS)
 _WAVS_GRANULAR = tuple((name, 44 + 2 * 32768) for name in _PAIRS)  # 32,768 16-bit samples
 VOLUMES = {
-    "smoke": Volume(68, 4, 9, 7, _WAVS_SMOKE + (("config.json", 1874), ("curves/validation.csv", 730),
-                                               ("curves/validation.png", 37648))),
-    "granular": Volume(68, 200, 9, 7, _WAVS_GRANULAR + (("config.json", 1874), ("curves/validation.csv", 36000),
-                                                       ("curves/validation.png", 37648))),
+    "smoke": Volume(
+        68,
+        4,
+        9,
+        7,
+        _WAVS_SMOKE + (("config.json", 1874), ("curves/validation.csv", 730), ("curves/validation.png", 37648)),
+    ),
+    "granular": Volume(
+        68,
+        200,
+        9,
+        7,
+        _WAVS_GRANULAR + (("config.json", 1874), ("curves/validation.csv", 36000), ("curves/validation.png", 37648)),
+    ),
 }
-VAL_KEYS = ("val_theta_l1", "val_theta_l1_density", "val_theta_l1_slope", "val_loss", "train_loss", "elapsed_s",
-            "epoch", "lr", "path_entropy")
+VAL_KEYS = (
+    "val_theta_l1",
+    "val_theta_l1_density",
+    "val_theta_l1_slope",
+    "val_loss",
+    "train_loss",
+    "elapsed_s",
+    "epoch",
+    "lr",
+    "path_entropy",
+)
 
 
 # --- services ----------------------------------------------------------------------------------------
@@ -122,15 +142,30 @@ class Postgres:
             self.workdir.parent.chmod(0o711)
             for p in (self.workdir, pwfile):
                 os.chown(p, pw.pw_uid, pw.pw_gid)
-        self._run("initdb", "-D", str(self.workdir / "data"), "-U", "bench", "--pwfile", str(pwfile),
-                  "--auth", "scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.workdir / "data"),
+            "-U",
+            "bench",
+            "--pwfile",
+            str(pwfile),
+            "--auth",
+            "scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        )
         opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.workdir} -c max_connections=300"
-        self._run("pg_ctl", "-D", str(self.workdir / "data"), "-l", str(self.workdir / "log"), "-o", opts, "-w",
-                  "start")
+        self._run(
+            "pg_ctl", "-D", str(self.workdir / "data"), "-l", str(self.workdir / "log"), "-o", opts, "-w", "start"
+        )
         import psycopg2  # only the PostgreSQL backend needs it
 
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user="bench", password=self.password,
-                                dbname="postgres")
+        conn = psycopg2.connect(
+            host="127.0.0.1", port=self.port, user="bench", password=self.password, dbname="postgres"
+        )
         conn.autocommit = True
         conn.cursor().execute("CREATE DATABASE mlflow")
         conn.close()
@@ -149,8 +184,20 @@ class Server:
         self.port = free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.log = workdir / "server.log"
-        args = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(self.port), "--workers",
-                str(workers), "--backend-store-uri", backend, "--artifacts-destination", str(workdir / "artifacts")]
+        args = [
+            str(BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+            "--backend-store-uri",
+            backend,
+            "--artifacts-destination",
+            str(workdir / "artifacts"),
+        ]
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -200,30 +247,50 @@ class Timed:
                 raise
             self._calls.append((name, time.perf_counter() - tic, ""))
             return out
+
         return timed
 
 
-def simulate_trial(uri: str, experiment_id: str, parent_id: str, key: str, volume: Volume, artifacts: Path,
-                   spool: Path, calls: list) -> str:
+def simulate_trial(
+    uri: str, experiment_id: str, parent_id: str, key: str, volume: Volume, artifacts: Path, spool: Path, calls: list
+) -> str:
     log = TrialLog(uri, experiment_id, parent_id, key, spool, flush_s=3600.0, warn=lambda msg: None)
     log._client = Timed(tracking.client(uri), calls)  # the real client, instrumented
-    tags = {"scrapl.study": "load", "scrapl.arm": "scrapl", "scrapl.seed": key, "scrapl.preset": "smoke-granular",
-            "scrapl.ray_trial_id": key, "scrapl.worker_pid": "0", "scrapl.worker_node": "127.0.0.1",
-            "scrapl.cuda_visible_devices": "", "scrapl.kind": "ablation", "scrapl.bench": "tracking_load"}
+    tags = {
+        "scrapl.study": "load",
+        "scrapl.arm": "scrapl",
+        "scrapl.seed": key,
+        "scrapl.preset": "smoke-granular",
+        "scrapl.ray_trial_id": key,
+        "scrapl.worker_pid": "0",
+        "scrapl.worker_node": "127.0.0.1",
+        "scrapl.cuda_visible_devices": "",
+        "scrapl.kind": "ablation",
+        "scrapl.bench": "tracking_load",
+    }
     log.open(f"load · {key}", tags, {f"param.{i:02d}": i * 0.5 for i in range(volume.params)})
     for v in range(1, volume.validations + 1):
-        log.log_metrics(9 * v, {k: v * 1e-3 + i for i, k in enumerate(VAL_KEYS[:volume.val_metrics])}, flush=True)
+        log.log_metrics(9 * v, {k: v * 1e-3 + i for i, k in enumerate(VAL_KEYS[: volume.val_metrics])}, flush=True)
     log.log_final(9 * volume.validations, {f"test_metric_{i}": float(i) for i in range(volume.final_metrics)})
     log.log_artifacts(artifacts)
     log.terminate("FINISHED")
     return log.run_id or ""
 
 
-def _worker(uri: str, experiment_id: str, parent_id: str, keys: list[str], volume: Volume, artifacts: str,
-            spool: str, start_at: float) -> list:
+def _worker(
+    uri: str,
+    experiment_id: str,
+    parent_id: str,
+    keys: list[str],
+    volume: Volume,
+    artifacts: str,
+    spool: str,
+    start_at: float,
+) -> list:
     """One client process: its trials as threads, all released at ``start_at``."""
     calls: list = []
     time.sleep(max(0.0, start_at - time.time()))
+
     def trial(key: str) -> None:
         try:
             simulate_trial(uri, experiment_id, parent_id, key, volume, Path(artifacts), Path(spool), calls)
@@ -257,8 +324,9 @@ def run_load(uri: str, n: int, volume: Volume, processes: int, workdir: Path) ->
     groups = [keys[i::processes] for i in range(processes)]
     start_at = time.time() + 3.0  # every process imported and ready
     with ProcessPoolExecutor(processes) as pool:
-        futures = [pool.submit(_worker, uri, exp, parent, g, volume, str(artifacts), str(spool), start_at)
-                   for g in groups if g]
+        futures = [
+            pool.submit(_worker, uri, exp, parent, g, volume, str(artifacts), str(spool), start_at) for g in groups if g
+        ]
         calls = [call for f in futures for call in f.result()]
     wall = time.time() - start_at
     # every point there? (read back: the trial runs' metric histories)
@@ -268,7 +336,7 @@ def run_load(uri: str, n: int, volume: Volume, processes: int, workdir: Path) ->
         by_key.setdefault(run.data.tags.get("scrapl.trial_id"), []).append(run)
     missing = (n - len(by_key)) * volume.validations * volume.val_metrics
     for key_runs in by_key.values():  # a trial's points in any of its runs
-        for k in VAL_KEYS[:volume.val_metrics]:
+        for k in VAL_KEYS[: volume.val_metrics]:
             got = {int(m.step) for r in key_runs for m in c.get_metric_history(r.info.run_id, k)}
             missing += volume.validations - len(got)
     lat = sorted(s for name, s, _ in calls if name != "trial") or [float("nan")]
@@ -278,25 +346,36 @@ def run_load(uri: str, n: int, volume: Volume, processes: int, workdir: Path) ->
         return xs[min(len(xs) - 1, int(p * len(xs)))] * 1000 if xs else float("nan")
 
     n_calls = sum(1 for name, *_ in calls if name != "trial")  # "trial": a simulated trial that crashed
-    return {"trials": n, "calls": n_calls, "wall_s": round(wall, 2), "calls_per_s": round(n_calls / wall, 1),
-            "p50_ms": round(q(lat, 0.5), 1), "p95_ms": round(q(lat, 0.95), 1), "max_ms": round(lat[-1] * 1000, 1),
-            "log_batch_p95_ms": round(q(batches, 0.95), 1), "errors": sum(1 for *_, err in calls if err),
-            "error_kinds": sorted({err[-200:] for *_, err in calls if err})[:5],
-            "spooled_trials": len(list(spool.glob("*.jsonl"))) if spool.is_dir() else 0,
-            "runs": len(runs), "duplicate_runs": len(runs) - len(by_key), "metric_points_missing": missing,
-            "mean_ms": round(statistics.fmean(lat) * 1000, 1)}
+    return {
+        "trials": n,
+        "calls": n_calls,
+        "wall_s": round(wall, 2),
+        "calls_per_s": round(n_calls / wall, 1),
+        "p50_ms": round(q(lat, 0.5), 1),
+        "p95_ms": round(q(lat, 0.95), 1),
+        "max_ms": round(lat[-1] * 1000, 1),
+        "log_batch_p95_ms": round(q(batches, 0.95), 1),
+        "errors": sum(1 for *_, err in calls if err),
+        "error_kinds": sorted({err[-200:] for *_, err in calls if err})[:5],
+        "spooled_trials": len(list(spool.glob("*.jsonl"))) if spool.is_dir() else 0,
+        "runs": len(runs),
+        "duplicate_runs": len(runs) - len(by_key),
+        "metric_points_missing": missing,
+        "mean_ms": round(statistics.fmean(lat) * 1000, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", default="16,64,256",
-                    help="simulated trials at once, comma-separated (default 16,64,256)")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--trials", default="16,64,256", help="simulated trials at once, comma-separated (default 16,64,256)"
+    )
     ap.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     ap.add_argument("--volume", choices=sorted(VOLUMES), default="smoke", help="one trial's traffic (default smoke)")
     ap.add_argument("--workers", type=int, default=4, help="mlflow server workers (default 4, MLflow's default)")
-    ap.add_argument("--processes", type=int, default=4,
-                    help="client processes the trials are spread over (default 4)")
+    ap.add_argument("--processes", type=int, default=4, help="client processes the trials are spread over (default 4)")
     ap.add_argument("--json", action="store_true", help="print one JSON document")
     args = ap.parse_args(argv)
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # no "View run ..." per trial
@@ -325,17 +404,23 @@ def main(argv: list[str] | None = None) -> int:
                     row = {"backend": backend, **run_load(server.uri, n, volume, min(args.processes, n), workdir)}
                     results.append(row)
                     if not args.json:
-                        print(f"{backend:10s} N={n:4d}  {row['calls']:6d} calls in {row['wall_s']:7.1f} s  "
-                              f"{row['calls_per_s']:7.1f} calls/s  p50 {row['p50_ms']:7.1f} ms  "
-                              f"p95 {row['p95_ms']:7.1f} ms  "
-                              f"(log_batch p95 {row['log_batch_p95_ms']:.1f} ms)  max {row['max_ms']:8.1f} ms  "
-                              f"errors {row['errors']}  spooled trials {row['spooled_trials']}  "
-                              f"duplicate runs {row['duplicate_runs']}  "
-                              f"points missing {row['metric_points_missing']}",
-                              flush=True)
+                        print(
+                            f"{backend:10s} N={n:4d}  {row['calls']:6d} calls in {row['wall_s']:7.1f} s  "
+                            f"{row['calls_per_s']:7.1f} calls/s  p50 {row['p50_ms']:7.1f} ms  "
+                            f"p95 {row['p95_ms']:7.1f} ms  "
+                            f"(log_batch p95 {row['log_batch_p95_ms']:.1f} ms)  max {row['max_ms']:8.1f} ms  "
+                            f"errors {row['errors']}  spooled trials {row['spooled_trials']}  "
+                            f"duplicate runs {row['duplicate_runs']}  "
+                            f"points missing {row['metric_points_missing']}",
+                            flush=True,
+                        )
                     else:
-                        print(f"{backend} N={n}: {row['calls_per_s']} calls/s, p95 {row['p95_ms']} ms, "
-                              f"{row['errors']} errors", file=sys.stderr, flush=True)
+                        print(
+                            f"{backend} N={n}: {row['calls_per_s']} calls/s, p95 {row['p95_ms']} ms, "
+                            f"{row['errors']} errors",
+                            file=sys.stderr,
+                            flush=True,
+                        )
             finally:
                 if os.environ.get("TRACKING_LOAD_SERVER_LOG"):
                     print(server.log.read_text()[-6000:], file=sys.stderr)
@@ -344,11 +429,20 @@ def main(argv: list[str] | None = None) -> int:
                     pg.stop()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    doc = {"volume": args.volume, "per_trial": {"params": volume.params, "validations": volume.validations,
-                                                "points": volume.points, "artifacts": len(volume.artifacts),
-                                                "artifact_bytes": sum(s for _, s in volume.artifacts)},
-           "server_workers": args.workers, "client_processes": args.processes, "cpus": os.cpu_count(),
-           "results": results}
+    doc = {
+        "volume": args.volume,
+        "per_trial": {
+            "params": volume.params,
+            "validations": volume.validations,
+            "points": volume.points,
+            "artifacts": len(volume.artifacts),
+            "artifact_bytes": sum(s for _, s in volume.artifacts),
+        },
+        "server_workers": args.workers,
+        "client_processes": args.processes,
+        "cpus": os.cpu_count(),
+        "results": results,
+    }
     if args.json:
         print(json.dumps(doc, indent=2))
     return 0

@@ -27,6 +27,7 @@ machine, and it ignores the time other processes take the core away (shared mach
     python bench/train_step.py --preset granular --arm scrapl --arm scrapl+p-adam+p-saga \\
         --arm mss-linear --json                               # paper scale, ~10 min on one core
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,16 @@ ARMS = {  # name: dotted overrides on the preset
 }
 # P-SAGA's sum over paths: the running sum (O(|w|) per step) unless the arm asks for the released exact one.
 OPTIMIZER_VARIANT = {"scrapl+p-adam+p-saga": "running-sum", "scrapl+p-adam+p-saga-exact-sum": "released"}
-DEFAULT_ARMS = ["scrapl", "scrapl+p-adam+p-saga", "jtfs", "mss-linear", "mss-log-linear", "mss-revisited",
-                "mss-random", "p-loss"]
+DEFAULT_ARMS = [
+    "scrapl",
+    "scrapl+p-adam+p-saga",
+    "jtfs",
+    "mss-linear",
+    "mss-log-linear",
+    "mss-revisited",
+    "mss-random",
+    "p-loss",
+]
 
 
 def weighted_median(values: list[float], weights: list[float]) -> float:
@@ -74,10 +83,18 @@ def build_run(preset: str, arm: str):
     if variant is not None and run.optimizer.param_groups[0].get("variant", "released") != variant:
         # The bench picks the P-SAGA summation itself, whatever the preset's train.pathwise_variant says.
         group = run.optimizer.param_groups[0]
-        run.optimizer = PathwiseSGD(run.encoder.parameters(), n_paths=run.n_paths, lr=group["lr"],
-                                    use_p_adam=group["use_p_adam"], use_p_saga=group["use_p_saga"],
-                                    betas=group["betas"], eps=group["eps"], weight_decay=group["weight_decay"],
-                                    grad_mult=group["grad_mult"], variant=variant)
+        run.optimizer = PathwiseSGD(
+            run.encoder.parameters(),
+            n_paths=run.n_paths,
+            lr=group["lr"],
+            use_p_adam=group["use_p_adam"],
+            use_p_saga=group["use_p_saga"],
+            betas=group["betas"],
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            grad_mult=group["grad_mult"],
+            variant=variant,
+        )
     return cfg, run
 
 
@@ -145,8 +162,12 @@ def measure(preset: str, arm: str, args, tables: dict) -> dict:
     if not run.is_scrapl:
         time_steps(run, args.warmup)
         times = time_steps(run, args.steps)
-        row.update(step_mean_s=statistics.mean(times), step_median_s=statistics.median(times),
-                   step_measured_median_s=statistics.median(times), method=f"mean of {len(times)} real steps")
+        row.update(
+            step_mean_s=statistics.mean(times),
+            step_median_s=statistics.median(times),
+            step_measured_median_s=statistics.median(times),
+            method=f"mean of {len(times)} real steps",
+        )
         return row
     rest = surrogate_rest(run, args.steps, args.warmup)
     real = time_steps(run, args.real_steps)
@@ -159,30 +180,45 @@ def measure(preset: str, arm: str, args, tables: dict) -> dict:
     total = sum(weights)
     rest_s = statistics.median(rest)
     per_path = [rest_s + t for t in table.values()]
-    row.update(step_mean_s=sum(w * s for w, s in zip(weights, per_path)) / total,
-               step_median_s=weighted_median(per_path, weights),
-               step_measured_median_s=statistics.median(real) if real else None,
-               rest_s=rest_s, loss_path_mean_s=sum(w * t for w, t in zip(weights, table.values())) / total,
-               loss_path_median_s=weighted_median(list(table.values()), weights),
-               loss_path_max_s=max(table.values()), paths_timed=len(table), P=run.n_paths,
-               optimizer_variant=run.optimizer.param_groups[0].get("variant") if cfg.train.pathwise else None,
-               method=(f"composed: rest (median of {len(rest)} steps, loss swapped for a negligible surrogate) "
-                       f"+ sum_p pi_p loss(p) over {len(table)} paths timed once each"))
+    row.update(
+        step_mean_s=sum(w * s for w, s in zip(weights, per_path)) / total,
+        step_median_s=weighted_median(per_path, weights),
+        step_measured_median_s=statistics.median(real) if real else None,
+        rest_s=rest_s,
+        loss_path_mean_s=sum(w * t for w, t in zip(weights, table.values())) / total,
+        loss_path_median_s=weighted_median(list(table.values()), weights),
+        loss_path_max_s=max(table.values()),
+        paths_timed=len(table),
+        P=run.n_paths,
+        optimizer_variant=run.optimizer.param_groups[0].get("variant") if cfg.train.pathwise else None,
+        method=(
+            f"composed: rest (median of {len(rest)} steps, loss swapped for a negligible surrogate) "
+            f"+ sum_p pi_p loss(p) over {len(table)} paths timed once each"
+        ),
+    )
     return row
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", action="append", help="preset(s) (default: smoke-granular, smoke-chirplet-lo-lo)")
-    ap.add_argument("--arm", action="append", choices=sorted(ARMS), help="arm(s) (default: all but the exact-sum "
-                    "P-SAGA; paper scale: no jtfs)")
+    ap.add_argument(
+        "--arm",
+        action="append",
+        choices=sorted(ARMS),
+        help="arm(s) (default: all but the exact-sum P-SAGA; paper scale: no jtfs)",
+    )
     ap.add_argument("--steps", type=int, default=5, help="timed steps (SCRAPL arms: surrogate steps for the rest)")
     ap.add_argument("--real-steps", type=int, default=2, help="SCRAPL arms: real steps timed as a check")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--path-every", type=int, default=1, help="SCRAPL arms: time every k-th path (all by default)")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
-                    help="wall clock, or this process's CPU time (robust on a shared machine at 1 thread)")
+    ap.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall clock, or this process's CPU time (robust on a shared machine at 1 thread)",
+    )
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object last")
     args = ap.parse_args(argv)
     global clock
@@ -198,8 +234,11 @@ def main(argv: list[str] | None = None) -> int:
         for arm in arms:
             r = measure(preset, arm, args, tables)
             rows.append(r)
-            print(f"{preset:<22} {arm:<31} {r['batch']:>5} {1e3 * r['step_mean_s']:>9.1f} "
-                  f"{1e3 * r['step_median_s']:>10.1f} {1 / r['step_mean_s']:>8.2f}", flush=True)
+            print(
+                f"{preset:<22} {arm:<31} {r['batch']:>5} {1e3 * r['step_mean_s']:>9.1f} "
+                f"{1e3 * r['step_median_s']:>10.1f} {1 / r['step_mean_s']:>8.2f}",
+                flush=True,
+            )
     for preset in presets:
         mss = next((r for r in rows if r["preset"] == preset and r["arm"] == "mss-linear"), None)
         if mss is None:
@@ -207,8 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows:
             if r["preset"] == preset:
                 r["mean_over_mss_linear"] = r["step_mean_s"] / mss["step_mean_s"]
-        print(f"{preset}: mean step / MSS linear: " + ", ".join(
-            f"{r['arm']} {r['mean_over_mss_linear']:.2f}x" for r in rows if r["preset"] == preset))
+        print(
+            f"{preset}: mean step / MSS linear: "
+            + ", ".join(f"{r['arm']} {r['mean_over_mss_linear']:.2f}x" for r in rows if r["preset"] == preset)
+        )
     if args.json:
         print(json.dumps({"threads": args.threads, "rows": rows}))
     return 0

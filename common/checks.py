@@ -5,6 +5,7 @@ an exception, e.g. ``ConfigError`` or ``functools.partial(SpecError, "hpo.num_sa
 ``messages`` (an :class:`IntMessages` template pair; the house styles are module constants). Bad input
 fails with a message that names the field and what was expected; never ``assert``.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,9 +53,17 @@ def _range_text(low: int | None, high: int | None, high_exclusive: bool) -> str:
     return f"< {high}" if high_exclusive else f"<= {high}"
 
 
-def check_int(name: str, value: object, low: int | None = None, high: int | None = None, *,
-              error: ErrorFactory = ValueError, messages: IntMessages = SENTENCE,
-              high_exclusive: bool = False, index: bool = False) -> int:
+def check_int(
+    name: str,
+    value: object,
+    low: int | None = None,
+    high: int | None = None,
+    *,
+    error: ErrorFactory = ValueError,
+    messages: IntMessages = SENTENCE,
+    high_exclusive: bool = False,
+    index: bool = False,
+) -> int:
     """``value`` as an int in ``[low, high]`` (either bound optional; ``[low, high)`` with
     ``high_exclusive``); bools are refused.
 
@@ -76,13 +85,21 @@ def check_int(name: str, value: object, low: int | None = None, high: int | None
     elif high is not None and (value >= high if high_exclusive else value > high):
         bound = f"< {high}" if high_exclusive else f"<= {high}"
     if bound is not None:
-        raise error(messages.out_of_range.format(name=name, value=value, low=low, high=high, bound=bound,
-                                                 allowed=_range_text(low, high, high_exclusive)))
+        raise error(
+            messages.out_of_range.format(
+                name=name, value=value, low=low, high=high, bound=bound, allowed=_range_text(low, high, high_exclusive)
+            )
+        )
     return value
 
 
-def check_positive(name: str, value: object, *, error: ErrorFactory = ValueError,
-                   message: str = "{name} must be a positive number, got {value!r}") -> float:
+def check_positive(
+    name: str,
+    value: object,
+    *,
+    error: ErrorFactory = ValueError,
+    message: str = "{name} must be a positive number, got {value!r}",
+) -> float:
     """``value`` as a finite float > 0 (bools refused); ``message`` may use ``{name}`` and ``{value}``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
         raise error(message.format(name=name, value=value))

@@ -5,6 +5,7 @@ validation of the parsed values belongs to the settings objects. Errors are
 ``argparse.ArgumentTypeError`` by default so that argparse prints the message as it is
 (``argument --arms: expected a comma-separated list ...``); pass ``error=ValueError`` elsewhere.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,12 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def key_value(text: str, *, error: ErrorFactory = argparse.ArgumentTypeError,
-              message: str = "expected KEY=VALUE (a dotted config key, e.g. train.max_steps=8), got {text!r}",
-              ) -> tuple[str, Any]:
+def key_value(
+    text: str,
+    *,
+    error: ErrorFactory = argparse.ArgumentTypeError,
+    message: str = "expected KEY=VALUE (a dotted config key, e.g. train.max_steps=8), got {text!r}",
+) -> tuple[str, Any]:
     """``"train.lr=1e-4"`` -> ``("train.lr", 0.0001)``: the key stripped, the value by :func:`parse_value`.
     A missing ``=`` or an empty key raises ``error(message)`` (``message`` may use ``{text}``)."""
     key, sep, raw = text.partition("=")
@@ -48,8 +52,13 @@ def key_value(text: str, *, error: ErrorFactory = argparse.ArgumentTypeError,
     return key.strip(), parse_value(raw)
 
 
-def int_arg(low: int | None = 1, high: int | None = None, *, messages: IntMessages = DETAIL,
-            error: ErrorFactory = argparse.ArgumentTypeError) -> Callable[[str], int]:
+def int_arg(
+    low: int | None = 1,
+    high: int | None = None,
+    *,
+    messages: IntMessages = DETAIL,
+    error: ErrorFactory = argparse.ArgumentTypeError,
+) -> Callable[[str], int]:
     """An argparse ``type=``: ``int(text)`` checked to lie in ``[low, high]``.
 
     ``int_arg()`` reads a count >= 1 (``must be >= 1, got 0``); ``int_arg(0)`` one >= 0;

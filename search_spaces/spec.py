@@ -10,6 +10,7 @@ Everything is validated at construction; a ``SpecError`` names the offending fie
 ``to_dict`` / ``from_dict`` round-trip through JSON (``spec.json`` of a study) and reject unknown keys.
 No Ray, no MLflow, no torch at import.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,20 @@ from typing import Any
 
 from common.checks import DETAIL, check_int
 
-__all__ = ["SpecError", "Arm", "Fault", "Cell", "Param", "HpoSettings", "StudySpec", "STUDY_KINDS",
-           "FAULT_KINDS", "NAME_PATTERN", "config_keys", "parse_seeds"]
+__all__ = [
+    "SpecError",
+    "Arm",
+    "Fault",
+    "Cell",
+    "Param",
+    "HpoSettings",
+    "StudySpec",
+    "STUDY_KINDS",
+    "FAULT_KINDS",
+    "NAME_PATTERN",
+    "config_keys",
+    "parse_seeds",
+]
 
 STUDY_KINDS = ("ablation", "losses", "theta-is", "hpo")
 # nan: the training loss becomes NaN at STEP (config field train.inject_nan_at_step; the trial fails)
@@ -51,8 +64,11 @@ def config_keys() -> dict[str, Any]:
 
 def _check_name(where: str, value: Any, what: str) -> None:
     if not isinstance(value, str) or not NAME_PATTERN.match(value):
-        raise SpecError(where, f"{what} must be 1-100 characters from letters, digits, '.', '_', '+', '-' "
-                               f"(starting with a letter or digit), got {value!r}")
+        raise SpecError(
+            where,
+            f"{what} must be 1-100 characters from letters, digits, '.', '_', '+', '-' "
+            f"(starting with a letter or digit), got {value!r}",
+        )
 
 
 def _check_overrides(where: str, overrides: Any) -> tuple[tuple[str, Any], ...]:
@@ -128,8 +144,9 @@ class Fault:
         """``ARM/SEED:KIND@STEP``, e.g. ``p-adam/1:nan@5``."""
         m = re.fullmatch(r"([^/]+)/(\d+):([a-z-]+)@(\d+)", text.strip())
         if not m:
-            raise SpecError("faults", f"expected ARM/SEED:KIND@STEP (KIND one of {', '.join(FAULT_KINDS)}), "
-                                      f"got {text!r}")
+            raise SpecError(
+                "faults", f"expected ARM/SEED:KIND@STEP (KIND one of {', '.join(FAULT_KINDS)}), got {text!r}"
+            )
         return cls(m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))
 
 
@@ -271,8 +288,11 @@ class StudySpec:
         object.__setattr__(self, "overrides", _check_overrides("overrides", self.overrides))
         clash = sorted({k for k, _ in self.overrides} & {k for a in self.arms for k, _ in a.overrides})
         if clash:
-            raise SpecError("overrides", f"{', '.join(clash)} {'is' if len(clash) == 1 else 'are'} set by the "
-                                         f"arms of this study ({', '.join(a.name for a in self.arms)})")
+            raise SpecError(
+                "overrides",
+                f"{', '.join(clash)} {'is' if len(clash) == 1 else 'are'} set by the "
+                f"arms of this study ({', '.join(a.name for a in self.arms)})",
+            )
         self._check_faults()
         if (self.kind == "hpo") != (self.hpo is not None):
             raise SpecError("hpo", "HPO settings are required for (and only for) an hpo study")
@@ -305,8 +325,10 @@ class StudySpec:
             _check_int("seeds", s, 0, 2**31 - 1)
         dup = sorted(s for s, n in Counter(self.seeds).items() if n > 1)  # linear: --seeds 100000 is checked at once
         if dup:
-            raise SpecError("seeds", f"duplicate seed(s) {', '.join(map(str, dup))}: each seed is one paired "
-                                     "replicate and may appear once")
+            raise SpecError(
+                "seeds",
+                f"duplicate seed(s) {', '.join(map(str, dup))}: each seed is one paired replicate and may appear once",
+            )
 
     def _check_arms(self) -> None:
         if not self.arms or not all(isinstance(a, Arm) for a in self.arms):
@@ -317,8 +339,9 @@ class StudySpec:
             raise SpecError("arms", f"duplicate arm name(s) {', '.join(dup)}")
         for a in self.arms:
             if a.n_seeds is not None and a.n_seeds > len(self.seeds):
-                raise SpecError(f"arms[{a.name}].n_seeds", f"{a.n_seeds} is more than the study's "
-                                                           f"{len(self.seeds)} seeds")
+                raise SpecError(
+                    f"arms[{a.name}].n_seeds", f"{a.n_seeds} is more than the study's {len(self.seeds)} seeds"
+                )
 
     def _check_faults(self) -> None:
         cells = set(self.cells())
@@ -344,8 +367,11 @@ class StudySpec:
                 try:
                     self.config(Cell(preset, arm.name, seeds[0]))
                 except ConfigError as err:
-                    where = "overrides" if any(str(err).startswith(k + ":") for k, _ in self.overrides) \
+                    where = (
+                        "overrides"
+                        if any(str(err).startswith(k + ":") for k, _ in self.overrides)
                         else f"arms[{arm.name}].overrides"
+                    )
                     raise SpecError(where, f"invalid config for arm {arm.name} on preset {preset}: {err}") from None
                 if self.hpo is not None:
                     for p in self.hpo.params:
@@ -353,8 +379,10 @@ class StudySpec:
                             try:
                                 self.config(Cell(preset, arm.name, seeds[0]), {p.key: value})
                             except ConfigError as err:
-                                raise SpecError(f"hpo.params[{p.key}]", f"value {value!r} gives an invalid "
-                                                                        f"config on preset {preset}: {err}") from None
+                                raise SpecError(
+                                    f"hpo.params[{p.key}]",
+                                    f"value {value!r} gives an invalid config on preset {preset}: {err}",
+                                ) from None
 
     # --- expansion -------------------------------------------------------------------------------------
     @property
@@ -368,7 +396,7 @@ class StudySpec:
         raise KeyError(name)
 
     def seeds_of(self, arm: Arm) -> tuple[int, ...]:
-        return self.seeds if arm.n_seeds is None else self.seeds[:arm.n_seeds]
+        return self.seeds if arm.n_seeds is None else self.seeds[: arm.n_seeds]
 
     def cells(self) -> list[Cell]:
         """Every trial, preset-major then seed-major (a partly run study has complete seed pairs)."""
@@ -403,21 +431,35 @@ class StudySpec:
     # --- (de)serialisation -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "kind": self.kind, "name": self.name, "presets": list(self.presets),
-            "arms": [{"name": a.name, "overrides": dict(a.overrides), "label": a.label, "n_seeds": a.n_seeds}
-                     for a in self.arms],
-            "seeds": list(self.seeds), "overrides": dict(self.overrides),
+            "kind": self.kind,
+            "name": self.name,
+            "presets": list(self.presets),
+            "arms": [
+                {"name": a.name, "overrides": dict(a.overrides), "label": a.label, "n_seeds": a.n_seeds}
+                for a in self.arms
+            ],
+            "seeds": list(self.seeds),
+            "overrides": dict(self.overrides),
             "faults": [{"arm": f.arm, "seed": f.seed, "kind": f.kind, "step": f.step} for f in self.faults],
-            "hpo": None, "theta_is_seed": self.theta_is_seed, "smoke_test": self.smoke_test,
+            "hpo": None,
+            "theta_is_seed": self.theta_is_seed,
+            "smoke_test": self.smoke_test,
             "description": self.description,
         }
         if self.hpo is not None:
             h = self.hpo
-            out["hpo"] = {"params": [{"key": p.key, "kind": p.kind, "low": p.low, "high": p.high,
-                                      "choices": list(p.choices)} for p in h.params],
-                          "num_samples": h.num_samples, "metric": h.metric, "grace_period": h.grace_period,
-                          "reduction_factor": h.reduction_factor, "sampler_seed": h.sampler_seed,
-                          "seeds_per_trial": h.seeds_per_trial}
+            out["hpo"] = {
+                "params": [
+                    {"key": p.key, "kind": p.kind, "low": p.low, "high": p.high, "choices": list(p.choices)}
+                    for p in h.params
+                ],
+                "num_samples": h.num_samples,
+                "metric": h.metric,
+                "grace_period": h.grace_period,
+                "reduction_factor": h.reduction_factor,
+                "sampler_seed": h.sampler_seed,
+                "seeds_per_trial": h.seeds_per_trial,
+            }
         return out
 
     @classmethod
@@ -430,8 +472,14 @@ class StudySpec:
         arms = []
         for i, a in enumerate(_json_list("arms", doc.get("arms"))):
             _reject_unknown(f"arms[{i}]", _json_object(f"arms[{i}]", a), Arm)
-            arms.append(Arm(a.get("name"), tuple(_json_object(f"arms[{i}].overrides", a.get("overrides")).items()),
-                            a.get("label"), a.get("n_seeds")))
+            arms.append(
+                Arm(
+                    a.get("name"),
+                    tuple(_json_object(f"arms[{i}].overrides", a.get("overrides")).items()),
+                    a.get("label"),
+                    a.get("n_seeds"),
+                )
+            )
         faults = []
         for i, f in enumerate(_json_list("faults", doc.get("faults"))):
             _reject_unknown(f"faults[{i}]", _json_object(f"faults[{i}]", f), Fault)
@@ -449,10 +497,14 @@ class StudySpec:
                 p["choices"] = tuple(_json_list(f"hpo.params[{i}].choices", p.get("choices")))
                 params.append(Param(**p))
             hpo = HpoSettings(params=tuple(params), **h)
-        doc.update(arms=tuple(arms), faults=tuple(faults), hpo=hpo,
-                   presets=tuple(_json_list("presets", doc.get("presets"))),
-                   seeds=tuple(_json_list("seeds", doc.get("seeds"))),
-                   overrides=tuple(_json_object("overrides", doc.get("overrides")).items()))
+        doc.update(
+            arms=tuple(arms),
+            faults=tuple(faults),
+            hpo=hpo,
+            presets=tuple(_json_list("presets", doc.get("presets"))),
+            seeds=tuple(_json_list("seeds", doc.get("seeds"))),
+            overrides=tuple(_json_object("overrides", doc.get("overrides")).items()),
+        )
         _require("", doc, cls)
         return cls(**doc)
 
@@ -505,7 +557,9 @@ def parse_seeds(text: str | int | Sequence[int]) -> tuple[int, ...]:
             try:
                 seeds.append(int(str(item).strip()))
             except ValueError:
-                raise SpecError("seeds", f"expected a count N or a comma-separated list of integers, got {text!r}") from None
+                raise SpecError(
+                    "seeds", f"expected a count N or a comma-separated list of integers, got {text!r}"
+                ) from None
         return tuple(seeds)
     if count < 1:
         raise SpecError("seeds", f"the seed count must be >= 1, got {count}")

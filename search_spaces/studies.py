@@ -13,6 +13,7 @@
 Arm names are stable and readable (``scrapl``, ``p-adam``, ``p-adam+p-saga``, ...): they are the
 MLflow ``scrapl.arm`` tag and the rows of the tables, in the order given here.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -21,13 +22,29 @@ from typing import Any
 
 from search_spaces.spec import Arm, Fault, HpoSettings, Param, SpecError, StudySpec
 
-__all__ = ["TECHNIQUES", "technique_arm", "ablation_arms", "loss_arms", "theta_is_arms", "ARM_LIBRARY",
-           "ablation", "losses", "theta_is", "hpo", "default_hpo_params", "smoke_preset", "CHIRPLET_PRESETS",
-           "BUILDERS"]
+__all__ = [
+    "TECHNIQUES",
+    "technique_arm",
+    "ablation_arms",
+    "loss_arms",
+    "theta_is_arms",
+    "ARM_LIBRARY",
+    "ablation",
+    "losses",
+    "theta_is",
+    "hpo",
+    "default_hpo_params",
+    "smoke_preset",
+    "CHIRPLET_PRESETS",
+    "BUILDERS",
+]
 
 # (arm-name token, config field, label in tables) in the paper's order
-TECHNIQUES = (("p-adam", "train.p_adam", "P-Adam"), ("p-saga", "train.p_saga", "P-SAGA"),
-              ("theta-is", "train.theta_is", "θ-IS"))
+TECHNIQUES = (
+    ("p-adam", "train.p_adam", "P-Adam"),
+    ("p-saga", "train.p_saga", "P-SAGA"),
+    ("theta-is", "train.theta_is", "θ-IS"),
+)
 CHIRPLET_PRESETS = ("chirplet-lo-lo", "chirplet-lo-med", "chirplet-hi-med", "chirplet-hi-hi")
 
 
@@ -73,8 +90,10 @@ def loss_arms(jtfs_seeds: int | None = 1) -> tuple[Arm, ...]:
 def theta_is_arms() -> tuple[Arm, ...]:
     """Table 3: SCRAPL (P-Adam + P-SAGA) with uniform or θ-IS path probabilities."""
     base = (("train.loss", "scrapl"), ("train.p_adam", True), ("train.p_saga", True))
-    return (Arm("uniform", base + (("train.theta_is", False),), "Uniform"),
-            Arm("theta-is", base + (("train.theta_is", True),), "θ-IS"))
+    return (
+        Arm("uniform", base + (("train.theta_is", False),), "Uniform"),
+        Arm("theta-is", base + (("train.theta_is", True),), "θ-IS"),
+    )
 
 
 def _library() -> dict[str, Arm]:
@@ -100,8 +119,9 @@ def smoke_preset(preset: str) -> str:
     twin = f"smoke-{base}"
     if twin not in PRESETS:
         smoke = ", ".join(sorted(p for p in PRESETS if p.startswith("smoke-")))
-        raise SpecError("presets", f"preset {preset!r} has no smoke-scale twin {twin!r}; with --smoke-test choose "
-                                   f"one of: {smoke}")
+        raise SpecError(
+            "presets", f"preset {preset!r} has no smoke-scale twin {twin!r}; with --smoke-test choose one of: {smoke}"
+        )
     return twin
 
 
@@ -119,30 +139,76 @@ def _faults(faults: Sequence[Fault | str]) -> tuple[Fault, ...]:
     return tuple(f if isinstance(f, Fault) else Fault.parse(f) for f in faults)
 
 
-def ablation(name: str, preset: str = "granular", seeds: Sequence[int] = tuple(range(20)), *,
-             factorial: bool = False, arms: Sequence[str] | None = None,
-             overrides: Mapping[str, Any] | None = None, faults: Sequence[Fault | str] = (),
-             smoke_test: bool = False) -> StudySpec:
+def ablation(
+    name: str,
+    preset: str = "granular",
+    seeds: Sequence[int] = tuple(range(20)),
+    *,
+    factorial: bool = False,
+    arms: Sequence[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    faults: Sequence[Fault | str] = (),
+    smoke_test: bool = False,
+) -> StudySpec:
     kind = "factorial 2×2×2" if factorial else "cumulative (paper Table 2)"
-    return StudySpec("ablation", name, (preset,), _select_arms(ablation_arms(factorial), arms), tuple(seeds),
-                     tuple((overrides or {}).items()), _faults(faults), smoke_test=smoke_test,
-                     description=f"SCRAPL ablation, {kind}, on {preset}")
+    return StudySpec(
+        "ablation",
+        name,
+        (preset,),
+        _select_arms(ablation_arms(factorial), arms),
+        tuple(seeds),
+        tuple((overrides or {}).items()),
+        _faults(faults),
+        smoke_test=smoke_test,
+        description=f"SCRAPL ablation, {kind}, on {preset}",
+    )
 
 
-def losses(name: str, preset: str = "granular", seeds: Sequence[int] = tuple(range(20)), *,
-           jtfs_seeds: int = 1, arms: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
-           faults: Sequence[Fault | str] = (), smoke_test: bool = False) -> StudySpec:
-    return StudySpec("losses", name, (preset,), _select_arms(loss_arms(jtfs_seeds), arms), tuple(seeds),
-                     tuple((overrides or {}).items()), _faults(faults), smoke_test=smoke_test,
-                     description=f"loss comparison (paper Table 1) on {preset}; JTFS on {jtfs_seeds} seed(s)")
+def losses(
+    name: str,
+    preset: str = "granular",
+    seeds: Sequence[int] = tuple(range(20)),
+    *,
+    jtfs_seeds: int = 1,
+    arms: Sequence[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    faults: Sequence[Fault | str] = (),
+    smoke_test: bool = False,
+) -> StudySpec:
+    return StudySpec(
+        "losses",
+        name,
+        (preset,),
+        _select_arms(loss_arms(jtfs_seeds), arms),
+        tuple(seeds),
+        tuple((overrides or {}).items()),
+        _faults(faults),
+        smoke_test=smoke_test,
+        description=f"loss comparison (paper Table 1) on {preset}; JTFS on {jtfs_seeds} seed(s)",
+    )
 
 
-def theta_is(name: str, presets: Sequence[str] = CHIRPLET_PRESETS, seeds: Sequence[int] = tuple(range(20)), *,
-             arms: Sequence[str] | None = None, overrides: Mapping[str, Any] | None = None,
-             faults: Sequence[Fault | str] = (), smoke_test: bool = False) -> StudySpec:
-    return StudySpec("theta-is", name, tuple(presets), _select_arms(theta_is_arms(), arms), tuple(seeds),
-                     tuple((overrides or {}).items()), _faults(faults), smoke_test=smoke_test,
-                     description="uniform vs θ-IS path sampling (paper Tables 3/7) on " + ", ".join(presets))
+def theta_is(
+    name: str,
+    presets: Sequence[str] = CHIRPLET_PRESETS,
+    seeds: Sequence[int] = tuple(range(20)),
+    *,
+    arms: Sequence[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    faults: Sequence[Fault | str] = (),
+    smoke_test: bool = False,
+) -> StudySpec:
+    return StudySpec(
+        "theta-is",
+        name,
+        tuple(presets),
+        _select_arms(theta_is_arms(), arms),
+        tuple(seeds),
+        tuple((overrides or {}).items()),
+        _faults(faults),
+        smoke_test=smoke_test,
+        description="uniform vs θ-IS path sampling (paper Tables 3/7) on " + ", ".join(presets),
+    )
 
 
 def _data_of(preset: str, overrides: Mapping[str, Any] | None):
@@ -170,31 +236,54 @@ def default_hpo_params(preset: str, arm: str, overrides: Mapping[str, Any] | Non
     smallest = min(counts.values()) if counts else cfg.data.batch_size
     bs = cfg.data.batch_size
     sizes = tuple(b for b in (1, 2, 4, 8, 16, 32, 64, 128, 256) if max(1, bs // 2) <= b <= 2 * bs and b <= smallest)
-    params = [Param("train.lr", "log", cfg.train.lr / 10, cfg.train.lr * 10),
-              Param("data.batch_size", "choice", choices=sizes or (min(bs, smallest),)),
-              Param("train.weight_decay", "log", 1e-4, 1e-1)]
+    params = [
+        Param("train.lr", "log", cfg.train.lr / 10, cfg.train.lr * 10),
+        Param("data.batch_size", "choice", choices=sizes or (min(bs, smallest),)),
+        Param("train.weight_decay", "log", 1e-4, 1e-1),
+    ]
     if dict(ARM_LIBRARY[arm].overrides).get("train.loss") == "scrapl":
         params += [Param("train.beta1", "uniform", 0.8, 0.95), Param("train.beta2", "choice", choices=(0.99, 0.999))]
     return tuple(params)
 
 
-def hpo(name: str, preset: str = "granular", seed: int = 0, *, arm: str = "p-adam+p-saga+theta-is",
-        num_samples: int = 20, params: Sequence[Param] | None = None, overrides: Mapping[str, Any] | None = None,
-        smoke_test: bool = False, seeds_per_trial: int = 1) -> StudySpec:
+def hpo(
+    name: str,
+    preset: str = "granular",
+    seed: int = 0,
+    *,
+    arm: str = "p-adam+p-saga+theta-is",
+    num_samples: int = 20,
+    params: Sequence[Param] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    smoke_test: bool = False,
+    seeds_per_trial: int = 1,
+) -> StudySpec:
     if arm not in ARM_LIBRARY:
         raise SpecError("hpo.arm", f"unknown arm {arm!r}; choose one of {', '.join(ARM_LIBRARY)}")
     chosen = ARM_LIBRARY[arm]
     metric = "val_theta_l1" if _data_of(preset, overrides).has_theta else "val_loss"  # recordings have no θ
-    settings = HpoSettings(tuple(params) if params is not None else default_hpo_params(preset, arm, overrides),
-                           num_samples, metric=metric, seeds_per_trial=seeds_per_trial)
+    settings = HpoSettings(
+        tuple(params) if params is not None else default_hpo_params(preset, arm, overrides),
+        num_samples,
+        metric=metric,
+        seeds_per_trial=seeds_per_trial,
+    )
     tuned = {p.key for p in settings.params}
     clash = sorted(tuned & ({k for k, _ in chosen.overrides} | set(overrides or {})))
     if clash:
         raise SpecError("hpo.params", f"{', '.join(clash)} cannot be both tuned and fixed")
     on = f", seeds {seed}-{seed + seeds_per_trial - 1} per trial (their mean)" if seeds_per_trial > 1 else ""
-    return StudySpec("hpo", name, (preset,), (Arm(chosen.name, chosen.overrides, chosen.label),), (seed,),
-                     tuple((overrides or {}).items()), hpo=settings, smoke_test=smoke_test,
-                     description=f"Optuna TPE + ASHA over {', '.join(sorted(tuned))} for arm {arm} on {preset}{on}")
+    return StudySpec(
+        "hpo",
+        name,
+        (preset,),
+        (Arm(chosen.name, chosen.overrides, chosen.label),),
+        (seed,),
+        tuple((overrides or {}).items()),
+        hpo=settings,
+        smoke_test=smoke_test,
+        description=f"Optuna TPE + ASHA over {', '.join(sorted(tuned))} for arm {arm} on {preset}{on}",
+    )
 
 
 BUILDERS = {"ablation": ablation, "losses": losses, "theta-is": theta_is, "hpo": hpo}

@@ -1,4 +1,5 @@
 """``python -m study``: see ``study.cli``."""
+
 import sys
 
 from study.cli import main

@@ -1,11 +1,12 @@
 """The files attached to a trial's MLflow run, written into a local folder first.
 
-    config.json                     the resolved RunConfig (nested, as ``trainables.config.to_dict``)
-    curves/validation.csv           one row per validation: step + every reported metric
-    curves/validation.png           θ L1 (total and per parameter) and the training loss against steps
-    audio/pair<k>_target.wav        test targets ...
-    audio/pair<k>_reconstruction.wav ... and their reconstructions by the best checkpoint (16-bit PCM)
+config.json                     the resolved RunConfig (nested, as ``trainables.config.to_dict``)
+curves/validation.csv           one row per validation: step + every reported metric
+curves/validation.png           θ L1 (total and per parameter) and the training loss against steps
+audio/pair<k>_target.wav        test targets ...
+audio/pair<k>_reconstruction.wav ... and their reconstructions by the best checkpoint (16-bit PCM)
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,9 +42,14 @@ def plot_curves(path: Path, history: Sequence[Mapping[str, Any]], title: str = "
     ax_l1, ax_loss = fig.subplots(1, 2)
     per_param = sorted(k for k in history[0] if k.startswith(schema.VAL_THETA_L1 + "_")) if history else []
     for key in [schema.VAL_THETA_L1] + per_param:
-        ax_l1.plot(steps, [h.get(key, np.nan) for h in history], marker="o", ms=3,
-                   lw=2 if key == schema.VAL_THETA_L1 else 1,
-                   label="θ L1" if key == schema.VAL_THETA_L1 else f"θ L1 {key[len(schema.VAL_THETA_L1) + 1:]}")
+        ax_l1.plot(
+            steps,
+            [h.get(key, np.nan) for h in history],
+            marker="o",
+            ms=3,
+            lw=2 if key == schema.VAL_THETA_L1 else 1,
+            label="θ L1" if key == schema.VAL_THETA_L1 else f"θ L1 {key[len(schema.VAL_THETA_L1) + 1 :]}",
+        )
     ax_l1.axhline(schema.CONVERGENCE_THRESHOLD, color="grey", ls=":", lw=1, label="convergence")
     ax_l1.set(xlabel="step", ylabel="validation θ L1", title="validation θ L1")
     ax_l1.legend(fontsize=7)
@@ -73,9 +79,16 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
         w.writeframes(pcm.tobytes())
 
 
-def write_trial_artifacts(out_dir: Path, *, config: Mapping[str, Any], history: Sequence[Mapping[str, Any]],
-                          examples: np.ndarray | None = None, sample_rate: int | None = None,
-                          title: str = "", n_pairs: int = 3) -> Path:
+def write_trial_artifacts(
+    out_dir: Path,
+    *,
+    config: Mapping[str, Any],
+    history: Sequence[Mapping[str, Any]],
+    examples: np.ndarray | None = None,
+    sample_rate: int | None = None,
+    title: str = "",
+    n_pairs: int = 3,
+) -> Path:
     """Write every artifact of a trial into ``out_dir`` (created); ``examples`` is (k, 2, N)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n")

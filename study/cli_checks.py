@@ -1,5 +1,6 @@
 """Checks of ``python -m study`` options that need the built spec or the file system (stdlib only, like the
 CLI's start): the size of a study (``--max-trials``) and the studies' directory (``--root``)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,11 +18,15 @@ def check_size(spec, max_trials: int) -> None:
     if n <= max_trials:
         return
     if spec.hpo is not None:
-        raise StudyError("--num-samples", f"{n} trials is more than --max-trials {max_trials}; pass "
-                                          f"--max-trials {n} if you mean it")
-    raise StudyError("--seeds", f"{n} trials ({len(spec.seeds)} seed(s) × {len(spec.arms)} arm(s) × "
-                                f"{len(spec.presets)} preset(s)) is more than --max-trials {max_trials}: use fewer "
-                                f"seeds, or pass --max-trials {n} if you mean it")
+        raise StudyError(
+            "--num-samples", f"{n} trials is more than --max-trials {max_trials}; pass --max-trials {n} if you mean it"
+        )
+    raise StudyError(
+        "--seeds",
+        f"{n} trials ({len(spec.seeds)} seed(s) × {len(spec.arms)} arm(s) × "
+        f"{len(spec.presets)} preset(s)) is more than --max-trials {max_trials}: use fewer "
+        f"seeds, or pass --max-trials {n} if you mean it",
+    )
 
 
 def check_root(root: Path, option: str) -> None:
@@ -31,5 +36,6 @@ def check_root(root: Path, option: str) -> None:
         first = first.parent
     if not first.is_dir():
         where = "" if first == root else f" ({first} is not a directory)"
-        raise StudyError(option, f"{root} is not a directory{where}; give a directory for the studies (created "
-                                 "if missing)")
+        raise StudyError(
+            option, f"{root} is not a directory{where}; give a directory for the studies (created if missing)"
+        )

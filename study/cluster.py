@@ -13,6 +13,7 @@
   forever, so the study says so and runs on CPU; more GPUs (or CPUs) per trial than any node has
   is an error.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,8 +27,15 @@ from ray._private import ray_constants
 
 from study.errors import StudyError
 
-__all__ = ["resolve_address", "check_address", "connect", "loopback_only", "node_maxima", "plan_resources",
-           "SINGLE_MACHINE_ENV"]
+__all__ = [
+    "resolve_address",
+    "check_address",
+    "connect",
+    "loopback_only",
+    "node_maxima",
+    "plan_resources",
+    "SINGLE_MACHINE_ENV",
+]
 
 SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": node address 127.0.0.1, ports on loopback
 
@@ -41,10 +49,13 @@ def check_address(address: str, option: str = "--address", timeout: float = 3.0)
     if address in ("local", "auto"):
         return
     if address.startswith(("http://", "https://")):
-        raise StudyError(option, f"{address} looks like the dashboard / job-submission address; submit with "
-                                 "`ray job submit --address ADDRESS -- python -m study run ...` (the job then "
-                                 "finds the cluster by itself), or pass the cluster's GCS address host:6379")
-    target = address[len("ray://"):] if address.startswith("ray://") else address
+        raise StudyError(
+            option,
+            f"{address} looks like the dashboard / job-submission address; submit with "
+            "`ray job submit --address ADDRESS -- python -m study run ...` (the job then "
+            "finds the cluster by itself), or pass the cluster's GCS address host:6379",
+        )
+    target = address[len("ray://") :] if address.startswith("ray://") else address
     parsed = urlparse(f"//{target}")
     try:
         host, port = parsed.hostname, parsed.port
@@ -56,9 +67,12 @@ def check_address(address: str, option: str = "--address", timeout: float = 3.0)
         with socket.create_connection((host, port), timeout=timeout):
             pass
     except OSError as err:
-        raise StudyError(option, f"cannot reach a Ray cluster at {address} ({err}); start one with "
-                                 "`ray start --head --node-ip-address 127.0.0.1` or omit --address for the "
-                                 "embedded local runtime") from None
+        raise StudyError(
+            option,
+            f"cannot reach a Ray cluster at {address} ({err}); start one with "
+            "`ray start --head --node-ip-address 127.0.0.1` or omit --address for the "
+            "embedded local runtime",
+        ) from None
 
 
 @contextlib.contextmanager
@@ -105,21 +119,29 @@ def node_maxima() -> tuple[float, float]:
     return float(cpus), float(gpus)
 
 
-def plan_resources(cpus_per_trial: float, gpus_per_trial: float | None,
-                   say: Callable[[str], None] = print) -> dict[str, float]:
+def plan_resources(
+    cpus_per_trial: float, gpus_per_trial: float | None, say: Callable[[str], None] = print
+) -> dict[str, float]:
     """Trial resources fitted to the cluster (see the module docstring)."""
     max_cpus, max_gpus = node_maxima()
     if cpus_per_trial > max_cpus:
-        raise StudyError("--cpus-per-trial", f"{cpus_per_trial:g} is more than any node of the cluster has "
-                                             f"({max_cpus:g} CPUs): the trials would wait forever")
+        raise StudyError(
+            "--cpus-per-trial",
+            f"{cpus_per_trial:g} is more than any node of the cluster has "
+            f"({max_cpus:g} CPUs): the trials would wait forever",
+        )
     resources = {"cpu": float(cpus_per_trial)}
     if gpus_per_trial:
         if max_gpus == 0:
-            say(f"note: the Ray cluster has no GPU; --gpus-per-trial {gpus_per_trial:g} is ignored and the "
-                "trials run on CPU")
+            say(
+                f"note: the Ray cluster has no GPU; --gpus-per-trial {gpus_per_trial:g} is ignored and the "
+                "trials run on CPU"
+            )
         elif gpus_per_trial > max_gpus:
-            raise StudyError("--gpus-per-trial", f"{gpus_per_trial:g} is more than any node of the cluster has "
-                                                 f"({max_gpus:g} GPUs per node)")
+            raise StudyError(
+                "--gpus-per-trial",
+                f"{gpus_per_trial:g} is more than any node of the cluster has ({max_gpus:g} GPUs per node)",
+            )
         else:
             resources["gpu"] = float(gpus_per_trial)
     return resources

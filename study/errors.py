@@ -1,4 +1,5 @@
 """The one exception the study CLI turns into a clean ``error:`` message (exit status 2)."""
+
 from __future__ import annotations
 
 

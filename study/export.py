@@ -16,6 +16,7 @@ when the study has several); all of it is then logged to the study's parent MLfl
 ``tables/`` and ``figures/``, replacing what an earlier ``publish`` logged there (new files are
 uploaded first, then the ones it no longer writes are deleted).
 """
+
 from __future__ import annotations
 
 import html
@@ -41,7 +42,7 @@ _TABLE_NAMES = {"losses": ("losses", "losses_deltas")}  # file stems of the Tabl
 
 __all__ = ["export_tables", "publish", "write_best", "read_best", "FIGURES", "TABLE2_ARTIFACT"]
 
-FIGURES = "figures"                    # <study>/figures and the parent run's artifact folder of the figures
+FIGURES = "figures"  # <study>/figures and the parent run's artifact folder of the figures
 TABLE2_ARTIFACT = "tables/ablation.md"  # a one-preset ablation study's Table 2 on its parent run
 Say = Callable[[str], None]
 
@@ -57,12 +58,19 @@ def _write_table(table, out_stem: Path, formats: Sequence[str] = ("markdown", "c
 def _read(spec: StudySpec, tracking_uri: str, curves: bool) -> StudyRuns:
     tr808 = [p for p in spec.presets if get_preset(p).synth.kind == "tr808"]
     # TR-808 runs on recordings have no θ: only arm and seed are required of every run
-    return read_study(tracking_uri, spec.name, curves=curves,
-                      required=(schema.ARM_COLUMN, schema.SEED_COLUMN) if tr808 else None)
+    return read_study(
+        tracking_uri, spec.name, curves=curves, required=(schema.ARM_COLUMN, schema.SEED_COLUMN) if tr808 else None
+    )
 
 
-def export_tables(spec: StudySpec, sdir: StudyDir, tracking_uri: str,
-                  say: Callable[[str], None] = print, *, runs: StudyRuns | None = None) -> list[Path]:
+def export_tables(
+    spec: StudySpec,
+    sdir: StudyDir,
+    tracking_uri: str,
+    say: Callable[[str], None] = print,
+    *,
+    runs: StudyRuns | None = None,
+) -> list[Path]:
     """Write ``per_seed.csv`` and the tables; problems are reported, not raised (the study is done).
     ``runs``: the study as read already (``read_study``)."""
     tr808 = [p for p in spec.presets if get_preset(p).synth.kind == "tr808"]
@@ -97,14 +105,22 @@ def export_tables(spec: StudySpec, sdir: StudyDir, tracking_uri: str,
                 continue  # recordings: no θ, no Table 2/6
         unpaired = spec.kind == "losses" or bool(runs.excluded)
         try:
-            written += write_tables(df, out, arms=arms, labels=labels, drop_unpaired=unpaired,
-                                    formats=("markdown", "csv"), notes=notes,
-                                    names=_TABLE_NAMES.get(spec.kind, ("ablation", "deltas")))
+            written += write_tables(
+                df,
+                out,
+                arms=arms,
+                labels=labels,
+                drop_unpaired=unpaired,
+                formats=("markdown", "csv"),
+                notes=notes,
+                names=_TABLE_NAMES.get(spec.kind, ("ablation", "deltas")),
+            )
         except ValueError as err:
             say(f"tables for {preset} not written: {err}")
     if spec.kind == "theta-is":
-        params = sorted({c[len(schema.TEST_THETA_L1) + 1:] for c in per_seed.columns
-                         if c.startswith(schema.TEST_THETA_L1 + "_")})
+        params = sorted(
+            {c[len(schema.TEST_THETA_L1) + 1 :] for c in per_seed.columns if c.startswith(schema.TEST_THETA_L1 + "_")}
+        )
         arms = [a for a in spec.arm_names if a in set(per_seed[schema.ARM_COLUMN])]
         per_param = per_seed.copy()
         for p in params:  # MLflow has no convergence_step_<p> when no run converged: empty = never
@@ -112,9 +128,13 @@ def export_tables(spec: StudySpec, sdir: StudyDir, tracking_uri: str,
             if column not in per_param.columns:
                 per_param[column] = float("nan")
         try:
-            table = tables.theta_is_table(per_param, arms, params, labels=[spec.arm(a).display for a in arms],
-                                          configs=[p for p in spec.presets
-                                                   if not has_preset or p in set(per_seed[schema.PRESET_COLUMN])])
+            table = tables.theta_is_table(
+                per_param,
+                arms,
+                params,
+                labels=[spec.arm(a).display for a in arms],
+                configs=[p for p in spec.presets if not has_preset or p in set(per_seed[schema.PRESET_COLUMN])],
+            )
             written += _write_table(table, sdir.tables / "theta_is")
         except ValueError as err:
             say(f"θ-IS table (Tables 3/7) not written: {err}")
@@ -150,9 +170,11 @@ def read_best(root: Path, name: str) -> dict[str, Any]:
 
 
 # --- publish: tables, their HTML, figures, on the parent run -------------------------------------------
-_HTML_STYLE = ("body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:1em 0}"
-               "th,td{border:1px solid #bbb;padding:.3em .6em;text-align:right}th:first-child,td:first-child"
-               "{text-align:left}th{background:#f2f2f2}")
+_HTML_STYLE = (
+    "body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:1em 0}"
+    "th,td{border:1px solid #bbb;padding:.3em .6em;text-align:right}th:first-child,td:first-child"
+    "{text-align:left}th{background:#f2f2f2}"
+)
 
 
 def _html_copy(md: Path) -> Path:
@@ -161,8 +183,11 @@ def _html_copy(md: Path) -> Path:
     title = html.escape(f"{md.parent.name}/{md.stem}")
     out = md.with_suffix(".html")
     with atomic_paths([out]) as (tmp,):
-        tmp.write_text(f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
-                       f"<style>{_HTML_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n", encoding="utf-8")
+        tmp.write_text(
+            f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title>'
+            f"<style>{_HTML_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n",
+            encoding="utf-8",
+        )
     return out
 
 
@@ -192,8 +217,9 @@ def _figures(spec: StudySpec, sdir: StudyDir, runs: StudyRuns, say: Say) -> list
         except ValueError as err:
             say(f"validation curves{where} not drawn: {err}")
         try:
-            fig = plots.plot_cost(per_seed, arms, labels=labels, ci="t",
-                                  title=f"{spec.name}: accuracy vs cost, mean ± 95 % CI ({preset})")
+            fig = plots.plot_cost(
+                per_seed, arms, labels=labels, ci="t", title=f"{spec.name}: accuracy vs cost, mean ± 95 % CI ({preset})"
+            )
             written += plots.save_figure(fig, out / "accuracy_vs_cost")
         except ValueError as err:
             say(f"accuracy vs cost{where} not drawn: {err}")
@@ -232,8 +258,9 @@ def _log_replacing(uri: str, run_id: str, files: dict[str, Path], folders: Seque
             repo.delete_artifacts(path)
 
 
-def publish(spec: StudySpec, sdir: StudyDir, tracking_uri: str, parent_run_id: str | None = None,
-            say: Say = print) -> list[Path]:
+def publish(
+    spec: StudySpec, sdir: StudyDir, tracking_uri: str, parent_run_id: str | None = None, say: Say = print
+) -> list[Path]:
     """Write the study's tables (+ HTML) and figures and log them to its parent MLflow run, replacing the
     previous version (see the module docstring). ``parent_run_id``: default the one in
     ``settings.json``. Returns the files written; problems are reported, not raised."""

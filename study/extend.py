@@ -13,6 +13,7 @@ extension a driver crash or ``ray job stop`` interrupted): then the study is con
 ``resumes_adaptive``: the same ``run … --seeds adaptive`` command again continues its study, whose
 spec has grown by the waves since.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -44,30 +45,48 @@ def parse_extension_seeds(text: str) -> tuple[int, ...]:
         raise StudyError("--seeds", f"seeds must be integers in [0, {MAX_SEED}], got {', '.join(map(str, bad))}")
     dup = sorted({s for s in seeds if seeds.count(s) > 1})
     if dup:
-        raise StudyError("--seeds", f"duplicate seed(s) {', '.join(map(str, dup))}: each seed is one paired "
-                                    "replicate and may appear once")
+        raise StudyError(
+            "--seeds",
+            f"duplicate seed(s) {', '.join(map(str, dup))}: each seed is one paired replicate and may appear once",
+        )
     return seeds
 
 
 def _same(option: str, given: Sequence[str] | None, have: Sequence[str], name: str, what: str) -> None:
     if given is not None and sorted(given) != sorted(have):
-        raise StudyError(option, f"study {name} runs {what} {', '.join(have)}; an extension adds seeds to the same "
-                                 f"{what} (got {', '.join(given)}); run a new study with --name for others")
+        raise StudyError(
+            option,
+            f"study {name} runs {what} {', '.join(have)}; an extension adds seeds to the same "
+            f"{what} (got {', '.join(given)}); run a new study with --name for others",
+        )
 
 
-def plan(root: Path, name: str, seeds_text: str, *, presets: Sequence[str] | None = None,
-         arms: Sequence[str] | None = None, say: Callable[[str], None] = print) -> stages.Growth:
+def plan(
+    root: Path,
+    name: str,
+    seeds_text: str,
+    *,
+    presets: Sequence[str] | None = None,
+    arms: Sequence[str] | None = None,
+    say: Callable[[str], None] = print,
+) -> stages.Growth:
     """The ``Growth`` that ``study.runner.resume`` applies (see the module docstring); ``StudyError``
     names the option (or ``NAME``) at fault."""
     seeds = parse_extension_seeds(seeds_text)
     sdir, spec, stored = load_study(root, name)
     if spec.hpo is not None:
-        raise StudyError("NAME", f"study {name} is an HPO study: its trials are configurations, not seeds; extend "
-                                 "grows ablation, losses and θ-IS studies (tune on several seeds with "
-                                 "`run hpo --seeds-per-trial K`)")
+        raise StudyError(
+            "NAME",
+            f"study {name} is an HPO study: its trials are configurations, not seeds; extend "
+            "grows ablation, losses and θ-IS studies (tune on several seeds with "
+            "`run hpo --seeds-per-trial K`)",
+        )
     if waves.read_doc(sdir) is not None:
-        raise StudyError("NAME", f"study {name} chooses its seeds adaptively (adaptive.json); seeds added by hand "
-                                 "would void its error guarantee; `study resume` continues its waves")
+        raise StudyError(
+            "NAME",
+            f"study {name} chooses its seeds adaptively (adaptive.json); seeds added by hand "
+            "would void its error guarantee; `study resume` continues its waves",
+        )
     _same("--preset", presets, spec.presets, name, "preset(s)")
     _same("--arms", arms, spec.arm_names, name, "arms")
     new = tuple(s for s in seeds if s not in spec.seeds)
@@ -76,15 +95,23 @@ def plan(root: Path, name: str, seeds_text: str, *, presets: Sequence[str] | Non
         uri = stored.get("tracking_uri") or sdir.mlflow_uri
         cells = [c for c in spec.cells() if c.seed in set(seeds)]
         try:
-            left = stages.unfinished_cells(cells, uri, stored["experiment_id"]) if stored.get("experiment_id") else cells
+            left = (
+                stages.unfinished_cells(cells, uri, stored["experiment_id"]) if stored.get("experiment_id") else cells
+            )
         except Exception as err:  # noqa: BLE001 - cannot tell: refuse rather than guess
-            raise StudyError("--mlflow-uri", f"cannot read study {name}'s runs at {uri} "
-                                             f"({type(err).__name__}: {str(err)[:200]})") from None
+            raise StudyError(
+                "--mlflow-uri", f"cannot read study {name}'s runs at {uri} ({type(err).__name__}: {str(err)[:200]})"
+            ) from None
         if not left:
-            raise StudyError("--seeds", f"nothing to add: seed(s) {', '.join(map(str, present))} are already in "
-                                        f"study {name} (its seeds: {_seed_text(spec.seeds)})")
-        say(f"seed(s) {', '.join(map(str, present))} are already in study {name}, {len(left)} of their trial(s) "
-            "unfinished: continuing the study")
+            raise StudyError(
+                "--seeds",
+                f"nothing to add: seed(s) {', '.join(map(str, present))} are already in "
+                f"study {name} (its seeds: {_seed_text(spec.seeds)})",
+            )
+        say(
+            f"seed(s) {', '.join(map(str, present))} are already in study {name}, {len(left)} of their trial(s) "
+            "unfinished: continuing the study"
+        )
         return stages.Growth()
     try:
         replace(spec, seeds=spec.seeds + new)
@@ -101,7 +128,9 @@ def _seed_text(seeds: Sequence[int]) -> str:
     return ", ".join(map(str, seeds))
 
 
-def resumes_adaptive(root: Path, spec: StudySpec, design: Mapping[str, Any], say: Callable[[str], None] = print) -> bool:
+def resumes_adaptive(
+    root: Path, spec: StudySpec, design: Mapping[str, Any], say: Callable[[str], None] = print
+) -> bool:
     """True when ``spec`` names an existing adaptive study with the same spec (but for the seeds its waves
     added) and design, which ``study resume`` then continues; False when there is no such study; a
     different one is refused, naming what differs."""
@@ -110,15 +139,19 @@ def resumes_adaptive(root: Path, spec: StudySpec, design: Mapping[str, Any], say
     sdir, existing, _ = load_study(root, spec.name)
     doc = waves.read_doc(sdir)
     if doc is None:
-        raise StudyError("--name", f"study {spec.name} exists with a fixed seed list; choose another --name for an "
-                                   "adaptive study")
+        raise StudyError(
+            "--name", f"study {spec.name} exists with a fixed seed list; choose another --name for an adaptive study"
+        )
     differs = [k for k, v in design.items() if doc["design"].get(k) != v]
-    grown = replace(existing, seeds=spec.seeds) if existing.seeds[:len(spec.seeds)] == spec.seeds else existing
+    grown = replace(existing, seeds=spec.seeds) if existing.seeds[: len(spec.seeds)] == spec.seeds else existing
     a, b = grown.to_dict(), spec.to_dict()
     differs += [k for k in b if a.get(k) != b.get(k)]
     if differs:
-        raise StudyError("--name", f"adaptive study {spec.name} exists with a different spec or design (differs in: "
-                                   f"{', '.join(differs)}); choose another --name, or continue it with "
-                                   f"`python -m study resume {spec.name}`")
+        raise StudyError(
+            "--name",
+            f"adaptive study {spec.name} exists with a different spec or design (differs in: "
+            f"{', '.join(differs)}); choose another --name, or continue it with "
+            f"`python -m study resume {spec.name}`",
+        )
     say(f"adaptive study {spec.name} exists with the same spec and design: resuming it")
     return True

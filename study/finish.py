@@ -16,6 +16,7 @@ and either way the parent run ends KILLED and ``study resume NAME`` finishes the
 ``finish_interrupted`` closes the books of a driver interrupted outside Tune's graceful stop (before the
 trials, or by a second signal), from what MLflow holds.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -58,8 +59,8 @@ class Outcome:
     tables: list[Path] = field(default_factory=list)
     theta_is: dict[str, str] = field(default_factory=dict)
     best: dict[str, Any] | None = None
-    tracking_pending: bool = False     # MLflow unreachable at the end: calls spooled for `study sync`
-    interrupted: str | None = None     # a signal stopped the study outside the trials: where ("the export")
+    tracking_pending: bool = False  # MLflow unreachable at the end: calls spooled for `study sync`
+    interrupted: str | None = None  # a signal stopped the study outside the trials: where ("the export")
 
     @property
     def unfinished(self) -> int:
@@ -85,17 +86,21 @@ def _deliver_spools(spec: StudySpec, sdir: StudyDir, settings: Settings, uri: st
         done = trial_log.sync_spool(uri, sdir.spool)
         say(f"replayed spooled MLflow calls of {len(done)} trial(s)")
     except Exception as err:  # noqa: BLE001 - still unreachable: keep the spool
-        say(f"MLflow still unreachable ({type(err).__name__}: {str(err)[:200]}); spooled calls kept in "
-            f"{sdir.spool}: run `python -m study sync {spec.name}{_root_option(settings)}` when it is back")
+        say(
+            f"MLflow still unreachable ({type(err).__name__}: {str(err)[:200]}); spooled calls kept in "
+            f"{sdir.spool}: run `python -m study sync {spec.name}{_root_option(settings)}` when it is back"
+        )
 
 
 def _close_interrupted(spec: StudySpec, outcome: Outcome, say: Say) -> None:
     """``fit`` returned early (ray job stop, Ctrl-C): no run stays RUNNING with nobody training it."""
     try:
         closed = tracking.close_interrupted_runs(
-            outcome.tracking_uri, outcome.experiment_id,
+            outcome.tracking_uri,
+            outcome.experiment_id,
             f"study interrupted; continue it with `python -m study resume {spec.name}`",
-            relabel_tune_stopped=spec.hpo is None)  # in an HPO study ASHA stops trials too
+            relabel_tune_stopped=spec.hpo is None,
+        )  # in an HPO study ASHA stops trials too
         if closed:
             say(f"marked {len(closed)} interrupted trial run(s) KILLED in MLflow (resumed by `study resume`)")
     except Exception as err:  # noqa: BLE001 - tracking down: the runs stay RUNNING until the resume
@@ -106,8 +111,10 @@ def _reconcile_counts(outcome: Outcome, say: Say) -> None:
     """Trials counted unfinished whose MLflow run ended anyway (the trial finished, or failed, in the moment
     Tune stopped it): counted as their run says, so the summary equals MLflow's run states."""
     try:
-        runs = {r.data.tags.get(tracking.RAY_TRIAL_ID): r
-                for r in tracking.find_trial_runs(outcome.tracking_uri, outcome.experiment_id)}
+        runs = {
+            r.data.tags.get(tracking.RAY_TRIAL_ID): r
+            for r in tracking.find_trial_runs(outcome.tracking_uri, outcome.experiment_id)
+        }
     except Exception:  # noqa: BLE001 - tracking down: Tune's view stands (the spool holds the rest)
         return
     for trial_id, rec in outcome.records.items():
@@ -120,8 +127,10 @@ def _reconcile_counts(outcome: Outcome, say: Say) -> None:
             outcome.counts["done" if status == "FINISHED" else "failed"] += 1
             if status == "FAILED":
                 rec.failed, rec.reason = True, run.data.tags.get(schema.FAILURE_REASON, "failed")
-            say(f"trial {rec.label} ended its run {status} as the study stopped: counted as "
-                f"{'finished' if status == 'FINISHED' else 'failed'}")
+            say(
+                f"trial {rec.label} ended its run {status} as the study stopped: counted as "
+                f"{'finished' if status == 'FINISHED' else 'failed'}"
+            )
 
 
 def _end_parent_run(outcome: Outcome, sdir: StudyDir, pending: bool, export: bool, say: Say) -> bool:
@@ -142,8 +151,10 @@ def _end_parent_run(outcome: Outcome, sdir: StudyDir, pending: bool, export: boo
 
 
 def _summary(spec: StudySpec, outcome: Outcome, say: Say) -> None:
-    say(f"study {spec.name}: {outcome.counts['done']} finished, {outcome.counts['failed']} failed, "
-        f"{outcome.unfinished} unfinished, in {outcome.wall_s:.0f} s")
+    say(
+        f"study {spec.name}: {outcome.counts['done']} finished, {outcome.counts['failed']} failed, "
+        f"{outcome.unfinished} unfinished, in {outcome.wall_s:.0f} s"
+    )
     for r in outcome.records.values():
         if r.failed:
             say(f"  failed: {r.label}: {r.reason}")
@@ -154,10 +165,13 @@ def _export(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Outcom
     if spec.hpo is not None:
         if outcome.best is not None:
             path = write_best(sdir, outcome.best)
-            say(f"best {outcome.best['metric']} {outcome.best['value']:.4g} with "
-                + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                            for k, v in outcome.best["params"].items())
-                + f" → {path}; seed an ablation with `python -m study run ablation --from-hpo {spec.name}`")
+            say(
+                f"best {outcome.best['metric']} {outcome.best['value']:.4g} with "
+                + ", ".join(
+                    f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in outcome.best["params"].items()
+                )
+                + f" → {path}; seed an ablation with `python -m study run ablation --from-hpo {spec.name}`"
+            )
     elif settings.export:
         outcome.tables = publish(spec, sdir, outcome.tracking_uri, outcome.parent_run_id, say)
         for p in outcome.tables:
@@ -165,27 +179,42 @@ def _export(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Outcom
                 say(f"  table {p}")
 
 
-def _next_steps(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Outcome, export_at_sync: bool,
-                say: Say) -> None:
+def _next_steps(
+    spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Outcome, export_at_sync: bool, say: Say
+) -> None:
     """What to do now (sync, resume), then where the study is in the MLflow UI."""
     uri, root_opt = outcome.tracking_uri, _root_option(settings)
     if outcome.tracking_pending:
-        say(f"MLflow at {uri} was unreachable: what it misses is kept in {sdir.spool} (nothing is lost); when "
+        say(
+            f"MLflow at {uri} was unreachable: what it misses is kept in {sdir.spool} (nothing is lost); when "
             f"it is back run `python -m study sync {spec.name}{root_opt}`, which delivers it"
-            + (" and writes the tables" if export_at_sync else ""))
+            + (" and writes the tables" if export_at_sync else "")
+        )
     if outcome.unfinished:
-        say(f"the study was interrupted with {outcome.unfinished} trial(s) unfinished; continue it with "
-            f"`python -m study resume {spec.name}{root_opt}`")
+        say(
+            f"the study was interrupted with {outcome.unfinished} trial(s) unfinished; continue it with "
+            f"`python -m study resume {spec.name}{root_opt}`"
+        )
     elif outcome.interrupted:
-        say(f"the study was interrupted {outcome.interrupted} (every trial had ended); its tables are not "
-            f"complete: `python -m study resume {spec.name}{root_opt}` writes them")
-    table = TABLE2_ARTIFACT if any(p.name == "ablation.md" and p.parent == sdir.tables for p in outcome.tables) else None
+        say(
+            f"the study was interrupted {outcome.interrupted} (every trial had ended); its tables are not "
+            f"complete: `python -m study resume {spec.name}{root_opt}` writes them"
+        )
+    table = (
+        TABLE2_ARTIFACT if any(p.name == "ablation.md" and p.parent == sdir.tables for p in outcome.tables) else None
+    )
     for line in mlflow_ui.hint_lines(uri, outcome.experiment_id, outcome.parent_run_id, table):
         say(line)
 
 
-def finish(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Outcome, say: Say,
-           interrupts: Interrupts | None = None) -> None:
+def finish(
+    spec: StudySpec,
+    sdir: StudyDir,
+    settings: Settings,
+    outcome: Outcome,
+    say: Say,
+    interrupts: Interrupts | None = None,
+) -> None:
     """Close the study's books in MLflow and report (see the module docstring); sets
     ``outcome.tracking_pending``, ``outcome.tables`` and ``outcome.interrupted``."""
     interrupts = interrupts or Interrupts()
@@ -210,8 +239,9 @@ def finish(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Outcome
                 outcome.interrupted = f"by {interrupts.received or 'SIGINT'} during the export"
                 say(f"the export was interrupted ({interrupts.received or 'SIGINT'}); the tables are incomplete")
     with interrupts.deferred(say, "ending the study's MLflow run"):
-        outcome.tracking_pending = _end_parent_run(outcome, sdir, pending, export_at_sync and not outcome.interrupted,
-                                                   say)
+        outcome.tracking_pending = _end_parent_run(
+            outcome, sdir, pending, export_at_sync and not outcome.interrupted, say
+        )
         try:
             mlflow_ui.mark_experiment(outcome.tracking_uri, outcome.experiment_id)
         except Exception:  # noqa: BLE001 - cosmetic (the UI's kind); the server may be away
@@ -219,8 +249,16 @@ def finish(spec: StudySpec, sdir: StudyDir, settings: Settings, outcome: Outcome
         _next_steps(spec, sdir, settings, outcome, export_at_sync, say)
 
 
-def finish_interrupted(spec: StudySpec, sdir: StudyDir, settings: Settings, say: Say, *, stage: str,
-                       wall_s: float, interrupts: Interrupts | None = None) -> Outcome | None:
+def finish_interrupted(
+    spec: StudySpec,
+    sdir: StudyDir,
+    settings: Settings,
+    say: Say,
+    *,
+    stage: str,
+    wall_s: float,
+    interrupts: Interrupts | None = None,
+) -> Outcome | None:
     """The books of a driver interrupted outside Tune's graceful stop (``stage``: where), from MLflow: trial
     runs left RUNNING → KILLED, counts = the trial runs' states, the parent run → KILLED; exit status 3.
     None when the study had no MLflow run yet (nothing to close)."""
@@ -244,10 +282,13 @@ def finish_interrupted(spec: StudySpec, sdir: StudyDir, settings: Settings, say:
         counts["running"] = states.count("KILLED") + states.count("RUNNING")  # RUNNING: MLflow was unreachable
         counts["pending"] = max(0, total - counts["done"] - counts["failed"] - counts["running"])
         _summary(spec, outcome, say)
-        outcome.tracking_pending = _end_parent_run(outcome, sdir, bool(trial_log.spooled_trials(sdir.spool)),
-                                                   False, say)
-    say(f"the study was interrupted {stage}; continue it with `python -m study resume {spec.name}"
-        f"{_root_option(settings)}`")
+        outcome.tracking_pending = _end_parent_run(
+            outcome, sdir, bool(trial_log.spooled_trials(sdir.spool)), False, say
+        )
+    say(
+        f"the study was interrupted {stage}; continue it with `python -m study resume {spec.name}"
+        f"{_root_option(settings)}`"
+    )
     for line in mlflow_ui.hint_lines(uri, exp_id, parent_id):
         say(line)
     return outcome
@@ -267,8 +308,11 @@ def reconcile_hpo(uri: str, experiment_id: str, sdir: StudyDir, name: str, tune_
         if run.info.status not in ("KILLED", "RUNNING"):
             continue
         if run.data.tags.get(schema.TRIAL_ID) not in tune_trials:
-            c.set_tag(run.info.run_id, schema.FAILURE_REASON, "orphaned: the driver crashed before Ray Tune saved "
-                                                              "this trial; its sample was drawn again")
+            c.set_tag(
+                run.info.run_id,
+                schema.FAILURE_REASON,
+                "orphaned: the driver crashed before Ray Tune saved this trial; its sample was drawn again",
+            )
             c.set_terminated(run.info.run_id, "KILLED")
             continue
         c.set_tag(run.info.run_id, tracking.EARLY_STOPPED, "true")

@@ -10,6 +10,7 @@
 * ``fit``: both, under the live summary line, with SIGTERM (``ray job stop``) turned into Tune's
   graceful SIGINT stop.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,12 +54,12 @@ class FitContext:
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
-    resources: Mapping[str, float]   # per trial: {"cpu": n} or {"cpu": n, "gpu": f}
-    pi_files: Mapping[str, str]      # θ-IS π file per preset
+    resources: Mapping[str, float]  # per trial: {"cpu": n} or {"cpu": n, "gpu": f}
+    pi_files: Mapping[str, str]  # θ-IS π file per preset
     say: Say = print
-    data_dir: str | None = None      # <study>/data: decoded one-shot folders (study.preflight.write_data_cache)
+    data_dir: str | None = None  # <study>/data: decoded one-shot folders (study.preflight.write_data_cache)
     cells: tuple[Cell, ...] | None = None  # the cells this fit runs (default: every cell of the spec)
-    tune_name: str = TUNE_NAME       # its Tune experiment folder under <study>/ray (study.stages: one per stage)
+    tune_name: str = TUNE_NAME  # its Tune experiment folder under <study>/ray (study.stages: one per stage)
 
     @property
     def tune_path(self):
@@ -104,9 +105,15 @@ def _run_time_overrides(ctx: FitContext, preset: str, arm: str) -> dict[str, Any
 
 def _study_keys(ctx: FitContext) -> dict[str, Any]:
     """The ``study.*`` keys every trial gets (``study.trial.TrialContext``)."""
-    return {"study.name": ctx.spec.name, "study.dir": str(ctx.sdir.path), "study.tracking_uri": ctx.tracking_uri,
-            "study.experiment_id": ctx.experiment_id, "study.parent_run_id": ctx.parent_run_id,
-            "study.kind": ctx.spec.kind, "study.flush_s": ctx.settings.flush_s}
+    return {
+        "study.name": ctx.spec.name,
+        "study.dir": str(ctx.sdir.path),
+        "study.tracking_uri": ctx.tracking_uri,
+        "study.experiment_id": ctx.experiment_id,
+        "study.parent_run_id": ctx.parent_run_id,
+        "study.kind": ctx.spec.kind,
+        "study.flush_s": ctx.settings.flush_s,
+    }
 
 
 def grid_plan(ctx: FitContext) -> TunePlan:
@@ -120,8 +127,12 @@ def grid_plan(ctx: FitContext) -> TunePlan:
     def expected(config: Mapping[str, Any]) -> int:
         return reports.get(config.get(param_space.CELL_KEY), 1)
 
-    return TunePlan(space=_study_keys(ctx), total=len(configs), expected_reports=expected,
-                    tune_config={"search_alg": searchers.CellSearcher(configs), "num_samples": len(configs)})
+    return TunePlan(
+        space=_study_keys(ctx),
+        total=len(configs),
+        expected_reports=expected,
+        tune_config={"search_alg": searchers.CellSearcher(configs), "num_samples": len(configs)},
+    )
 
 
 def _edges(p: Param) -> tuple:
@@ -163,10 +174,18 @@ def hpo_plan(ctx: FitContext) -> TunePlan:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     ctx.sdir.hpo.mkdir(parents=True, exist_ok=True)
     storage = optuna.storages.RDBStorage(f"sqlite:///{ctx.sdir.hpo / 'optuna.db'}")
-    return TunePlan(space=space, total=h.num_samples, expected_reports=expected, tune_config={
-        "metric": h.metric, "mode": "min", "num_samples": h.num_samples,
-        "search_alg": searchers.ResumableOptunaSearch(storage=storage, study_name=spec.name, seed=h.sampler_seed),
-        "scheduler": ASHAScheduler(max_t=max_t, grace_period=h.grace_period, reduction_factor=h.reduction_factor)})
+    return TunePlan(
+        space=space,
+        total=h.num_samples,
+        expected_reports=expected,
+        tune_config={
+            "metric": h.metric,
+            "mode": "min",
+            "num_samples": h.num_samples,
+            "search_alg": searchers.ResumableOptunaSearch(storage=storage, study_name=spec.name, seed=h.sampler_seed),
+            "scheduler": ASHAScheduler(max_t=max_t, grace_period=h.grace_period, reduction_factor=h.reduction_factor),
+        },
+    )
 
 
 def _label(spec: StudySpec) -> Callable[[Any], str]:
@@ -175,6 +194,7 @@ def _label(spec: StudySpec) -> Callable[[Any], str]:
             return f"trial {trial.trial_id}"
         preset, arm, seed = str(trial.config.get(param_space.CELL_KEY)).split("/")
         return f"{preset}:{arm} s{seed}" if len(spec.presets) > 1 else f"{arm} s{seed}"
+
     return label
 
 
@@ -197,18 +217,30 @@ def make_tuner(ctx: FitContext, plan: TunePlan, summary: progress.SummaryLine) -
             # Tune's state pickles our classes; code that moved since cannot load it
             stale = tune_path.with_name(f"{tune_path.name}.stale-{time.strftime('%Y%m%d-%H%M%S')}")
             tune_path.rename(stale)
-            say(f"cannot restore the Tune state saved by another version of the code ({err}); moved it to "
+            say(
+                f"cannot restore the Tune state saved by another version of the code ({err}); moved it to "
                 f"{stale}. Starting the trials again: those FINISHED in MLflow are skipped, the others restart "
-                "from scratch")
+                "from scratch"
+            )
     elif tune_path.exists():
-        say("no restorable Tune state (the driver stopped before Tune saved any): starting the trials "
-            "again; trials already FINISHED in MLflow are skipped, the others restart")
+        say(
+            "no restorable Tune state (the driver stopped before Tune saved any): starting the trials "
+            "again; trials already FINISHED in MLflow are skipped, the others restart"
+        )
     run_config = tune.RunConfig(
-        name=tune_path.name, storage_path=str(sdir.ray_storage), verbose=0, callbacks=[summary],
+        name=tune_path.name,
+        storage_path=str(sdir.ray_storage),
+        verbose=0,
+        callbacks=[summary],
         failure_config=tune.FailureConfig(max_failures=ctx.settings.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=2))
-    tune_config = tune.TuneConfig(trial_dirname_creator=_trial_dirname, reuse_actors=True,
-                                  max_concurrent_trials=ctx.settings.max_concurrent, **plan.tune_config)
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+    )
+    tune_config = tune.TuneConfig(
+        trial_dirname_creator=_trial_dirname,
+        reuse_actors=True,
+        max_concurrent_trials=ctx.settings.max_concurrent,
+        **plan.tune_config,
+    )
     return tune.Tuner(trainable, param_space=plan.space, tune_config=tune_config, run_config=run_config)
 
 
@@ -255,9 +287,14 @@ def fit(ctx: FitContext) -> tuple[progress.SummaryLine, dict[str, Any] | None]:
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     spec, settings = ctx.spec, ctx.settings
     plan = grid_plan(ctx) if spec.hpo is None else hpo_plan(ctx)
-    summary = progress.SummaryLine(spec.name, plan.total, label=_label(spec), expected_iterations=plan.expected_reports,
-                                   interval=settings.progress_interval,
-                                   stream=None if settings.progress else io.StringIO())
+    summary = progress.SummaryLine(
+        spec.name,
+        plan.total,
+        label=_label(spec),
+        expected_iterations=plan.expected_reports,
+        interval=settings.progress_interval,
+        stream=None if settings.progress else io.StringIO(),
+    )
     summary.activate()  # before Tuner.restore: the pickled callback resolves to this one
     try:
         tuner = make_tuner(ctx, plan, summary)
@@ -288,6 +325,13 @@ def best_hpo(spec: StudySpec, results) -> dict[str, Any] | None:
     if not rows:
         return None
     stopped_early, value, r = min(rows, key=lambda t: (t[0], t[1]))  # prefer trials that ran to the end
-    return {"study": spec.name, "preset": spec.presets[0], "arm": spec.arms[0].name, "metric": metric,
-            "value": value, "trial_id": r.metrics.get("trial_id"), "ran_to_end": not stopped_early,
-            "params": {p.key: r.config[p.key] for p in spec.hpo.params}}
+    return {
+        "study": spec.name,
+        "preset": spec.presets[0],
+        "arm": spec.arms[0].name,
+        "metric": metric,
+        "value": value,
+        "trial_id": r.metrics.get("trial_id"),
+        "ran_to_end": not stopped_early,
+        "params": {p.key: r.config[p.key] for p in spec.hpo.params},
+    }

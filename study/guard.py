@@ -13,6 +13,7 @@ and SIGTERM stop the study, which then reports itself interrupted, exit status 3
 * the lock is released at the end, whatever happened. Should another driver take the lock over (this
   one was judged dead: no heartbeat for a minute), this driver stops its study as on SIGINT.
 """
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,9 @@ class Guard:
             self.lock = None
 
 
-def guarded(sdir: StudyDir, spec: StudySpec, settings: Settings, say: Say, body: Callable[[Guard], Outcome], *,
-            hold: bool) -> Outcome:
+def guarded(
+    sdir: StudyDir, spec: StudySpec, settings: Settings, say: Say, body: Callable[[Guard], Outcome], *, hold: bool
+) -> Outcome:
     """``body(guard)`` under the study's lock and signal handling (see the module docstring)."""
     guard = Guard(say)
     t0 = time.time()
@@ -75,9 +77,11 @@ def guarded(sdir: StudyDir, spec: StudySpec, settings: Settings, say: Say, body:
                     pass
                 where = guard.interrupts.stage
                 stage = (f"by {guard.interrupts.received}" if guard.interrupts.received else "by SIGINT") + (
-                    f" during {where}" if where and where != "the study" else " before its trials ended")
-                outcome = finish_interrupted(spec, sdir, settings, say, stage=stage, wall_s=time.time() - t0,
-                                             interrupts=guard.interrupts)
+                    f" during {where}" if where and where != "the study" else " before its trials ended"
+                )
+                outcome = finish_interrupted(
+                    spec, sdir, settings, say, stage=stage, wall_s=time.time() - t0, interrupts=guard.interrupts
+                )
                 if outcome is None:
                     raise
                 return outcome

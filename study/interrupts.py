@@ -12,6 +12,7 @@ handlers stay as they are):
   not be left RUNNING half-closed) and ending the parent run;
 * ``received`` / ``stage`` — whether (and during which stage) a signal came.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,8 @@ class Interrupts:
     """What the driver received; see the module docstring."""
 
     def __init__(self) -> None:
-        self.received: str | None = None   # "SIGINT" or "SIGTERM"
-        self.stage: str | None = None      # the stage it arrived in
+        self.received: str | None = None  # "SIGINT" or "SIGTERM"
+        self.stage: str | None = None  # the stage it arrived in
         self._stage = "the study"
 
     def note(self, signum: int) -> None:
@@ -51,6 +52,7 @@ class Interrupts:
     @contextlib.contextmanager
     def raising(self, stage: str = "the study") -> Iterator["Interrupts"]:
         """SIGINT and SIGTERM raise ``KeyboardInterrupt`` inside (recorded first)."""
+
         def handler(signum, frame):
             self.note(signum)
             raise KeyboardInterrupt(signal.Signals(signum).name)
@@ -63,8 +65,9 @@ class Interrupts:
             self._stage = outer
 
     @contextlib.contextmanager
-    def deferred(self, say: Callable[[str], None], stage: str = "closing the study's MLflow runs"
-                 ) -> Iterator["Interrupts"]:
+    def deferred(
+        self, say: Callable[[str], None], stage: str = "closing the study's MLflow runs"
+    ) -> Iterator["Interrupts"]:
         """SIGINT and SIGTERM are recorded inside, not raised; the driver finishes the step first (and says
         so after it: printing from a signal handler can break a print the main thread is in)."""
         got: list[int] = []

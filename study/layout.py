@@ -13,6 +13,7 @@
         tables/            per_seed.csv + Table 2/6 style exports
         hpo/               optuna.db, best.json (hpo studies)
 """
+
 from __future__ import annotations
 
 import json

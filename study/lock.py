@@ -24,6 +24,7 @@ refuses at once (``StudyBusy``; exit status 5), naming the driver that holds it.
   ``__exit__``). A driver killed with SIGKILL leaves its lock behind: the next driver finds its pid
   gone and takes over.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,14 +40,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LOCK_NAME", "StudyBusy", "LockInfo", "DriverLock", "acquire", "check_free", "read_lock",
-           "DEFAULT_TIMEOUT_S", "DEFAULT_INTERVAL_S", "BUSY_EXIT"]
+__all__ = [
+    "LOCK_NAME",
+    "StudyBusy",
+    "LockInfo",
+    "DriverLock",
+    "acquire",
+    "check_free",
+    "read_lock",
+    "DEFAULT_TIMEOUT_S",
+    "DEFAULT_INTERVAL_S",
+    "BUSY_EXIT",
+]
 
 LOCK_NAME = "driver.lock"
 CLAIM_SUFFIX = ".takeover"
-DEFAULT_TIMEOUT_S = 60.0   # a heartbeat older than this (from another host) means the driver is dead
+DEFAULT_TIMEOUT_S = 60.0  # a heartbeat older than this (from another host) means the driver is dead
 DEFAULT_INTERVAL_S = 10.0  # seconds between heartbeats
-BUSY_EXIT = 5              # exit status of a command refused because another driver runs the study
+BUSY_EXIT = 5  # exit status of a command refused because another driver runs the study
 TIMEOUT_ENV = "SCRAPL_LOCK_TIMEOUT_S"
 _RAY_JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray for the driver of a `ray job submit` job
 
@@ -95,34 +106,57 @@ class LockInfo:
 
     host: str
     pid: int
-    since: float        # when the driver took the lock (time.time of its host)
-    heartbeat: float    # its last heartbeat (time.time of its host)
+    since: float  # when the driver took the lock (time.time of its host)
+    heartbeat: float  # its last heartbeat (time.time of its host)
     token: str
-    started: str = ""   # the process's start time on its host (tells a reused pid)
-    boot: str = ""      # the host's boot id (a reboot frees every lock of the host)
-    ray_job: str = ""   # the Ray job submission id, when the driver is a `ray job submit` job
+    started: str = ""  # the process's start time on its host (tells a reused pid)
+    boot: str = ""  # the host's boot id (a reboot frees every lock of the host)
+    ray_job: str = ""  # the Ray job submission id, when the driver is a `ray job submit` job
     command: str = ""
 
     @classmethod
     def mine(cls, token: str, now: float) -> "LockInfo":
-        return cls(host=socket.gethostname(), pid=os.getpid(), since=now, heartbeat=now, token=token,
-                   started=_start_time(os.getpid()), boot=_boot_id(), ray_job=_ray_job_id(),
-                   command=_command())
+        return cls(
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            since=now,
+            heartbeat=now,
+            token=token,
+            started=_start_time(os.getpid()),
+            boot=_boot_id(),
+            ray_job=_ray_job_id(),
+            command=_command(),
+        )
 
     @classmethod
     def from_json(cls, doc: Any) -> "LockInfo":
         if not isinstance(doc, dict):
             raise ValueError("not a JSON object")
-        return cls(host=str(doc["host"]), pid=int(doc["pid"]), since=float(doc["since"]),
-                   heartbeat=float(doc["heartbeat"]), token=str(doc["token"]), started=str(doc.get("started", "")),
-                   boot=str(doc.get("boot", "")), ray_job=str(doc.get("ray_job", "")),
-                   command=str(doc.get("command", "")))
+        return cls(
+            host=str(doc["host"]),
+            pid=int(doc["pid"]),
+            since=float(doc["since"]),
+            heartbeat=float(doc["heartbeat"]),
+            token=str(doc["token"]),
+            started=str(doc.get("started", "")),
+            boot=str(doc.get("boot", "")),
+            ray_job=str(doc.get("ray_job", "")),
+            command=str(doc.get("command", "")),
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"host": self.host, "pid": self.pid, "since": self.since, "heartbeat": self.heartbeat,
-                "since_iso": time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(self.since)),
-                "token": self.token, "started": self.started, "boot": self.boot, "ray_job": self.ray_job,
-                "command": self.command}
+        return {
+            "host": self.host,
+            "pid": self.pid,
+            "since": self.since,
+            "heartbeat": self.heartbeat,
+            "since_iso": time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(self.since)),
+            "token": self.token,
+            "started": self.started,
+            "boot": self.boot,
+            "ray_job": self.ray_job,
+            "command": self.command,
+        }
 
     def stale_reason(self, timeout_s: float, now: float | None = None) -> str | None:
         """Why this holder is dead (a takeover is safe), or None while it may be alive."""
@@ -150,12 +184,18 @@ def _busy_message(study: str, info: LockInfo, path: Path, timeout_s: float) -> s
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.since))
     beat = max(0.0, time.time() - info.heartbeat)
     job = f" (Ray job {info.ray_job})" if info.ray_job else ""
-    stop = (f"`ray job stop {info.ray_job}`" if info.ray_job else f"Ctrl-C in its terminal or `kill -INT {info.pid}` on {info.host}")
-    return (f"study {study} is already running: driver pid {info.pid} on host {info.host}{job} since {since} "
-            f"(last heartbeat {beat:.0f} s ago; command: {info.command or '?'}). One driver at a time: wait for it "
-            f"to end (`python -m study status {study}`), or stop it ({stop}) and continue with "
-            f"`python -m study resume {study}`. A dead driver's lock ({path}) is taken over by the next command: "
-            f"at once on the same host, after {timeout_s:g} s without heartbeat from another host")
+    stop = (
+        f"`ray job stop {info.ray_job}`"
+        if info.ray_job
+        else f"Ctrl-C in its terminal or `kill -INT {info.pid}` on {info.host}"
+    )
+    return (
+        f"study {study} is already running: driver pid {info.pid} on host {info.host}{job} since {since} "
+        f"(last heartbeat {beat:.0f} s ago; command: {info.command or '?'}). One driver at a time: wait for it "
+        f"to end (`python -m study status {study}`), or stop it ({stop}) and continue with "
+        f"`python -m study resume {study}`. A dead driver's lock ({path}) is taken over by the next command: "
+        f"at once on the same host, after {timeout_s:g} s without heartbeat from another host"
+    )
 
 
 def read_lock(path: Path) -> LockInfo | None:
@@ -169,8 +209,14 @@ def read_lock(path: Path) -> LockInfo | None:
     try:
         return LockInfo.from_json(json.loads(text))
     except (ValueError, KeyError, TypeError):
-        return LockInfo(host="?", pid=0, since=mtime, heartbeat=mtime, token=f"unreadable-{mtime}",
-                        command=f"(unreadable lock file: {text[:80]!r})")
+        return LockInfo(
+            host="?",
+            pid=0,
+            since=mtime,
+            heartbeat=mtime,
+            token=f"unreadable-{mtime}",
+            command=f"(unreadable lock file: {text[:80]!r})",
+        )
 
 
 def _write_temp(directory: Path, info: LockInfo) -> Path:
@@ -205,8 +251,15 @@ def _timeout() -> float:
 class DriverLock:
     """A held study lock (from ``acquire``) with its heartbeat thread; a context manager."""
 
-    def __init__(self, path: Path, info: LockInfo, *, interval_s: float, on_lost: Callable[[str], None] | None,
-                 took_over: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        info: LockInfo,
+        *,
+        interval_s: float,
+        on_lost: Callable[[str], None] | None,
+        took_over: str | None = None,
+    ) -> None:
         self.path, self.info, self.interval_s, self.on_lost = path, info, interval_s, on_lost
         self.took_over = took_over  # why the previous holder was judged dead, when this lock was taken over
         self.lost: str | None = None
@@ -261,8 +314,13 @@ def check_free(study_dir: str | Path, *, timeout_s: float | None = None) -> None
         raise StudyBusy(Path(study_dir).name, held, path, timeout_s)
 
 
-def acquire(study_dir: str | Path, *, timeout_s: float | None = None, interval_s: float = DEFAULT_INTERVAL_S,
-            on_lost: Callable[[str], None] | None = None) -> DriverLock:
+def acquire(
+    study_dir: str | Path,
+    *,
+    timeout_s: float | None = None,
+    interval_s: float = DEFAULT_INTERVAL_S,
+    on_lost: Callable[[str], None] | None = None,
+) -> DriverLock:
     """Hold the lock of the study in ``study_dir`` (the directory must exist); ``StudyBusy`` if a live driver
     holds it. A dead holder's lock is taken over (see the module docstring)."""
     study_dir = Path(study_dir)
@@ -294,8 +352,13 @@ def acquire(study_dir: str | Path, *, timeout_s: float | None = None, interval_s
             if again is not None and again.token == held.token and again.stale_reason(timeout_s) is not None:
                 tmp = _write_temp(study_dir, mine)
                 os.replace(tmp, path)
-                return DriverLock(path, mine, interval_s=interval_s, on_lost=on_lost,
-                                  took_over=f"driver pid {held.pid} on host {held.host}: {reason}")
+                return DriverLock(
+                    path,
+                    mine,
+                    interval_s=interval_s,
+                    on_lost=on_lost,
+                    took_over=f"driver pid {held.pid} on host {held.host}: {reason}",
+                )
         finally:
             _remove_if(claim, token)
 

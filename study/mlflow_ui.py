@@ -18,6 +18,7 @@ Links (hash routes of the UI):
 * the parent run: ``#/experiments/<id>/runs/<run id>``; one of its artifacts:
   ``.../runs/<run id>/artifacts/<path>`` (Markdown, CSV and images render in the page).
 """
+
 from __future__ import annotations
 
 from urllib.parse import quote, urlencode
@@ -25,8 +26,17 @@ from urllib.parse import quote, urlencode
 from analysis import schema
 from study import tracking
 
-__all__ = ["EXPERIMENT_KIND_TAG", "MODEL_TRAINING", "WORKFLOW_PARAM", "LOCAL_UI", "ui_base", "runs_url", "run_url",
-           "mark_experiment", "hint_lines"]
+__all__ = [
+    "EXPERIMENT_KIND_TAG",
+    "MODEL_TRAINING",
+    "WORKFLOW_PARAM",
+    "LOCAL_UI",
+    "ui_base",
+    "runs_url",
+    "run_url",
+    "mark_experiment",
+    "hint_lines",
+]
 
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 MODEL_TRAINING = "custom_model_development"
@@ -45,9 +55,11 @@ def _query(**params: str) -> str:
 
 def runs_url(base: str, experiment_id: str) -> str:
     """The study's trial runs, flat, by run name (``arm · seed · preset``)."""
-    return (f"{base}/#/experiments/{experiment_id}/runs?"
-            + _query(searchFilter=f"tags.`{schema.ROLE}` = '{schema.ROLE_TRIAL}'",
-                     orderByKey="tags.`mlflow.runName`", orderByAsc="true"))
+    return f"{base}/#/experiments/{experiment_id}/runs?" + _query(
+        searchFilter=f"tags.`{schema.ROLE}` = '{schema.ROLE_TRIAL}'",
+        orderByKey="tags.`mlflow.runName`",
+        orderByAsc="true",
+    )
 
 
 def run_url(base: str, experiment_id: str, run_id: str, artifact: str | None = None) -> str:
@@ -63,8 +75,9 @@ def mark_experiment(uri: str, experiment_id: str) -> None:
     tracking.client(uri).set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
 
 
-def hint_lines(uri: str, experiment_id: str | None = None, parent_run_id: str | None = None,
-               table: str | None = None) -> list[str]:
+def hint_lines(
+    uri: str, experiment_id: str | None = None, parent_run_id: str | None = None, table: str | None = None
+) -> list[str]:
     """How to open the study in the UI: the command (for a store), then the deep links."""
     if uri.startswith(("http://", "https://")):
         lines = [f"MLflow UI: {ui_base(uri)}"]

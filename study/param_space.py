@@ -12,6 +12,7 @@ An HPO study's param space is the arm's flattened config with the tuned keys rep
 domains (``loguniform``, ``uniform``, ``randint``, ``choice``), which ``OptunaSearch`` converts; with
 ``seeds_per_trial`` K > 1, ``study.seeds`` lists the K paired seeds every trial trains (``study.seed_group``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -35,8 +36,14 @@ def cell_configs(spec: StudySpec, runs: Mapping[Cell, RunConfig]) -> dict[str, d
     out = {}
     for cell, cfg in runs.items():
         flat = flatten(cfg)
-        flat.update({CELL_KEY: cell.key, "study.arm": cell.arm, "study.trial_key": cell.key,
-                     "study.faults": [[f.kind, f.step] for f in spec.faults_of(cell) if f.kind != "nan"]})
+        flat.update(
+            {
+                CELL_KEY: cell.key,
+                "study.arm": cell.arm,
+                "study.trial_key": cell.key,
+                "study.faults": [[f.kind, f.step] for f in spec.faults_of(cell) if f.kind != "nan"],
+            }
+        )
         out[cell.key] = flat
     return out
 
@@ -63,7 +70,13 @@ def hpo_param_space(spec: StudySpec, base: RunConfig, study_keys: Mapping[str, A
     for p in spec.hpo.params:
         space[p.key] = tune_domain(p)
     k = spec.hpo.seeds_per_trial
-    space.update({"study.arm": arm.name, "study.trial_key": None, "study.faults": [],
-                  "study.seeds": list(group_seeds(spec.seeds[0], k)) if k > 1 else []})
+    space.update(
+        {
+            "study.arm": arm.name,
+            "study.trial_key": None,
+            "study.faults": [],
+            "study.seeds": list(group_seeds(spec.seeds[0], k)) if k > 1 else [],
+        }
+    )
     space.update(study_keys)
     return space

@@ -18,6 +18,7 @@ surface as a Ray task traceback after the study directory and its MLflow runs ex
 
 (The θ-IS π file, ``train.theta_is_probs``, is reserved: the study writes it itself.)
 """
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,7 @@ from trainables.oneshots import OneShotData
 from trainables.split_sizes import SplitSizeError
 
 DATA_DIR = "data"
-_decoded: dict[str, tuple[Any, str | None]] = {}   # folder_id → (OneShotFolder, fingerprint key) of check_inputs
+_decoded: dict[str, tuple[Any, str | None]] = {}  # folder_id → (OneShotFolder, fingerprint key) of check_inputs
 
 
 def _folders(spec: Any) -> dict[str, tuple[str, dict[str, Any], list[Any]]]:
@@ -51,7 +52,7 @@ def _folders(spec: Any) -> dict[str, tuple[str, dict[str, Any], list[Any]]]:
 
 def _batch_sizes(spec: Any, cfg: Any) -> list[tuple[int, str]]:
     sizes = [(cfg.data.batch_size, "data.batch_size")]
-    for p in (spec.hpo.params if spec.hpo is not None else ()):
+    for p in spec.hpo.params if spec.hpo is not None else ():
         if p.key == "data.batch_size":
             sizes += [(int(v), "data.batch_size (an HPO choice)") for v in p.corners()]
     return sizes
@@ -78,15 +79,20 @@ def check_inputs(spec: Any, say: Callable[[str], None] | None = print) -> None:
             smallest = min(data.counts, key=data.counts.get)
             for size, what in _batch_sizes(spec, cfg):
                 if size > data.counts[smallest]:
-                    raise StudyError("--set", f"{what}: {size} is larger than the {smallest} split "
-                                              f"({data.counts[smallest]} of the {len(folder)} usable files under "
-                                              f"{root!r}; splits {data.counts})")
+                    raise StudyError(
+                        "--set",
+                        f"{what}: {size} is larger than the {smallest} split "
+                        f"({data.counts[smallest]} of the {len(folder)} usable files under "
+                        f"{root!r}; splits {data.counts})",
+                    )
         _decoded[fid] = (folder, key)
         if say is not None:
             s = settings
             say(describe_folder(folder, s["sample_rate"], s["n_samples"]))
-            say(f"  split:    {', '.join(f'{k} {v}' for k, v in data.counts.items())} "
-                f"(data.split_sizes {list(configs[0].data.split_sizes)}; a new split per seed)")
+            say(
+                f"  split:    {', '.join(f'{k} {v}' for k, v in data.counts.items())} "
+                f"(data.split_sizes {list(configs[0].data.split_sizes)}; a new split per seed)"
+            )
 
 
 def write_data_cache(spec: Any, study_dir: str | Path, say: Callable[[str], None] | None = None) -> str | None:
@@ -108,8 +114,10 @@ def write_data_cache(spec: Any, study_dir: str | Path, say: Callable[[str], None
         except ValueError as err:
             raise StudyError("--set", f"data.oneshot_root: {err}") from None
         if say is not None:
-            say(f"  data      {len(folder)} one-shot(s) of {root} decoded once into {cache_dir} (memory-mapped "
-                f"by every trial)")
+            say(
+                f"  data      {len(folder)} one-shot(s) of {root} decoded once into {cache_dir} (memory-mapped "
+                f"by every trial)"
+            )
     return str(cache_dir)
 
 

@@ -16,6 +16,7 @@ result says so (``scrapl_done``/``scrapl_skipped``), or it was TERMINATED before
 either was stopped by the interruption and counts as running (unfinished). ``stop_trial_actors`` then makes sure no actor
 of such a trial is still alive (and writing to MLflow) when the driver closes the study's runs.
 """
+
 from __future__ import annotations
 
 import math
@@ -90,9 +91,18 @@ class SummaryLine(tune.Callback):
     """Live summary; ``label(trial)`` names a trial, ``expected_iterations(config)`` = the reports a
     trial makes when it runs to the end (for the ETA)."""
 
-    def __init__(self, study: str, total: int, *, label: Callable[[Any], str],
-                 expected_iterations: Callable[[dict], int], metric: str = "val_theta_l1",
-                 interval: float = 30.0, stream: TextIO | None = None, live: bool | None = None) -> None:
+    def __init__(
+        self,
+        study: str,
+        total: int,
+        *,
+        label: Callable[[Any], str],
+        expected_iterations: Callable[[dict], int],
+        metric: str = "val_theta_l1",
+        interval: float = 30.0,
+        stream: TextIO | None = None,
+        live: bool | None = None,
+    ) -> None:
         self.study, self.total, self.label, self.expected = study, total, label, expected_iterations
         self.metric, self.interval = metric, interval
         self.stream = stream or sys.stdout
@@ -160,8 +170,10 @@ class SummaryLine(tune.Callback):
         self._update(trials, force=True)
 
     def on_trial_recover(self, iteration, trials, trial, **info):
-        self._say(f"trial {self._record(trial).label} failed ({_error_line(trial)}); retrying from its last "
-                  f"checkpoint (failure {trial.num_failures})")
+        self._say(
+            f"trial {self._record(trial).label} failed ({_error_line(trial)}); retrying from its last "
+            f"checkpoint (failure {trial.num_failures})"
+        )
 
     def on_trial_error(self, iteration, trials, trial, **info):
         rec = self._record(trial)
@@ -232,8 +244,10 @@ class SummaryLine(tune.Callback):
         frac = done_iters / all_iters if all_iters else 0.0
         eta = format_duration(elapsed * (1 - frac) / frac) if 0 < frac < 1 else ("00:00" if frac >= 1 else "—")
         best = f" · best {self.metric} {self.best[0]:.4g} ({self.best[1]})" if self.best else ""
-        return (f"[{self.study} {format_duration(elapsed)}] {c['done']}/{self.total} done · {c['running']} running"
-                f" · {c['pending']} pending · {c['failed']} failed · ETA {eta}{best}")
+        return (
+            f"[{self.study} {format_duration(elapsed)}] {c['done']}/{self.total} done · {c['running']} running"
+            f" · {c['pending']} pending · {c['failed']} failed · ETA {eta}{best}"
+        )
 
     def _update(self, trials, force: bool = False, final: bool = False) -> None:
         """Terminal: rewrite the line at most once a second. Log: a new line when the done/failed

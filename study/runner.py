@@ -20,6 +20,7 @@ Order matters:
    ended, tables exported; with the tracking server unreachable, the rest waits in the spool for
    ``study sync`` (exit status 4).
 """
+
 from __future__ import annotations
 
 import json
@@ -62,9 +63,17 @@ def git_info() -> dict[str, str]:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
         if sha.returncode != 0:
             return {}
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5)
-        return {"mlflow.source.git.commit": sha.stdout.strip(), "scrapl.git_dirty": str(bool(dirty.stdout.strip())).lower()}
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return {
+            "mlflow.source.git.commit": sha.stdout.strip(),
+            "scrapl.git_dirty": str(bool(dirty.stdout.strip())).lower(),
+        }
     except (OSError, subprocess.SubprocessError):
         return {}
 
@@ -74,8 +83,10 @@ def load_study(root: Path, name: str) -> tuple[StudyDir, StudySpec, dict[str, An
     sdir = StudyDir.of(root, name)
     if not sdir.exists():
         known = sorted(p.parent.name for p in Path(root).glob("*/spec.json")) if Path(root).is_dir() else []
-        raise StudyError("NAME", f"no study {name!r} under {Path(root).resolve()}; studies there: "
-                                 f"{', '.join(known) or 'none'} (see --root)")
+        raise StudyError(
+            "NAME",
+            f"no study {name!r} under {Path(root).resolve()}; studies there: {', '.join(known) or 'none'} (see --root)",
+        )
 
     def invalid(path: Path, problem: str) -> StudyError:
         return StudyError("NAME", f"study {name!r} has an invalid {path}: {problem}")
@@ -112,9 +123,12 @@ def run(spec: StudySpec, settings: Settings, *, say: Say = print, growth: stages
             if existing != spec:
                 a, b = existing.to_dict(), spec.to_dict()
                 diff = ", ".join(k for k in b if a.get(k) != b.get(k))
-                raise StudyError("--name", f"study {spec.name!r} already exists in {sdir.path} with a different "
-                                           f"spec (differs in: {diff}); choose another --name, or continue it with "
-                                           f"`python -m study resume {spec.name}`")
+                raise StudyError(
+                    "--name",
+                    f"study {spec.name!r} already exists in {sdir.path} with a different "
+                    f"spec (differs in: {diff}); choose another --name, or continue it with "
+                    f"`python -m study resume {spec.name}`",
+                )
             say(f"study {spec.name} exists with the same spec: resuming it")
             return resume(spec.name, settings, say=say)
         check_free(sdir.path)  # another driver creating this study right now: StudyBusy, not "not a study"
@@ -124,8 +138,16 @@ def run(spec: StudySpec, settings: Settings, *, say: Say = print, growth: stages
     if settings.mlflow_uri:
         tracking.check_tracking_uri(uri)
     # one driver per study (study.lock, taken once the directory exists), SIGINT/SIGTERM (study.interrupts)
-    return guarded(sdir, spec, settings, say, hold=False, body=lambda guard: _execute(
-        spec, sdir, settings, uri, fresh=True, stored={}, say=say, growth=growth, guard=guard))
+    return guarded(
+        sdir,
+        spec,
+        settings,
+        say,
+        hold=False,
+        body=lambda guard: _execute(
+            spec, sdir, settings, uri, fresh=True, stored={}, say=say, growth=growth, guard=guard
+        ),
+    )
 
 
 def resume(name: str, settings: Settings, *, say: Say = print, growth: stages.Growth | None = None) -> Outcome:
@@ -140,19 +162,38 @@ def resume(name: str, settings: Settings, *, say: Say = print, growth: stages.Gr
         raise StudyError("NAME", f"study {name} has no MLflow store at {sdir.mlflow_db}")
     if not stored.get("embedded_store", True):
         tracking.check_tracking_uri(uri)
-    merged = replace(settings,
-                     cpus_per_trial=stored.get("cpus_per_trial", settings.cpus_per_trial),
-                     gpus_per_trial=stored.get("gpus_per_trial", settings.gpus_per_trial),
-                     max_concurrent=settings.max_concurrent or stored.get("max_concurrent"),
-                     flush_s=stored.get("flush_s", settings.flush_s))
+    merged = replace(
+        settings,
+        cpus_per_trial=stored.get("cpus_per_trial", settings.cpus_per_trial),
+        gpus_per_trial=stored.get("gpus_per_trial", settings.gpus_per_trial),
+        max_concurrent=settings.max_concurrent or stored.get("max_concurrent"),
+        flush_s=stored.get("flush_s", settings.flush_s),
+    )
     # the study's lock before Ray starts: a second driver is refused at once (study.guard)
-    return guarded(sdir, spec, merged, say, hold=True, body=lambda guard: _execute(
-        spec, sdir, merged, uri, fresh=False, stored=stored, say=say, growth=growth, guard=guard))
+    return guarded(
+        sdir,
+        spec,
+        merged,
+        say,
+        hold=True,
+        body=lambda guard: _execute(
+            spec, sdir, merged, uri, fresh=False, stored=stored, say=say, growth=growth, guard=guard
+        ),
+    )
 
 
-def _execute(spec: StudySpec, sdir: StudyDir, settings: Settings, uri: str, *, fresh: bool,
-             stored: dict[str, Any], say: Say, growth: stages.Growth | None = None,
-             guard: Guard | None = None) -> Outcome:
+def _execute(
+    spec: StudySpec,
+    sdir: StudyDir,
+    settings: Settings,
+    uri: str,
+    *,
+    fresh: bool,
+    stored: dict[str, Any],
+    say: Say,
+    growth: stages.Growth | None = None,
+    guard: Guard | None = None,
+) -> Outcome:
     address = cluster.resolve_address(settings.address)
     cluster.check_address(address)
     t0 = time.time()
@@ -172,16 +213,28 @@ def _execute(spec: StudySpec, sdir: StudyDir, settings: Settings, uri: str, *, f
                     waves.write_new(sdir, growth.design)
             embedded = uri == sdir.mlflow_uri
             artifact_location = sdir.artifacts.as_uri() if not uri.startswith(("http://", "https://")) else None
-            run_settings = {"tracking_uri": uri, "embedded_store": embedded, "address": address,
-                            "cpus_per_trial": settings.cpus_per_trial, "gpus_per_trial": settings.gpus_per_trial,
-                            "resources": resources, "max_failures": settings.max_failures,
-                            "max_concurrent": settings.max_concurrent, "flush_s": settings.flush_s}
+            run_settings = {
+                "tracking_uri": uri,
+                "embedded_store": embedded,
+                "address": address,
+                "cpus_per_trial": settings.cpus_per_trial,
+                "gpus_per_trial": settings.gpus_per_trial,
+                "resources": resources,
+                "max_failures": settings.max_failures,
+                "max_concurrent": settings.max_concurrent,
+                "flush_s": settings.flush_s,
+            }
             git = git_info()
             exp_id, parent_id = tracking.ensure_study_run(
-                uri, spec, artifact_location=artifact_location, git=git,
-                settings={k: v for k, v in run_settings.items() if k not in ("tracking_uri",)})
-            write_json_atomic(sdir.settings_file, {**stored, **run_settings, "experiment_id": exp_id,
-                                                   "parent_run_id": parent_id})
+                uri,
+                spec,
+                artifact_location=artifact_location,
+                git=git,
+                settings={k: v for k, v in run_settings.items() if k not in ("tracking_uri",)},
+            )
+            write_json_atomic(
+                sdir.settings_file, {**stored, **run_settings, "experiment_id": exp_id, "parent_run_id": parent_id}
+            )
             if fresh:
                 tracking.log_parent_files(uri, parent_id, [sdir.spec_file], None)
         except BaseException:
@@ -195,10 +248,24 @@ def _execute(spec: StudySpec, sdir: StudyDir, settings: Settings, uri: str, *, f
 
         data_dir = preflight.write_data_cache(spec, sdir.path, say)  # one-shot folders: decoded once, mmapped by trials
         pi_files = theta_is_stage.run_stage(spec, sdir, uri, parent_id, n_tasks=settings.theta_is_tasks, say=say)
-        result = stages.run_stages(FitContext(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say,
-                                              data_dir), growth, git=git)  # grown: extensions, waves
-        outcome = Outcome(spec.name, sdir, uri, exp_id, parent_id, result.counts(), result.records,
-                          time.time() - t0, result.max_running, theta_is=pi_files, best=result.best)
+        result = stages.run_stages(
+            FitContext(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say, data_dir),
+            growth,
+            git=git,
+        )  # grown: extensions, waves
+        outcome = Outcome(
+            spec.name,
+            sdir,
+            uri,
+            exp_id,
+            parent_id,
+            result.counts(),
+            result.records,
+            time.time() - t0,
+            result.max_running,
+            theta_is=pi_files,
+            best=result.best,
+        )
         finish(result.spec, sdir, settings, outcome, say, guard.interrupts if guard is not None else None)
         return outcome
     finally:

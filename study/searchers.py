@@ -7,6 +7,7 @@
   raises ``UpdateFinishedTrialError`` from inside Tune's loop and the driver dies. Such replays are
   skipped instead (the values Optuna holds are the ones that were reported).
 """
+
 from __future__ import annotations
 
 import pickle

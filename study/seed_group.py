@@ -12,6 +12,7 @@ after (``Run`` keeps everything else — data order, path draws, reconstruction 
 generators). The seeds run one after another within an epoch: a trial costs K times the compute of
 a one-seed trial, on the same resources.
 """
+
 from __future__ import annotations
 
 import math
@@ -71,8 +72,13 @@ def _mean(dicts: Sequence[dict[str, Any]], seeds: Sequence[int], *, per_seed: bo
         out[k] = sum(values) / len(values) if values else math.nan
     if per_seed:
         for s, d in zip(seeds, dicts):
-            out.update({per_seed_key(k, s): float(v) for k, v in d.items()
-                        if isinstance(v, (int, float)) and k not in ("step", "epoch")})
+            out.update(
+                {
+                    per_seed_key(k, s): float(v)
+                    for k, v in d.items()
+                    if isinstance(v, (int, float)) and k not in ("step", "epoch")
+                }
+            )
     return out
 
 
@@ -81,17 +87,24 @@ def _state(members: Sequence[_Member], seeds: Sequence[int], history: list[dict]
     for m in members:
         with m as run:
             runs.append(run.state_dict())
-    return {"version": GROUP_VERSION, "step": members[0].run.step, "seeds": list(seeds), "history": history,
-            "runs": runs}
+    return {
+        "version": GROUP_VERSION,
+        "step": members[0].run.step,
+        "seeds": list(seeds),
+        "history": history,
+        "runs": runs,
+    }
 
 
-def train_group(config: RunConfig, report: Report | None = None, resume_state: dict | None = None, *,
-                seeds: Sequence[int]) -> RunResult:
+def train_group(
+    config: RunConfig, report: Report | None = None, resume_state: dict | None = None, *, seeds: Sequence[int]
+) -> RunResult:
     """Train ``config`` on each of ``seeds`` in lockstep (see the module docstring)."""
     report = report or (lambda step, metrics, state: None)
     seeds = [int(s) for s in seeds]
-    if resume_state is not None and (resume_state.get("version") != GROUP_VERSION
-                                     or list(resume_state.get("seeds", ())) != seeds):
+    if resume_state is not None and (
+        resume_state.get("version") != GROUP_VERSION or list(resume_state.get("seeds", ())) != seeds
+    ):
         raise ValueError(f"resume_state is not a checkpoint of seeds {seeds} (version {GROUP_VERSION})")
     members = []
     for k, s in enumerate(seeds):

@@ -21,6 +21,7 @@ interrupted before it was extended), then the latest stage (restored when Tune s
 it (``study.waves``). A driver crash anywhere leaves the records consistent: ``study resume`` goes
 through the same steps.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,20 @@ from study.fit import FitContext, fit
 from study.layout import TUNE_NAME, StudyDir, write_json_atomic
 from study.progress import TrialRecord
 
-__all__ = ["Growth", "Stage", "StagesResult", "EXTENSIONS_FILE", "SEEDS_TAG", "SEED_HISTORY_TAG", "history",
-           "stages_of", "reconcile", "add_stage", "unfinished_cells", "run_stages"]
+__all__ = [
+    "Growth",
+    "Stage",
+    "StagesResult",
+    "EXTENSIONS_FILE",
+    "SEEDS_TAG",
+    "SEED_HISTORY_TAG",
+    "history",
+    "stages_of",
+    "reconcile",
+    "add_stage",
+    "unfinished_cells",
+    "run_stages",
+]
 
 EXTENSIONS_FILE = "extensions.json"
 SEEDS_TAG = "scrapl.seeds"
@@ -56,9 +69,9 @@ class Growth:
 
 @dataclass(frozen=True)
 class Stage:
-    index: int                 # 0: the seeds the study started with
-    tune_name: str             # the Tune experiment folder under <study>/ray
-    seeds: tuple[int, ...]     # the seeds it runs
+    index: int  # 0: the seeds the study started with
+    tune_name: str  # the Tune experiment folder under <study>/ray
+    seeds: tuple[int, ...]  # the seeds it runs
 
     def cells(self, spec: StudySpec) -> list[Cell]:
         return [c for c in spec.cells() if c.seed in self.seeds]
@@ -127,22 +140,38 @@ def _git_fields(git: Mapping[str, str]) -> dict[str, Any]:
     return {"git_commit": git.get("mlflow.source.git.commit"), "git_dirty": git.get("scrapl.git_dirty")}
 
 
-def add_stage(sdir: StudyDir, spec: StudySpec, seeds: Sequence[int], kind: str, uri: str,
-              parent_run_id: str, git: Mapping[str, str], say: Callable[[str], None]) -> tuple[StudySpec, Stage]:
+def add_stage(
+    sdir: StudyDir,
+    spec: StudySpec,
+    seeds: Sequence[int],
+    kind: str,
+    uri: str,
+    parent_run_id: str,
+    git: Mapping[str, str],
+    say: Callable[[str], None],
+) -> tuple[StudySpec, Stage]:
     """Record a new stage running ``seeds`` (``kind``: extend or wave), grow ``spec.json`` and tell the
     parent run; returns the grown spec and the stage."""
     later = history(sdir)
     index = len(later) + 1
     grown = replace(spec, seeds=spec.seeds + tuple(int(s) for s in seeds))  # validates (duplicates, range)
-    entry = {"stage": index, "kind": kind, "tune": f"extend-{index}", "seeds_added": [int(s) for s in seeds],
-             "seeds": list(grown.seeds), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-             **_git_fields(git)}
+    entry = {
+        "stage": index,
+        "kind": kind,
+        "tune": f"extend-{index}",
+        "seeds_added": [int(s) for s in seeds],
+        "seeds": list(grown.seeds),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **_git_fields(git),
+    }
     write_json_atomic(_extensions_file(sdir), {"history": [*later, entry]})
     write_json_atomic(sdir.spec_file, grown.to_dict())
     _tell_parent(sdir, grown, uri, parent_run_id, say)
-    say(f"{kind} {index}: seeds {', '.join(map(str, seeds))} added ({len(grown.seeds)} seeds now); "
+    say(
+        f"{kind} {index}: seeds {', '.join(map(str, seeds))} added ({len(grown.seeds)} seeds now); "
         f"{len([c for c in grown.cells() if c.seed in set(seeds)])} new trial(s) in Tune experiment "
-        f"{sdir.ray_storage / entry['tune']}")
+        f"{sdir.ray_storage / entry['tune']}"
+    )
     return grown, Stage(index, entry["tune"], tuple(int(s) for s in seeds))
 
 
@@ -168,14 +197,15 @@ def unfinished_cells(cells: Sequence[Cell], uri: str, experiment_id: str) -> lis
 def _fit_stage(ctx: FitContext, spec: StudySpec, stage: Stage, result: StagesResult) -> None:
     cells = tuple(stage.cells(spec))
     if stage.index:
-        ctx.say(f"stage {stage.index} (seeds {', '.join(map(str, stage.seeds))}): {len(cells)} trial(s), Tune "
-                f"experiment {ctx.sdir.ray_storage / stage.tune_name}")
+        ctx.say(
+            f"stage {stage.index} (seeds {', '.join(map(str, stage.seeds))}): {len(cells)} trial(s), Tune "
+            f"experiment {ctx.sdir.ray_storage / stage.tune_name}"
+        )
     summary, _ = fit(replace(ctx, spec=spec, cells=cells, tune_name=stage.tune_name))
     result.add(summary)
 
 
-def run_stages(ctx: FitContext, growth: Growth | None = None, *, git: Mapping[str, str] | None = None
-               ) -> StagesResult:
+def run_stages(ctx: FitContext, growth: Growth | None = None, *, git: Mapping[str, str] | None = None) -> StagesResult:
     """Add ``growth``'s stage, then fit what is unfinished (see the module docstring)."""
     sdir, say, git = ctx.sdir, ctx.say, git or {}
     spec = reconcile(sdir, ctx.spec)

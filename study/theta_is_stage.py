@@ -10,6 +10,7 @@ absolute path as ``train.theta_is_probs``.
 
 Paper convention: the warm-up uses the encoder initialised with ``spec.theta_is_seed`` (seed 0).
 """
+
 from __future__ import annotations
 
 import os
@@ -57,13 +58,21 @@ def compute_pi(cfg, n_tasks: int) -> tuple[Any, dict[str, Any]]:
     cfg_ref = ray.put(to_dict(cfg))
     futures = [_curvature_task.remote(cfg_ref, paths, dims) for paths, dims in chunks]
     results = ray.get(futures)
-    merged = [(paths, dims if dims is not None else list(range(U)), torch.from_numpy(np.array(C)))
-              for (paths, dims), (C, _) in zip(chunks, results)]
+    merged = [
+        (paths, dims if dims is not None else list(range(U)), torch.from_numpy(np.array(C)))
+        for (paths, dims), (C, _) in zip(chunks, results)
+    ]
     pi = warmup.probs_from_chunks(cfg, merged)
     wall = time.perf_counter() - tic
     task_s = [t for _, t in results]
-    return pi, {"n_paths": P, "n_theta": U, "n_tasks": len(chunks), "wall_s": wall,
-                "task_s_sum": sum(task_s), "task_s_max": max(task_s)}
+    return pi, {
+        "n_paths": P,
+        "n_theta": U,
+        "n_tasks": len(chunks),
+        "wall_s": wall,
+        "task_s_sum": sum(task_s),
+        "task_s_max": max(task_s),
+    }
 
 
 def warmup_config(spec: StudySpec, preset: str):
@@ -72,8 +81,15 @@ def warmup_config(spec: StudySpec, preset: str):
     return spec.config(Cell(preset, arm.name, spec.theta_is_seed))
 
 
-def run_stage(spec: StudySpec, sdir: StudyDir, tracking_uri: str, parent_run_id: str, *,
-              n_tasks: int | None = None, say: Callable[[str], None] = print) -> dict[str, str]:
+def run_stage(
+    spec: StudySpec,
+    sdir: StudyDir,
+    tracking_uri: str,
+    parent_run_id: str,
+    *,
+    n_tasks: int | None = None,
+    say: Callable[[str], None] = print,
+) -> dict[str, str]:
     """Compute (or reuse) π for every preset with θ-IS arms; ``{preset: absolute pi.npy path}``."""
     files: dict[str, str] = {}
     for preset in spec.theta_is_presets:
@@ -93,12 +109,15 @@ def run_stage(spec: StudySpec, sdir: StudyDir, tracking_uri: str, parent_run_id:
             tmp = out / f".{schema.PI_NPY}.tmp.npy"
             warmup.save_probs(tmp, pi)
             os.replace(tmp, pi_file)  # π appears atomically: a crash never leaves a partial file
-            say(f"θ-IS {preset}: π ready in {stats['wall_s']:.1f} s ({stats['n_tasks']} tasks, "
-                f"{stats['task_s_sum']:.1f} task-seconds) → {pi_file}")
+            say(
+                f"θ-IS {preset}: π ready in {stats['wall_s']:.1f} s ({stats['n_tasks']} tasks, "
+                f"{stats['task_s_sum']:.1f} task-seconds) → {pi_file}"
+            )
         folder = schema.pi_artifact_dir(preset)
         if not tracking.parent_has_artifact(tracking_uri, parent_run_id, f"{folder}/{schema.PI_NPY}"):
             names = (schema.PI_NPY, schema.PATHS_JSON, "stage.json")
-            tracking.log_parent_files(tracking_uri, parent_run_id, [out / n for n in names if (out / n).is_file()],
-                                      folder)
+            tracking.log_parent_files(
+                tracking_uri, parent_run_id, [out / n for n in names if (out / n).is_file()], folder
+            )
         files[preset] = str(pi_file)
     return files

@@ -21,6 +21,7 @@ arm, the trial's stable key, injected faults). ``run_trial``:
 Only ``ray.tune`` names are used (``ray.train.*`` breaks Tune in 2.60). Reused actors are safe:
 ``train`` re-seeds itself and every MLflow run is ended.
 """
+
 from __future__ import annotations
 
 import os
@@ -60,16 +61,24 @@ class TrialContext:
     @classmethod
     def from_config(cls, study: dict[str, Any]) -> "TrialContext":
         faults = tuple((str(k), int(s)) for k, s in (study.get("faults") or ()))
-        return cls(name=study["name"], dir=study["dir"], tracking_uri=study["tracking_uri"],
-                   experiment_id=str(study["experiment_id"]), parent_run_id=study["parent_run_id"],
-                   arm=study["arm"], trial_key=study.get("trial_key"), faults=faults,
-                   flush_s=float(study.get("flush_s", 10.0)), kind=study.get("kind", "ablation"),
-                   seeds=tuple(int(s) for s in (study.get("seeds") or ())))
+        return cls(
+            name=study["name"],
+            dir=study["dir"],
+            tracking_uri=study["tracking_uri"],
+            experiment_id=str(study["experiment_id"]),
+            parent_run_id=study["parent_run_id"],
+            arm=study["arm"],
+            trial_key=study.get("trial_key"),
+            faults=faults,
+            flush_s=float(study.get("flush_s", 10.0)),
+            kind=study.get("kind", "ablation"),
+            seeds=tuple(int(s) for s in (study.get("seeds") or ())),
+        )
 
 
 def split_config(config: dict[str, Any]) -> tuple[TrialContext, dict[str, Any]]:
     """``(TrialContext, flat RunConfig keys)`` from a trial's config."""
-    study = {k[len(STUDY_PREFIX):]: v for k, v in config.items() if k.startswith(STUDY_PREFIX)}
+    study = {k[len(STUDY_PREFIX) :]: v for k, v in config.items() if k.startswith(STUDY_PREFIX)}
     flat = {k: v for k, v in config.items() if not k.startswith(STUDY_PREFIX)}
     return TrialContext.from_config(study), flat
 
@@ -124,13 +133,20 @@ def run_trial(config: dict[str, Any]) -> None:
     cfg = from_flat(flat)
     trial_id = tune.get_context().get_trial_id()
     key = ctx.trial_key or trial_id
-    log = TrialLog(ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key,
-                            Path(ctx.dir) / "spool", flush_s=ctx.flush_s)
-    tags = {schema.STUDY: ctx.name, schema.ARM: ctx.arm, schema.SEED: str(cfg.seed), schema.PRESET: cfg.preset,
-            tracking.RAY_TRIAL_ID: trial_id, tracking.WORKER_PID: str(os.getpid()),
-            tracking.WORKER_NODE: _node_ip(),
-            # the GPU(s) Ray gave this trial ("" = none); fractional trials share a device
-            "scrapl.cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
+    log = TrialLog(
+        ctx.tracking_uri, ctx.experiment_id, ctx.parent_run_id, key, Path(ctx.dir) / "spool", flush_s=ctx.flush_s
+    )
+    tags = {
+        schema.STUDY: ctx.name,
+        schema.ARM: ctx.arm,
+        schema.SEED: str(cfg.seed),
+        schema.PRESET: cfg.preset,
+        tracking.RAY_TRIAL_ID: trial_id,
+        tracking.WORKER_PID: str(os.getpid()),
+        tracking.WORKER_NODE: _node_ip(),
+        # the GPU(s) Ray gave this trial ("" = none); fractional trials share a device
+        "scrapl.cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+    }
     if len(ctx.seeds) > 1:  # the mean over these paired seeds is the trial's objective
         tags["scrapl.seeds"] = ",".join(map(str, ctx.seeds))
     run_name = f"{ctx.arm} · seed {cfg.seed} · {cfg.preset}" if ctx.trial_key else f"{ctx.arm} · {trial_id}"
@@ -165,8 +181,14 @@ def run_trial(config: dict[str, Any]) -> None:
     def attach(history, examples=None, sample_rate=None) -> None:
         with tempfile.TemporaryDirectory(prefix="scrapl-art-") as d:
             with log.timed():  # rendering counts as tracking overhead
-                artifacts.write_trial_artifacts(Path(d), config=to_dict(cfg), history=history, examples=examples,
-                                                sample_rate=sample_rate, title=f"{ctx.name}: {run_name}")
+                artifacts.write_trial_artifacts(
+                    Path(d),
+                    config=to_dict(cfg),
+                    history=history,
+                    examples=examples,
+                    sample_rate=sample_rate,
+                    title=f"{ctx.name}: {run_name}",
+                )
             log.log_artifacts(d)
 
     t_train = time.perf_counter()
@@ -179,8 +201,15 @@ def run_trial(config: dict[str, Any]) -> None:
         train_s = time.perf_counter() - t_train
         attach(history)
         log.terminate("FAILED", reason=str(err))
-        tune.report({**last, "scrapl_failed": 1, "failure_reason": str(err), "train_s": train_s,
-                     schema.VAL_THETA_L1: last.get(schema.VAL_THETA_L1, float("nan"))})
+        tune.report(
+            {
+                **last,
+                "scrapl_failed": 1,
+                "failure_reason": str(err),
+                "train_s": train_s,
+                schema.VAL_THETA_L1: last.get(schema.VAL_THETA_L1, float("nan")),
+            }
+        )
         return
     except SystemExit:  # Tune stopped the trial (ASHA, or the study was interrupted)
         log.terminate("KILLED", reason=tracking.TUNE_STOPPED_REASON)

@@ -9,6 +9,7 @@ a local **spool** (``<study>/spool/<trial>.jsonl`` + artifact copies): an ``open
 then one record per call, replayed in order by ``sync_spool`` (``study sync``, the next attempt of
 that trial, or the driver at the end of the study).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,8 +31,8 @@ from study.tracking import ATTEMPTS, RETRIED_AFTER, client, search_runs, tag_fil
 __all__ = ["TrialLog", "sync_spool", "spooled_trials"]
 
 Warn = Callable[[str], None]
-_BATCH = 1000        # metrics per log_batch call (MLflow's limit)
-_PARAM_BATCH = 100   # params per log_batch call (MLflow's limit)
+_BATCH = 1000  # metrics per log_batch call (MLflow's limit)
+_PARAM_BATCH = 100  # params per log_batch call (MLflow's limit)
 
 
 def _safe(key: str) -> str:
@@ -59,8 +60,17 @@ class TrialLog:
     creates it (and as the spool's header records it).
     """
 
-    def __init__(self, uri: str, experiment_id: str, parent_run_id: str, key: str, spool_dir: str | Path, *,
-                 flush_s: float = 10.0, warn: Warn | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        experiment_id: str,
+        parent_run_id: str,
+        key: str,
+        spool_dir: str | Path,
+        *,
+        flush_s: float = 10.0,
+        warn: Warn | None = None,
+    ) -> None:
         self.uri, self.experiment_id, self.parent_run_id, self.key = uri, experiment_id, parent_run_id, key
         self.spool_dir = Path(spool_dir)
         self.flush_s = flush_s
@@ -80,8 +90,9 @@ class TrialLog:
         self._client = None
 
     @classmethod
-    def from_header(cls, uri: str, spool_dir: str | Path, header: Mapping[str, Any], *,
-                    warn: Warn | None = None) -> "TrialLog":
+    def from_header(
+        cls, uri: str, spool_dir: str | Path, header: Mapping[str, Any], *, warn: Warn | None = None
+    ) -> "TrialLog":
         """The log a spool's ``open`` record describes (to replay the spool into ``uri``)."""
         log = cls(uri, header["experiment_id"], header["parent_run_id"], header["key"], spool_dir, warn=warn)
         log.run_name, log.tags, log.params = header["run_name"], dict(header["tags"]), dict(header["params"])
@@ -123,19 +134,29 @@ class TrialLog:
                     return live()
                 except Exception as err:  # noqa: BLE001 - any tracking failure must not stop training
                     self.spooling = True
-                    self._warn(f"MLflow call {op['op']} failed for trial {self.key} ({type(err).__name__}: "
-                               f"{str(err)[:300]}); spooling to {self.spool_file} — run `python -m study sync`")
+                    self._warn(
+                        f"MLflow call {op['op']} failed for trial {self.key} ({type(err).__name__}: "
+                        f"{str(err)[:300]}); spooling to {self.spool_file} — run `python -m study sync`"
+                    )
                     self._spool(self._header_op())
             self._spool(op)
             return None
 
     def _header_op(self) -> dict[str, Any]:
-        return {"op": "open", "experiment_id": self.experiment_id, "parent_run_id": self.parent_run_id,
-                "key": self.key, "run_name": self.run_name, "tags": self.tags, "params": self.params}
+        return {
+            "op": "open",
+            "experiment_id": self.experiment_id,
+            "parent_run_id": self.parent_run_id,
+            "key": self.key,
+            "run_name": self.run_name,
+            "tags": self.tags,
+            "params": self.params,
+        }
 
     # -- lifecycle -------------------------------------------------------------------------------------
-    def open(self, run_name: str, tags: Mapping[str, str], params: Mapping[str, Any], *,
-             new_attempt: bool = True) -> "TrialLog":
+    def open(
+        self, run_name: str, tags: Mapping[str, str], params: Mapping[str, Any], *, new_attempt: bool = True
+    ) -> "TrialLog":
         """Find or create the run, mark it RUNNING, count the attempt, remember what is logged."""
         self.run_name, self.tags = run_name, dict(tags)
         self.params = {k: _param_value(v) for k, v in params.items()}
@@ -146,8 +167,10 @@ class TrialLog:
                 self._open_live(new_attempt)
             except Exception as err:  # noqa: BLE001
                 self.spooling = True
-                self._warn(f"cannot open the MLflow run of trial {self.key} at {self.uri} ({type(err).__name__}: "
-                           f"{str(err)[:300]}); spooling to {self.spool_file} — run `python -m study sync`")
+                self._warn(
+                    f"cannot open the MLflow run of trial {self.key} at {self.uri} ({type(err).__name__}: "
+                    f"{str(err)[:300]}); spooling to {self.spool_file} — run `python -m study sync`"
+                )
                 # this attempt was not counted in MLflow: the replay counts it
                 self._spool({**self._header_op(), "attempt": bool(new_attempt)})
         return self
@@ -157,8 +180,10 @@ class TrialLog:
         runs = search_runs(c, self.experiment_id, tag_filter(schema.TRIAL_ID, self.key))
         runs = [r for r in runs if r.data.tags.get(schema.ROLE) == schema.ROLE_TRIAL]
         if len(runs) > 1:
-            self._warn(f"trial {self.key} has {len(runs)} MLflow runs ({', '.join(r.info.run_id for r in runs)}); "
-                       "using the oldest")
+            self._warn(
+                f"trial {self.key} has {len(runs)} MLflow runs ({', '.join(r.info.run_id for r in runs)}); "
+                "using the oldest"
+            )
         if runs:
             run = min(runs, key=lambda r: (r.info.start_time or 0, r.info.run_id))
             self.run_id, self.status = run.info.run_id, run.info.status
@@ -174,13 +199,17 @@ class TrialLog:
             if not run.data.params:
                 c.log_batch(self.run_id, params=[Param(k, v) for k, v in self.params.items()])
         else:
-            tags = {schema.PARENT_RUN_ID: self.parent_run_id, schema.ROLE: schema.ROLE_TRIAL,
-                    schema.TRIAL_ID: self.key, **self.tags}
+            tags = {
+                schema.PARENT_RUN_ID: self.parent_run_id,
+                schema.ROLE: schema.ROLE_TRIAL,
+                schema.TRIAL_ID: self.key,
+                **self.tags,
+            }
             run = c.create_run(self.experiment_id, run_name=self.run_name, tags=tags)
             self.run_id, self.status = run.info.run_id, "RUNNING"
             items = [Param(k, v) for k, v in self.params.items()]
             for i in range(0, len(items), _PARAM_BATCH):
-                c.log_batch(self.run_id, params=items[i:i + _PARAM_BATCH])
+                c.log_batch(self.run_id, params=items[i : i + _PARAM_BATCH])
         if new_attempt:
             self.attempts += 1
         tags = [RunTag(k, v) for k, v in self.tags.items()] + [RunTag(ATTEMPTS, str(self.attempts))]
@@ -194,8 +223,9 @@ class TrialLog:
         return self.status == "FINISHED"
 
     # -- metrics ---------------------------------------------------------------------------------------
-    def log_metrics(self, step: int, metrics: Mapping[str, float], timestamp_ms: int | None = None,
-                    flush: bool = False) -> None:
+    def log_metrics(
+        self, step: int, metrics: Mapping[str, float], timestamp_ms: int | None = None, flush: bool = False
+    ) -> None:
         """Buffer one validation's metrics at ``step`` (skipped when MLflow already has that step)."""
         if step in self.logged_steps or step <= 0:
             return
@@ -224,7 +254,7 @@ class TrialLog:
         def live() -> None:
             c = self._c()
             for i in range(0, len(points), _BATCH):
-                c.log_batch(self.run_id, metrics=[Metric(k, v, ts, s) for k, v, ts, s in points[i:i + _BATCH]])
+                c.log_batch(self.run_id, metrics=[Metric(k, v, ts, s) for k, v, ts, s in points[i : i + _BATCH]])
 
         self._call({"op": "metrics", "points": points}, live)
 
@@ -302,7 +332,7 @@ class TrialLog:
                         fresh.append(Metric(k, float(v), int(ts), int(s)))
                         present[k].add(int(s))
                 for i in range(0, len(fresh), _BATCH):
-                    c.log_batch(self.run_id, metrics=fresh[i:i + _BATCH])
+                    c.log_batch(self.run_id, metrics=fresh[i : i + _BATCH])
             elif kind == "tags":
                 c.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in op["tags"].items()])
             elif kind == "artifacts" and op.get("dir"):
@@ -317,8 +347,9 @@ def spooled_trials(spool_dir: str | Path) -> list[Path]:
     return sorted(spool_dir.glob("*.jsonl")) if spool_dir.is_dir() else []
 
 
-def sync_spool(uri: str, spool_dir: str | Path, *, keys: Iterable[str] | None = None,
-               warn: Warn | None = None) -> dict[str, int]:
+def sync_spool(
+    uri: str, spool_dir: str | Path, *, keys: Iterable[str] | None = None, warn: Warn | None = None
+) -> dict[str, int]:
     """Replay spooled calls into MLflow, in order, idempotently; delete what was delivered.
 
     Returns ``{trial key: replayed operations}``. Raises on tracking errors (nothing is deleted then).

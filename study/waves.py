@@ -14,6 +14,7 @@ latest); the parent MLflow run gets it as an artifact and the tags ``scrapl.sequ
 ``tables/sequential.{md,csv}`` says the seeds used, each boundary and decision (the fixed-n tables of
 the same seeds are exported as for any study).
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,21 @@ from study.layout import StudyDir, write_json_atomic
 if TYPE_CHECKING:  # study.fit imports Ray Tune; only its type is needed here
     from study.fit import FitContext
 
-__all__ = ["ADAPTIVE_FILE", "ADAPTIVE_KINDS", "METRICS", "check_options", "design_doc", "write_new", "load",
-           "read_doc", "comparisons", "look", "next_wave", "latest", "write_table"]
+__all__ = [
+    "ADAPTIVE_FILE",
+    "ADAPTIVE_KINDS",
+    "METRICS",
+    "check_options",
+    "design_doc",
+    "write_new",
+    "load",
+    "read_doc",
+    "comparisons",
+    "look",
+    "next_wave",
+    "latest",
+    "write_table",
+]
 
 ADAPTIVE_FILE = "adaptive.json"
 ADAPTIVE_KINDS = ("ablation", "theta-is")
@@ -108,8 +122,9 @@ def comparisons(spec: StudySpec, per_seed: pd.DataFrame) -> tuple[dict[str, np.n
     for preset in spec.presets:
         sub = df[df[schema.PRESET_COLUMN] == preset] if has_preset else df
         present = {(str(a), int(s)) for a, s in zip(sub[schema.ARM_COLUMN], sub[schema.SEED_COLUMN])}
-        holes = [{schema.ARM_COLUMN: a, schema.SEED_COLUMN: s} for a in arms for s in spec.seeds
-                 if (a, s) not in present]  # failed or unfinished runs: no pair for that seed
+        holes = [
+            {schema.ARM_COLUMN: a, schema.SEED_COLUMN: s} for a in arms for s in spec.seeds if (a, s) not in present
+        ]  # failed or unfinished runs: no pair for that seed
         if holes:
             sub = pd.concat([sub, pd.DataFrame(holes)], ignore_index=True)
         sub = sub.astype({schema.SEED_COLUMN: int})
@@ -124,8 +139,14 @@ def comparisons(spec: StudySpec, per_seed: pd.DataFrame) -> tuple[dict[str, np.n
 
 def _labels(spec: StudySpec, rows: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
     many = len(spec.presets) > 1
-    return [{"comparison": (f"{r['preset']}: " if many else "") + f"{spec.arm(r['arm']).display} vs "
-             f"{spec.arm(r['baseline']).display}", "metric": r["metric"]} for r in rows]
+    return [
+        {
+            "comparison": (f"{r['preset']}: " if many else "") + f"{spec.arm(r['arm']).display} vs "
+            f"{spec.arm(r['baseline']).display}",
+            "metric": r["metric"],
+        }
+        for r in rows
+    ]
 
 
 def _per_seed(ctx: FitContext, spec: StudySpec) -> pd.DataFrame | None:
@@ -134,8 +155,10 @@ def _per_seed(ctx: FitContext, spec: StudySpec) -> pd.DataFrame | None:
         try:
             trial_log.sync_spool(ctx.tracking_uri, ctx.sdir.spool)
         except Exception as err:  # noqa: BLE001 - decided later, from complete data
-            say(f"adaptive seeds: MLflow unreachable ({type(err).__name__}); no look now. When it is back: "
-                f"`python -m study sync {spec.name}`, then `python -m study resume {spec.name}` continues the waves")
+            say(
+                f"adaptive seeds: MLflow unreachable ({type(err).__name__}); no look now. When it is back: "
+                f"`python -m study sync {spec.name}`, then `python -m study resume {spec.name}` continues the waves"
+            )
             return None
     try:
         return read_study(ctx.tracking_uri, spec.name).per_seed
@@ -158,8 +181,10 @@ def look(ctx: FitContext, spec: StudySpec, design: Design) -> Verdict | None:
     write_json_atomic(_file(ctx.sdir), doc)
     ctx.say(f"adaptive seeds, look at {verdict.n_seeds} seeds: {verdict.reason}")
     for c, label in zip(verdict.comparisons, record["labels"]):
-        ctx.say(f"  {label['comparison']}, {label['metric']}: Δ {c.estimate:.4g} [{c.ci_low:.4g}, {c.ci_high:.4g}], "
-                f"|z| {abs(c.z):.3g} vs {c.boundary:.3g} → {c.decision}")
+        ctx.say(
+            f"  {label['comparison']}, {label['metric']}: Δ {c.estimate:.4g} [{c.ci_low:.4g}, {c.ci_high:.4g}], "
+            f"|z| {abs(c.z):.3g} vs {c.boundary:.3g} → {c.decision}"
+        )
     try:
         c = tracking.client(ctx.tracking_uri)
         c.set_tag(ctx.parent_run_id, "scrapl.sequential.n_seeds", str(verdict.n_seeds))

@@ -1,5 +1,6 @@
 """Fixtures shared by every test package: reading a study's runs back from a real MLflow store or
 server (sqlite store in the study tests, ``mlflow server`` in the end-to-end tests)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """The layer rules of ARCHITECTURE.md, read from every import statement of every module (at the top, and
 inside functions; ``if TYPE_CHECKING:`` blocks are not imports). A new import that breaks a rule fails here
 with the file, the line and the rule."""
+
 import ast
 import sys
 from pathlib import Path
@@ -14,8 +15,10 @@ CORE = {"torch", "kymatio", "numpy", "scipy", "common", "trainables.core"}
 RULES = {  # layer: (allowed at module top, also allowed inside functions)
     "common": ({"common"}, set()),
     "trainables/core": (CORE, set()),
-    "trainables": (CORE | {"nnAudio", "auraloss", "soundfile", "trainables", "analysis.schema", "analysis.curves"},
-                   set()),
+    "trainables": (
+        CORE | {"nnAudio", "auraloss", "soundfile", "trainables", "analysis.schema", "analysis.curves"},
+        set(),
+    ),
     "search_spaces": ({"common", "search_spaces"}, {"trainables.config", "trainables.presets", "trainables.build"}),
     "analysis": ({"numpy", "pandas", "scipy", "statsmodels", "matplotlib", "common", "analysis"}, {"mlflow"}),
 }
@@ -32,9 +35,13 @@ def _layer(path: Path) -> str | None:
 def _imports(tree: ast.AST):
     """``(module, line, inside_function)`` of every absolute import (``from a import b`` gives ``a.b``),
     skipping ``if TYPE_CHECKING:`` blocks."""
+
     def visit(node, inside: bool):
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and getattr(child.test, "id", getattr(child.test, "attr", "")) == "TYPE_CHECKING":
+            if (
+                isinstance(child, ast.If)
+                and getattr(child.test, "id", getattr(child.test, "attr", "")) == "TYPE_CHECKING"
+            ):
                 continue
             if isinstance(child, ast.Import):
                 for alias in child.names:
@@ -43,6 +50,7 @@ def _imports(tree: ast.AST):
                 for alias in child.names:  # `from analysis import schema` imports analysis.schema
                     yield f"{child.module}.{alias.name}", child.lineno, inside
             yield from visit(child, inside or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
+
     yield from visit(tree, False)
 
 
@@ -70,14 +78,21 @@ def test_every_import_respects_the_layer_rules():
     assert not found, "\n".join(found)
 
 
-@pytest.mark.parametrize("layer, source, expected", [
-    ("trainables", "from ray import tune\n", "may not import ray"),  # what trainables/tune.py did
-    ("trainables", "def f():\n    from study import tracking\n", "may not import study.tracking inside a function"),
-    ("trainables/core", "from trainables.data import ThetaGrid\n", "may not import trainables.data"),
-    ("search_spaces", "from trainables.presets import PRESETS\n", "may not import trainables.presets.PRESETS at module top"),
-    ("analysis", "import mlflow\n", "may not import mlflow at module top"),
-    ("common", "import numpy\n", "may not import numpy"),
-])
+@pytest.mark.parametrize(
+    "layer, source, expected",
+    [
+        ("trainables", "from ray import tune\n", "may not import ray"),  # what trainables/tune.py did
+        ("trainables", "def f():\n    from study import tracking\n", "may not import study.tracking inside a function"),
+        ("trainables/core", "from trainables.data import ThetaGrid\n", "may not import trainables.data"),
+        (
+            "search_spaces",
+            "from trainables.presets import PRESETS\n",
+            "may not import trainables.presets.PRESETS at module top",
+        ),
+        ("analysis", "import mlflow\n", "may not import mlflow at module top"),
+        ("common", "import numpy\n", "may not import numpy"),
+    ],
+)
 def test_a_forbidden_import_is_found(layer, source, expected):
     assert any(expected in v for v in check_source(layer, "probe.py", source))
 
@@ -85,5 +100,11 @@ def test_a_forbidden_import_is_found(layer, source, expected):
 def test_allowed_imports_pass():
     assert check_source("search_spaces", "probe.py", "def f():\n    from trainables.presets import PRESETS\n") == []
     assert check_source("analysis", "probe.py", "def f():\n    import mlflow\n") == []
-    assert check_source("trainables", "probe.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                                                  "    from study.trial_log import TrialLog\n") == []
+    assert (
+        check_source(
+            "trainables",
+            "probe.py",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from study.trial_log import TrialLog\n",
+        )
+        == []
+    )

@@ -7,6 +7,7 @@ AIFF. Problems raise ``AudioReadError`` with a short reason (``empty file (0 byt
 (permission denied)``, ``unknown or unsupported format ...``, ``corrupt ...``, ``truncated ...``) that the
 loader reports next to the file's name.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,12 +20,26 @@ import numpy as np
 import soundfile
 from scipy import signal
 
-AUDIO_SUFFIXES = (".wav", ".wave", ".bwf", ".rf64", ".w64", ".flac", ".aif", ".aiff", ".aifc", ".caf", ".ogg",
-                  ".oga", ".opus", ".mp3")
+AUDIO_SUFFIXES = (
+    ".wav",
+    ".wave",
+    ".bwf",
+    ".rf64",
+    ".w64",
+    ".flac",
+    ".aif",
+    ".aiff",
+    ".aifc",
+    ".caf",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".mp3",
+)
 """File name endings the folder loader lists (any case). Listing needs a name; decoding ignores it."""
 
-_MAX_POLY_FACTOR = 1000     # resample_poly up/down above this: FFT resampling instead
-_PLAIN_WAVE_TAGS = (0x0001, 0x0003, 0xFFFE)   # PCM, IEEE float, WAVE_FORMAT_EXTENSIBLE
+_MAX_POLY_FACTOR = 1000  # resample_poly up/down above this: FFT resampling instead
+_PLAIN_WAVE_TAGS = (0x0001, 0x0003, 0xFFFE)  # PCM, IEEE float, WAVE_FORMAT_EXTENSIBLE
 # libsndfile's header log: a data chunk whose declared size exceeds what the file holds, e.g.
 # "data : 88200 (should be 44078)" (WAV) or "SSND : 88208 (should be 44081)" (AIFF)
 _SHORT_CHUNK = re.compile(r"^\s*(data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
@@ -58,7 +73,7 @@ def read_audio(path: str | Path) -> Audio:
     path = Path(path)
     try:
         size = path.stat().st_size
-        with open(path, "rb"):   # permission problems as such, not as libsndfile's "System error"
+        with open(path, "rb"):  # permission problems as such, not as libsndfile's "System error"
             pass
     except PermissionError:
         raise AudioReadError("unreadable (permission denied)") from None
@@ -74,15 +89,17 @@ def read_audio(path: str | Path) -> Audio:
     except soundfile.LibsndfileError as exc:
         tag = _wave_format_tag(path)
         if tag is not None and tag not in _PLAIN_WAVE_TAGS:
-            raise AudioReadError(f"unsupported codec (WAVE format tag 0x{tag:04X}; libsndfile: "
-                                 f"{_message(exc)})") from None
+            raise AudioReadError(
+                f"unsupported codec (WAVE format tag 0x{tag:04X}; libsndfile: {_message(exc)})"
+            ) from None
         raise AudioReadError(_describe(exc)) from None
-    except (RuntimeError, ValueError, OSError) as exc:   # decoder errors surfacing while reading
+    except (RuntimeError, ValueError, OSError) as exc:  # decoder errors surfacing while reading
         raise AudioReadError(f"corrupt ({type(exc).__name__}: {exc})") from None
     short = _SHORT_CHUNK.search(log)
     if short and int(short.group(3)) < int(short.group(2)):
-        raise AudioReadError(f"truncated ({short.group(1)} chunk declares {short.group(2)} bytes, the file holds "
-                             f"{short.group(3)})")
+        raise AudioReadError(
+            f"truncated ({short.group(1)} chunk declares {short.group(2)} bytes, the file holds {short.group(3)})"
+        )
     if 0 < data.shape[0] < declared:
         raise AudioReadError(f"truncated ({data.shape[0]} of the {declared} frames its header declares)")
     if rate <= 0:
@@ -114,9 +131,9 @@ def _wave_format_tag(path: Path) -> int | None:
         return None
     pos = 12
     while pos + 8 <= len(head):
-        chunk, size = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        chunk, size = head[pos : pos + 4], int.from_bytes(head[pos + 4 : pos + 8], "little")
         if chunk == b"fmt ":
-            return int.from_bytes(head[pos + 8:pos + 10], "little") if pos + 10 <= len(head) else None
+            return int.from_bytes(head[pos + 8 : pos + 10], "little") if pos + 10 <= len(head) else None
         pos += 8 + size + (size & 1)
     return None
 

@@ -12,6 +12,7 @@ The paper gives no FFT sizes for any MSS variant; each class documents the publi
 configuration it mirrors and the choices made here. All sizes are in samples and are clipped for
 short (smoke) signals by ``clip_resolutions``.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,9 +37,9 @@ def largest_fft_size(n_samples: int) -> int:
     return 2 ** int(math.floor(math.log2(n_samples // 2)))
 
 
-def clip_resolutions(fft_sizes: Sequence[int], hop_sizes: Sequence[int],
-                     win_lengths: Sequence[int], n_samples: int
-                     ) -> tuple[list[int], list[int], list[int]]:
+def clip_resolutions(
+    fft_sizes: Sequence[int], hop_sizes: Sequence[int], win_lengths: Sequence[int], n_samples: int
+) -> tuple[list[int], list[int], list[int]]:
     """Clip each (fft, hop, win) to ``largest_fft_size(n_samples)``, scaling hop and window by the same
     factor, then drop duplicates (order kept). At the paper's N = 32768 nothing changes."""
     top = largest_fft_size(n_samples)
@@ -54,22 +55,29 @@ def clip_resolutions(fft_sizes: Sequence[int], hop_sizes: Sequence[int],
 
 def _check_audio_pair(x_hat: Tensor, x: Tensor) -> None:
     if x_hat.ndim != 3 or x_hat.shape != x.shape:
-        raise ValueError(f"x_hat and x must both have shape (B, C, N); got {tuple(x_hat.shape)} "
-                         f"and {tuple(x.shape)}")
+        raise ValueError(f"x_hat and x must both have shape (B, C, N); got {tuple(x_hat.shape)} and {tuple(x.shape)}")
 
 
 class _MSS(nn.Module):
     """auraloss ``MultiResolutionSTFTLoss`` with resolutions clipped to the signal length."""
 
-    def __init__(self, n_samples: int, fft_sizes: Sequence[int], hop_sizes: Sequence[int],
-                 win_lengths: Sequence[int], w_sc: float, w_log_mag: float,
-                 w_lin_mag: float) -> None:
+    def __init__(
+        self,
+        n_samples: int,
+        fft_sizes: Sequence[int],
+        hop_sizes: Sequence[int],
+        win_lengths: Sequence[int],
+        w_sc: float,
+        w_log_mag: float,
+        w_lin_mag: float,
+    ) -> None:
         super().__init__()
         self.n_samples = check_int("n_samples", n_samples, 4)
         ffts, hops, wins = clip_resolutions(fft_sizes, hop_sizes, win_lengths, n_samples)
         self.fft_sizes, self.hop_sizes, self.win_lengths = tuple(ffts), tuple(hops), tuple(wins)
-        self.mrstft = MultiResolutionSTFTLoss(fft_sizes=ffts, hop_sizes=hops, win_lengths=wins,
-                                              w_sc=w_sc, w_log_mag=w_log_mag, w_lin_mag=w_lin_mag)
+        self.mrstft = MultiResolutionSTFTLoss(
+            fft_sizes=ffts, hop_sizes=hops, win_lengths=wins, w_sc=w_sc, w_log_mag=w_log_mag, w_lin_mag=w_lin_mag
+        )
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """``input`` = x̂ (B, 1, N), ``target`` = x (B, 1, N) → scalar."""
@@ -77,8 +85,7 @@ class _MSS(nn.Module):
         return self.mrstft(input, target)
 
     def extra_repr(self) -> str:
-        return (f"fft_sizes={self.fft_sizes}, hop_sizes={self.hop_sizes}, "
-                f"win_lengths={self.win_lengths}")
+        return f"fft_sizes={self.fft_sizes}, hop_sizes={self.hop_sizes}, win_lengths={self.win_lengths}"
 
 
 class MSSLinearLoss(_MSS):
@@ -92,8 +99,15 @@ class MSSLinearLoss(_MSS):
     """
 
     def __init__(self, n_samples: int) -> None:
-        super().__init__(n_samples, DDSP_FFT_SIZES, [f // 4 for f in DDSP_FFT_SIZES],
-                         DDSP_FFT_SIZES, w_sc=0.0, w_log_mag=0.0, w_lin_mag=1.0)
+        super().__init__(
+            n_samples,
+            DDSP_FFT_SIZES,
+            [f // 4 for f in DDSP_FFT_SIZES],
+            DDSP_FFT_SIZES,
+            w_sc=0.0,
+            w_log_mag=0.0,
+            w_lin_mag=1.0,
+        )
 
 
 class MSSLogLinearLoss(_MSS):
@@ -105,8 +119,15 @@ class MSSLogLinearLoss(_MSS):
     """
 
     def __init__(self, n_samples: int) -> None:
-        super().__init__(n_samples, DDSP_FFT_SIZES, [f // 4 for f in DDSP_FFT_SIZES],
-                         DDSP_FFT_SIZES, w_sc=0.0, w_log_mag=1.0, w_lin_mag=1.0)
+        super().__init__(
+            n_samples,
+            DDSP_FFT_SIZES,
+            [f // 4 for f in DDSP_FFT_SIZES],
+            DDSP_FFT_SIZES,
+            w_sc=0.0,
+            w_log_mag=1.0,
+            w_lin_mag=1.0,
+        )
 
 
 class MSSRevisitedLoss(_MSS):
@@ -122,8 +143,9 @@ class MSSRevisitedLoss(_MSS):
     """
 
     def __init__(self, n_samples: int) -> None:
-        super().__init__(n_samples, (1024, 2048, 512), (120, 240, 50), (600, 1200, 240),
-                         w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0)
+        super().__init__(
+            n_samples, (1024, 2048, 512), (120, 240, 50), (600, 1200, 240), w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0
+        )
 
 
 class MSSRandomLoss(nn.Module):
@@ -141,13 +163,19 @@ class MSSRandomLoss(nn.Module):
     auraloss's default 32768 needs N > 32768), so FFT sizes are 16 .. max_fft_size/2.
     """
 
-    WINDOWS = ("hann_window", "bartlett_window", "blackman_window", "hamming_window",
-               "kaiser_window")
+    WINDOWS = ("hann_window", "bartlett_window", "blackman_window", "hamming_window", "kaiser_window")
     WINDOW_FRACTIONS = (1.0, 0.5, 0.25)
 
-    def __init__(self, n_samples: int, resolutions: int = 3, min_fft_size: int = 16,
-                 max_fft_size: int | None = None, min_hop: float = 0.1, max_hop: float = 1.0,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        n_samples: int,
+        resolutions: int = 3,
+        min_fft_size: int = 16,
+        max_fft_size: int | None = None,
+        min_hop: float = 0.1,
+        max_hop: float = 1.0,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         self.n_samples = check_int("n_samples", n_samples, 4)
         self.resolutions = check_int("resolutions", resolutions, 1)
@@ -156,17 +184,13 @@ class MSSRandomLoss(nn.Module):
         check_int("min_fft_size", min_fft_size, 4)
         check_int("max_fft_size", max_fft_size, 8)
         if max_fft_size > top:
-            raise ValueError(f"max_fft_size must be <= {top} for n_samples={n_samples}, "
-                             f"got {max_fft_size}")
+            raise ValueError(f"max_fft_size must be <= {top} for n_samples={n_samples}, got {max_fft_size}")
         if not math.log2(min_fft_size) % 1 == 0 or not math.log2(max_fft_size) % 1 == 0:
-            raise ValueError(f"min_fft_size and max_fft_size must be powers of two, got "
-                             f"{min_fft_size}, {max_fft_size}")
+            raise ValueError(f"min_fft_size and max_fft_size must be powers of two, got {min_fft_size}, {max_fft_size}")
         if not min_fft_size < max_fft_size:
-            raise ValueError(f"min_fft_size must be < max_fft_size, got {min_fft_size} >= "
-                             f"{max_fft_size}")
+            raise ValueError(f"min_fft_size must be < max_fft_size, got {min_fft_size} >= {max_fft_size}")
         if not 0 < min_hop <= max_hop <= 1:
-            raise ValueError(f"min_hop, max_hop must satisfy 0 < min_hop <= max_hop <= 1, got "
-                             f"{min_hop}, {max_hop}")
+            raise ValueError(f"min_hop, max_hop must satisfy 0 < min_hop <= max_hop <= 1, got {min_hop}, {max_hop}")
         self.min_fft_size, self.max_fft_size = min_fft_size, max_fft_size
         self.min_hop, self.max_hop = float(min_hop), float(max_hop)
         self.generator = torch.Generator(device="cpu").manual_seed(check_int("seed", seed, 0))
@@ -174,8 +198,7 @@ class MSSRandomLoss(nn.Module):
 
     def draw_resolutions(self) -> list[tuple[int, int, int, str]]:
         """Draw ``resolutions`` (fft_size, hop, win_length, window) tuples from the generator."""
-        g, lo, hi = self.generator, int(math.log2(self.min_fft_size)), int(
-            math.log2(self.max_fft_size))
+        g, lo, hi = self.generator, int(math.log2(self.min_fft_size)), int(math.log2(self.max_fft_size))
         out = []
         for _ in range(self.resolutions):
             fft = 2 ** int(torch.randint(lo, hi, (1,), generator=g))
@@ -192,8 +215,9 @@ class MSSRandomLoss(nn.Module):
         self.last_resolutions = self.draw_resolutions()
         total = input.new_zeros(())
         for fft, hop, win, window in self.last_resolutions:
-            term = STFTLoss(fft_size=fft, hop_size=hop, win_length=win, window=window,
-                            w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0)
+            term = STFTLoss(
+                fft_size=fft, hop_size=hop, win_length=win, window=window, w_sc=1.0, w_log_mag=1.0, w_lin_mag=0.0
+            )
             total = total + term(input, target)
         return total / len(self.last_resolutions)
 
@@ -204,8 +228,10 @@ class MSSRandomLoss(nn.Module):
         self.generator.set_state(state["generator_state"])
 
     def extra_repr(self) -> str:
-        return (f"resolutions={self.resolutions}, fft_size in [{self.min_fft_size}, "
-                f"{self.max_fft_size}), hop in [{self.min_hop}, {self.max_hop})·fft")
+        return (
+            f"resolutions={self.resolutions}, fft_size in [{self.min_fft_size}, "
+            f"{self.max_fft_size}), hop in [{self.min_hop}, {self.max_hop})·fft"
+        )
 
 
 class PLoss(nn.Module):
@@ -218,8 +244,9 @@ class PLoss(nn.Module):
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """``input`` = θ̂ (B, U), ``target`` = θ (B, U) → scalar mean squared error."""
         if input.ndim != 2 or input.shape != target.shape:
-            raise ValueError(f"theta_hat and theta must both have shape (B, U); got "
-                             f"{tuple(input.shape)} and {tuple(target.shape)}")
+            raise ValueError(
+                f"theta_hat and theta must both have shape (B, U); got {tuple(input.shape)} and {tuple(target.shape)}"
+            )
         return torch.mean((input - target) ** 2)
 
 
@@ -231,8 +258,7 @@ BASELINE_LOSSES: dict[str, type[nn.Module]] = {
 }
 
 
-def make_baseline_loss(name: str, sample_rate: int, n_samples: int, *,
-                       seed: int = 0) -> nn.Module:
+def make_baseline_loss(name: str, sample_rate: int, n_samples: int, *, seed: int = 0) -> nn.Module:
     """Audio baseline ``loss(x_hat, x)`` by name (see ``BASELINE_LOSSES``).
 
     ``sample_rate`` is validated but the MSS configurations are defined in samples (as published),
@@ -240,8 +266,9 @@ def make_baseline_loss(name: str, sample_rate: int, n_samples: int, *,
     otherwise). The P-loss takes θ, not audio: build it with ``PLoss()``.
     """
     if name not in BASELINE_LOSSES:
-        raise ValueError(f"name must be one of {sorted(BASELINE_LOSSES)} (P-loss takes θ, not "
-                         f"audio: use PLoss()), got {name!r}")
+        raise ValueError(
+            f"name must be one of {sorted(BASELINE_LOSSES)} (P-loss takes θ, not audio: use PLoss()), got {name!r}"
+        )
     check_int("sample_rate", sample_rate, 1)
     check_int("n_samples", n_samples, 4)
     if name == "mss-random":
@@ -249,5 +276,14 @@ def make_baseline_loss(name: str, sample_rate: int, n_samples: int, *,
     return BASELINE_LOSSES[name](n_samples)
 
 
-__all__ = ["BASELINE_LOSSES", "MSSLinearLoss", "MSSLogLinearLoss", "MSSRandomLoss",
-           "MSSRevisitedLoss", "PLoss", "clip_resolutions", "largest_fft_size", "make_baseline_loss"]
+__all__ = [
+    "BASELINE_LOSSES",
+    "MSSLinearLoss",
+    "MSSLogLinearLoss",
+    "MSSRandomLoss",
+    "MSSRevisitedLoss",
+    "PLoss",
+    "clip_resolutions",
+    "largest_fft_size",
+    "make_baseline_loss",
+]

@@ -1,4 +1,5 @@
 """Build the pieces of a run from its ``RunConfig``: synth, encoder, data, loss, optimizer, device."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -30,20 +31,40 @@ def resolve_device(cfg: RunConfig) -> torch.device:
 def build_synth(cfg: RunConfig) -> nn.Module:
     s = cfg.synth
     if s.kind == "granular":
-        return GranularSynth(sample_rate=s.sample_rate, n_samples=s.n_samples, n_grains=s.n_grains,
-                             grain_n_samples=s.grain_n_samples, f0_min_hz=s.f0_min_hz, f0_max_hz=s.f0_max_hz)
+        return GranularSynth(
+            sample_rate=s.sample_rate,
+            n_samples=s.n_samples,
+            n_grains=s.n_grains,
+            grain_n_samples=s.grain_n_samples,
+            f0_min_hz=s.f0_min_hz,
+            f0_max_hz=s.f0_max_hz,
+        )
     if s.kind == "chirplet":
-        return ChirpletSynth(ranges=s.chirplet_ranges, sample_rate=s.sample_rate, n_samples=s.n_samples,
-                             f0_hz=s.f0_hz, max_shift=s.max_shift)
+        return ChirpletSynth(
+            ranges=s.chirplet_ranges,
+            sample_rate=s.sample_rate,
+            n_samples=s.n_samples,
+            f0_hz=s.f0_hz,
+            max_shift=s.max_shift,
+        )
     return TR808Synth(sample_rate=s.sample_rate, n_samples=s.n_samples, max_shift=s.max_shift, onset=s.onset)
 
 
 def build_encoder(cfg: RunConfig, n_params: int) -> Spectral2DCNN:
     e = cfg.encoder
-    return Spectral2DCNN(n_params, sample_rate=cfg.synth.sample_rate, n_samples=cfg.synth.n_samples,
-                         channels=e.channels, n_blocks=e.n_blocks, pools=e.pools, latent=e.latent,
-                         dropout=e.dropout, hop_length=e.hop_length, n_octaves=e.n_octaves,
-                         bins_per_octave=e.bins_per_octave)
+    return Spectral2DCNN(
+        n_params,
+        sample_rate=cfg.synth.sample_rate,
+        n_samples=cfg.synth.n_samples,
+        channels=e.channels,
+        n_blocks=e.n_blocks,
+        pools=e.pools,
+        latent=e.latent,
+        dropout=e.dropout,
+        hop_length=e.hop_length,
+        n_octaves=e.n_octaves,
+        bins_per_octave=e.bins_per_octave,
+    )
 
 
 def build_data(cfg: RunConfig, n_params: int) -> ThetaGrid | OneShotData:
@@ -55,10 +76,15 @@ def build_data(cfg: RunConfig, n_params: int) -> ThetaGrid | OneShotData:
         return ThetaGrid(d.grid_size, d.n_seeds_per_theta, n_params)
     if d.source == "oneshot-synthetic":
         target_synth = TR808Synth(sample_rate=s.sample_rate, n_samples=s.n_samples, max_shift=0, onset=s.onset)
-        return OneShotData.synthetic(d.n_examples, d.split_sizes, split_seed=cfg.seed, data_seed=0,
-                                     synth=target_synth)
-    return OneShotData.from_folder(d.oneshot_root, d.split_sizes, split_seed=cfg.seed, cache_dir=d.cache_dir,
-                                   skip_bad=d.skip_bad, **loader_settings(cfg))
+        return OneShotData.synthetic(d.n_examples, d.split_sizes, split_seed=cfg.seed, data_seed=0, synth=target_synth)
+    return OneShotData.from_folder(
+        d.oneshot_root,
+        d.split_sizes,
+        split_seed=cfg.seed,
+        cache_dir=d.cache_dir,
+        skip_bad=d.skip_bad,
+        **loader_settings(cfg),
+    )
 
 
 def expected_split_counts(cfg: RunConfig) -> dict[str, int] | None:
@@ -81,8 +107,7 @@ def expected_split_counts(cfg: RunConfig) -> dict[str, int] | None:
 def loader_settings(cfg: RunConfig) -> dict:
     """The one-shot folder loader's settings of a run (``trainables.oneshot_folder.LOADER_DEFAULTS``)."""
     s = cfg.synth
-    return dict(sample_rate=s.sample_rate, n_samples=s.n_samples, onset=s.onset,
-                max_duration_s=cfg.data.max_duration_s)
+    return dict(sample_rate=s.sample_rate, n_samples=s.n_samples, onset=s.onset, max_duration_s=cfg.data.max_duration_s)
 
 
 def targets(batch, synth: nn.Module, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -105,23 +130,44 @@ def build_perceptual(cfg: RunConfig):
     jtfs = None
     if cfg.eval.jtfs:
         jtfs = build_jtfs_distance(cfg)
-    fad = load_embedding(cfg.eval.fad_embedding, sample_rate=cfg.eval.fad_sample_rate) if cfg.eval.fad_embedding else None
-    return PerceptualMetrics(cfg.synth.sample_rate, cfg.synth.n_samples, mss=True, jtfs=jtfs or False,
-                             fad_embedding=fad, onset="detect")
+    fad = (
+        load_embedding(cfg.eval.fad_embedding, sample_rate=cfg.eval.fad_sample_rate) if cfg.eval.fad_embedding else None
+    )
+    return PerceptualMetrics(
+        cfg.synth.sample_rate, cfg.synth.n_samples, mss=True, jtfs=jtfs or False, fad_embedding=fad, onset="detect"
+    )
 
 
 def build_jtfs_distance(cfg: RunConfig) -> nn.Module:
     """The full-JTFS distance at the run's JTFS settings (an evaluation metric)."""
     j = cfg.jtfs
-    return JTFSLoss(shape=cfg.synth.n_samples, J=j.J, Q1=j.Q1, Q2=j.Q2, J_fr=j.J_fr, Q_fr=j.Q_fr, T=j.T, F=j.F,
-                    use_rho_log1p=j.use_rho_log1p)
+    return JTFSLoss(
+        shape=cfg.synth.n_samples,
+        J=j.J,
+        Q1=j.Q1,
+        Q2=j.Q2,
+        J_fr=j.J_fr,
+        Q_fr=j.Q_fr,
+        T=j.T,
+        F=j.F,
+        use_rho_log1p=j.use_rho_log1p,
+    )
 
 
 def build_loss(cfg: RunConfig, probs=None) -> nn.Module:
     """The training loss ``loss(x_hat, x)`` (``loss(theta_hat, theta)`` for P-loss)."""
     t, j = cfg.train, cfg.jtfs
-    jtfs_args = dict(shape=cfg.synth.n_samples, J=j.J, Q1=j.Q1, Q2=j.Q2, J_fr=j.J_fr, Q_fr=j.Q_fr, T=j.T, F=j.F,
-                     use_rho_log1p=j.use_rho_log1p)
+    jtfs_args = dict(
+        shape=cfg.synth.n_samples,
+        J=j.J,
+        Q1=j.Q1,
+        Q2=j.Q2,
+        J_fr=j.J_fr,
+        Q_fr=j.Q_fr,
+        T=j.T,
+        F=j.F,
+        use_rho_log1p=j.use_rho_log1p,
+    )
     if t.loss == "scrapl":
         return SCRAPLLoss(**jtfs_args, probs=probs, seed=cfg.seed)
     if t.loss == "jtfs":
@@ -135,9 +181,18 @@ def build_optimizer(cfg: RunConfig, params, n_paths: int | None) -> torch.optim.
     """SGD after P-Adam/P-SAGA when either is on, AdamW otherwise (notes §6, §11.6)."""
     t = cfg.train
     if t.pathwise:
-        return PathwiseSGD(params, n_paths=n_paths, lr=t.lr, use_p_adam=t.p_adam, use_p_saga=t.p_saga,
-                           betas=(t.beta1, t.beta2), eps=t.eps, weight_decay=t.weight_decay,
-                           grad_mult=t.grad_mult, variant=t.pathwise_variant)
+        return PathwiseSGD(
+            params,
+            n_paths=n_paths,
+            lr=t.lr,
+            use_p_adam=t.p_adam,
+            use_p_saga=t.p_saga,
+            betas=(t.beta1, t.beta2),
+            eps=t.eps,
+            weight_decay=t.weight_decay,
+            grad_mult=t.grad_mult,
+            variant=t.pathwise_variant,
+        )
     return torch.optim.AdamW(params, lr=t.lr, betas=(t.beta1, t.beta2), eps=t.eps, weight_decay=t.weight_decay)
 
 

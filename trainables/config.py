@@ -5,6 +5,7 @@ A config field, its Ray param-space key, its MLflow param and its results column
 ``from_flat`` and ``override`` reject unknown keys and type changes (the nanoGPT property, without
 ``exec``). Every dataclass validates itself at construction and names the offending field.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,8 +38,7 @@ def _int(name: str, value: Any, low: int | None = None, high: int | None = None)
     check_int(name, value, low, high, error=ConfigError, messages=FIELD)
 
 
-def _float(name: str, value: Any, low: float | None = None, *, strict: bool = False,
-           high: float | None = None) -> None:
+def _float(name: str, value: Any, low: float | None = None, *, strict: bool = False, high: float | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         _fail(name, f"expected a finite number, got {value!r}")
     if low is not None and (value <= low if strict else value < low):
@@ -130,9 +130,14 @@ class EncoderConfig:
     def __post_init__(self) -> None:
         _int("encoder.channels", self.channels, 1)
         _int("encoder.n_blocks", self.n_blocks, 1)
-        if (not isinstance(self.pools, tuple) or len(self.pools) != self.n_blocks
-                or not all(isinstance(p, tuple) and len(p) == 2 and all(isinstance(k, int) and k >= 1 for k in p)
-                           for p in self.pools)):
+        if (
+            not isinstance(self.pools, tuple)
+            or len(self.pools) != self.n_blocks
+            or not all(
+                isinstance(p, tuple) and len(p) == 2 and all(isinstance(k, int) and k >= 1 for k in p)
+                for p in self.pools
+            )
+        ):
             _fail("encoder.pools", f"expected {self.n_blocks} (freq, time) pairs of positive ints, got {self.pools!r}")
         _int("encoder.latent", self.latent, 2)
         _float("encoder.dropout", self.dropout, 0.0, high=0.99)
@@ -184,8 +189,10 @@ class DataConfig:
             _fail("data.oneshot_root", "required by data.source='oneshot-folder' (a folder of audio one-shots)")
         if self.source == "oneshot-synthetic":
             if not is_fractional(sizes) and sum(sizes) > self.n_examples:
-                _fail("data.split_sizes", f"{self.split_sizes} needs {sum(sizes)} examples, "
-                      f"data.n_examples is {self.n_examples}")
+                _fail(
+                    "data.split_sizes",
+                    f"{self.split_sizes} needs {sum(sizes)} examples, data.n_examples is {self.n_examples}",
+                )
             try:
                 split_counts(self.n_examples, sizes, what="synthetic examples")
             except SplitSizeError as err:
@@ -323,16 +330,22 @@ class RunConfig:
 
         grid = self.data.source == "grid"
         if grid != (self.synth.kind in ("granular", "chirplet")):
-            _fail("data.source", f"synth.kind={self.synth.kind!r} needs "
-                  f"{'data.source=grid' if not grid else 'a oneshot-* data.source'}, got {self.data.source!r}")
+            _fail(
+                "data.source",
+                f"synth.kind={self.synth.kind!r} needs "
+                f"{'data.source=grid' if not grid else 'a oneshot-* data.source'}, got {self.data.source!r}",
+            )
         if grid:
             sizes = ThetaGrid(self.data.grid_size, self.data.n_seeds_per_theta).split_sizes()
         else:  # None for fractions of a folder: checked when the folder is loaded
             sizes = self.data.known_split_counts()
         smallest = min(sizes, key=sizes.get) if sizes else None
         if smallest is not None and self.data.batch_size > sizes[smallest]:
-            _fail("data.batch_size", f"{self.data.batch_size} is larger than the {smallest} split "
-                  f"({sizes[smallest]} examples; splits {sizes})")
+            _fail(
+                "data.batch_size",
+                f"{self.data.batch_size} is larger than the {smallest} split "
+                f"({sizes[smallest]} examples; splits {sizes})",
+            )
         if not self.has_theta:
             if self.train.loss == "p-loss":
                 _fail("train.loss", "p-loss needs the true θ, which recordings (data.source='oneshot-folder') lack")

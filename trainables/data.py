@@ -7,6 +7,7 @@ any global step knows exactly which batch comes next without saved loader state:
     epoch, b = divmod(step, split.n_batches(batch_size))
     theta, seed = split.train_batch(batch_size, run_seed, epoch, b)
 """
+
 from __future__ import annotations
 
 import itertools
@@ -67,8 +68,9 @@ def draw_seed_hat(generator: torch.Generator, batch_size: int) -> Tensor:
     if not isinstance(generator, torch.Generator):
         raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     check_int("batch_size", batch_size, 1)
-    return torch.randint(SEED_HAT_LOW, SEED_HAT_HIGH, (batch_size,), generator=generator,
-                         dtype=torch.long, device=generator.device)
+    return torch.randint(
+        SEED_HAT_LOW, SEED_HAT_HIGH, (batch_size,), generator=generator, dtype=torch.long, device=generator.device
+    )
 
 
 class SeededBatches:
@@ -88,8 +90,7 @@ class SeededBatches:
     def _check_batch_size(self, batch_size: int) -> None:
         check_int("batch_size", batch_size, 1)
         if batch_size > len(self):
-            raise ValueError(f"batch_size={batch_size} is larger than the {self.name} split "
-                             f"({len(self)} examples)")
+            raise ValueError(f"batch_size={batch_size} is larger than the {self.name} split ({len(self)} examples)")
 
     def n_batches(self, batch_size: int) -> int:
         """Batches per epoch with ``drop_last`` (paper: 96 train at batch 32; TR-808: 425 // 8 = 53)."""
@@ -101,7 +102,7 @@ class SeededBatches:
         n_batches = self.n_batches(batch_size)
         if isinstance(b, bool) or not isinstance(b, int) or not 0 <= b < n_batches:
             raise ValueError(f"b must be an integer in [0, {n_batches}), got {b!r}")
-        return epoch_order(len(self), seed, epoch)[b * batch_size:(b + 1) * batch_size]
+        return epoch_order(len(self), seed, epoch)[b * batch_size : (b + 1) * batch_size]
 
     def train_batch(self, batch_size: int, seed: int, epoch: int, b: int):
         """Shuffled batch ``b`` of epoch ``epoch`` of run ``seed``."""
@@ -118,7 +119,7 @@ class SeededBatches:
         n_batches = self.n_batches(batch_size)
         order = epoch_order(len(self), seed, epoch)
         for b in range(start, n_batches):
-            yield self.batch(order[b * batch_size:(b + 1) * batch_size])
+            yield self.batch(order[b * batch_size : (b + 1) * batch_size])
 
     def fixed_batches(self, batch_size: int, drop_last: bool | None = None) -> Iterator:
         """Batches in the fixed row order (validation / test); ``drop_last`` defaults to the split's
@@ -171,15 +172,14 @@ class ThetaGrid:
         self.n_params = check_int("n_params", n_params, 1)
         G, S, U = grid_size, n_seeds_per_theta, n_params
         if G**U * S > 2**31:
-            raise ValueError(f"grid_size**n_params * n_seeds_per_theta = {G**U * S} rows is too "
-                             f"many")
+            raise ValueError(f"grid_size**n_params * n_seeds_per_theta = {G**U * S} rows is too many")
         values = torch.arange(1, G + 1, dtype=torch.float64) / (G + 1)
         idx = torch.tensor(list(itertools.product(range(G), repeat=U)), dtype=torch.long)  # (G^U, U)
         weights = G ** torch.arange(U - 1, -1, -1, dtype=torch.long)
-        combo = (idx * weights).sum(-1)                                   # (G^U,) = 0..G^U−1
-        self.combo = combo.repeat_interleave(S)                           # (M,)
-        self.theta = values[idx].float().repeat_interleave(S, dim=0)      # (M, U)
-        self.seed = torch.arange(self.combo.shape[0], dtype=torch.long)   # (M,)
+        combo = (idx * weights).sum(-1)  # (G^U,) = 0..G^U−1
+        self.combo = combo.repeat_interleave(S)  # (M,)
+        self.theta = values[idx].float().repeat_interleave(S, dim=0)  # (M, U)
+        self.seed = torch.arange(self.combo.shape[0], dtype=torch.long)  # (M,)
         self.fold = self.combo % N_FOLDS
 
     def __len__(self) -> int:
@@ -198,5 +198,4 @@ class ThetaGrid:
         return {name: len(self.split(name)) for name in SPLITS}
 
 
-__all__ = ["GridSplit", "ThetaGrid", "draw_seed_hat", "epoch_order", "order_seed",
-           "SEED_HAT_LOW", "SEED_HAT_HIGH"]
+__all__ = ["GridSplit", "ThetaGrid", "draw_seed_hat", "epoch_order", "order_seed", "SEED_HAT_LOW", "SEED_HAT_HIGH"]

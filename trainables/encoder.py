@@ -5,6 +5,7 @@
 dense layer and one sigmoid head per synth parameter. At the paper's granular/chirplet sizes it has
 604,106 parameters in 28 tensors; the TR-808 variant (Table 12) has 724,642.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -57,14 +58,23 @@ class CQTFrontEnd(nn.Module):
             raise ValueError(f"fmin must be a positive number of Hz, got {fmin!r}")
         top = fmin * 2 ** ((self.n_bins - 1) / bins_per_octave)
         if not top < sample_rate / 2:
-            raise ValueError(f"fmin={fmin} Hz puts the top CQT bin at {top:.1f} Hz, above Nyquist "
-                             f"({sample_rate / 2} Hz) for n_octaves={n_octaves}")
+            raise ValueError(
+                f"fmin={fmin} Hz puts the top CQT bin at {top:.1f} Hz, above Nyquist "
+                f"({sample_rate / 2} Hz) for n_octaves={n_octaves}"
+            )
         self.fmin = float(fmin)
         if not eps > 0:
             raise ValueError(f"eps must be positive, got {eps!r}")
         self.eps = float(eps)
-        self.cqt = CQT(sr=sample_rate, hop_length=hop_length, fmin=self.fmin, n_bins=self.n_bins,
-                       bins_per_octave=bins_per_octave, output_format="Magnitude", verbose=False)
+        self.cqt = CQT(
+            sr=sample_rate,
+            hop_length=hop_length,
+            fmin=self.fmin,
+            n_bins=self.n_bins,
+            bins_per_octave=bins_per_octave,
+            output_format="Magnitude",
+            verbose=False,
+        )
         for name, buf in list(self.cqt.named_buffers(recurse=False)):
             self.cqt.register_buffer(name, buf, persistent=False)
         self.requires_grad_(False)
@@ -81,9 +91,11 @@ class CQTFrontEnd(nn.Module):
     def check_n_samples(self, n_samples: int) -> None:
         """``ValueError`` if the reflect padding (kernel_width // 2) is not shorter than the signal."""
         if self.kernel_width // 2 >= n_samples:
-            raise ValueError(f"n_samples={n_samples} is too short for fmin={self.fmin:.3g} Hz: "
-                             f"the CQT reflect-pads by {self.kernel_width // 2} samples; "
-                             f"raise fmin or n_samples")
+            raise ValueError(
+                f"n_samples={n_samples} is too short for fmin={self.fmin:.3g} Hz: "
+                f"the CQT reflect-pads by {self.kernel_width // 2} samples; "
+                f"raise fmin or n_samples"
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         """``x`` (B, 1, N) audio → (B, n_bins, N // hop_length + 1)."""
@@ -136,14 +148,15 @@ class Spectral2DCNN(nn.Module):
         check_int("latent", latent, 1)
         if latent < 2:
             raise ValueError(f"latent must be >= 2 (the heads use latent // 2), got {latent}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (
-                0 <= dropout < 1):
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (0 <= dropout < 1):
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         pools = ((2, 2),) * n_blocks if pools is None else tuple(tuple(p) for p in pools)
         if len(pools) != n_blocks or not all(
-                len(p) == 2 and all(isinstance(k, int) and k >= 1 for k in p) for p in pools):
-            raise ValueError(f"pools must be {n_blocks} (freq, time) pairs of positive integers "
-                             f"(one per block), got {pools!r}")
+            len(p) == 2 and all(isinstance(k, int) and k >= 1 for k in p) for p in pools
+        ):
+            raise ValueError(
+                f"pools must be {n_blocks} (freq, time) pairs of positive integers (one per block), got {pools!r}"
+            )
         self.pools = pools
 
         self.cqt = CQTFrontEnd(sample_rate, hop_length, n_octaves, bins_per_octave, fmin)
@@ -154,35 +167,39 @@ class Spectral2DCNN(nn.Module):
         in_ch = 1
         for k, pool in enumerate(pools):
             self.block_input_sizes.append(size)
-            blocks.append(nn.Sequential(
-                nn.LayerNorm(list(size), elementwise_affine=False),
-                nn.Conv2d(in_ch, channels, kernel_size=3, stride=1, padding="same"),
-                nn.MaxPool2d(pool),
-                nn.PReLU(),
-            ))
+            blocks.append(
+                nn.Sequential(
+                    nn.LayerNorm(list(size), elementwise_affine=False),
+                    nn.Conv2d(in_ch, channels, kernel_size=3, stride=1, padding="same"),
+                    nn.MaxPool2d(pool),
+                    nn.PReLU(),
+                )
+            )
             size = (size[0] // pool[0], size[1] // pool[1])
             if min(size) < 1:
                 raise ValueError(
                     f"pools={pools!r} shrink the {self.block_input_sizes[0][0]}×"
                     f"{self.block_input_sizes[0][1]} CQT to {size[0]}×{size[1]} after block {k}; "
-                    f"use fewer blocks (n_blocks), smaller pools, or a smaller hop_length")
+                    f"use fewer blocks (n_blocks), smaller pools, or a smaller hop_length"
+                )
             in_ch = channels
         self.output_size: tuple[int, int] = size
         self.blocks = nn.Sequential(*blocks)
         self.dense = nn.Sequential(nn.Linear(channels, latent), nn.PReLU(), nn.Dropout(dropout))
         self.heads = nn.ModuleList(
-            nn.Sequential(nn.Linear(latent, latent // 2), nn.PReLU(), nn.Dropout(dropout),
-                          nn.Linear(latent // 2, 1), nn.Sigmoid())
-            for _ in range(n_params))
+            nn.Sequential(
+                nn.Linear(latent, latent // 2), nn.PReLU(), nn.Dropout(dropout), nn.Linear(latent // 2, 1), nn.Sigmoid()
+            )
+            for _ in range(n_params)
+        )
 
     def forward_features(self, U: Tensor) -> Tensor:
         """Log-CQT ``U`` (B, bins, frames) → θ̂ (B, n_params) in (0, 1)."""
         expected = self.block_input_sizes[0]
         if U.ndim != 3 or tuple(U.shape[1:]) != expected:
-            raise ValueError(f"U must have shape (B, {expected[0]}, {expected[1]}), "
-                             f"got {tuple(U.shape)}")
-        h = self.blocks(U.unsqueeze(1))                     # (B, C, bins', frames')
-        h = self.dense(h.mean(dim=(-2, -1)))                # (B, latent)
+            raise ValueError(f"U must have shape (B, {expected[0]}, {expected[1]}), got {tuple(U.shape)}")
+        h = self.blocks(U.unsqueeze(1))  # (B, C, bins', frames')
+        h = self.dense(h.mean(dim=(-2, -1)))  # (B, latent)
         return torch.cat([head(h) for head in self.heads], dim=-1)
 
     def forward(self, x: Tensor) -> Tensor:

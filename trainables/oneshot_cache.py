@@ -17,6 +17,7 @@ that concurrent trials decode once. An entry is written to a temporary folder an
 (atomic), and only when the folder's fingerprint did not change while it was being decoded; entries of
 older fingerprints of the same folder and settings are removed after a new one is written.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,8 +36,15 @@ import scipy
 import soundfile
 import torch
 
-from trainables.oneshot_folder import (LOADER_DEFAULTS, BadFile, OneShotFolder, check_loader_settings,
-                                       check_usable, decode_folder, list_audio_files)
+from trainables.oneshot_folder import (
+    LOADER_DEFAULTS,
+    BadFile,
+    OneShotFolder,
+    check_loader_settings,
+    check_usable,
+    decode_folder,
+    list_audio_files,
+)
 from trainables.oneshot_labels import drum_label
 
 CACHE_VERSION = 1
@@ -66,10 +74,15 @@ def fingerprint(root: str | Path, **settings) -> tuple[str, str]:
         try:
             st = path.stat()
             files.append([path.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns, st.st_ctime_ns])
-        except OSError as exc:   # a dangling link: its name and the error are the fingerprint
+        except OSError as exc:  # a dangling link: its name and the error are the fingerprint
             files.append([path.relative_to(root).as_posix(), type(exc).__name__])
-    family = {"version": CACHE_VERSION, "root": str(root.resolve()), "settings": cfg,
-              "libsndfile": soundfile.__libsndfile_version__, "scipy": scipy.__version__}
+    family = {
+        "version": CACHE_VERSION,
+        "root": str(root.resolve()),
+        "settings": cfg,
+        "libsndfile": soundfile.__libsndfile_version__,
+        "scipy": scipy.__version__,
+    }
     fam = hashlib.sha256(json.dumps(family, sort_keys=True).encode()).hexdigest()
     key = hashlib.sha256(json.dumps([fam, files]).encode()).hexdigest()
     return key[:32], fam[:32]
@@ -99,10 +112,18 @@ def store(cache_dir: str | Path, key: str, folder: OneShotFolder, **settings) ->
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key[:8]}-", dir=cache_dir))
         try:
             np.save(tmp / "audio.npy", folder.audio[:, 0].numpy().astype(np.float32, copy=False))
-            index = {"version": CACHE_VERSION, "key": key, "family": family, "root": str(folder.root),
-                     "names": list(folder.names), "source_rates": list(folder.source_rates),
-                     "formats": list(folder.formats), "durations_s": list(folder.durations_s),
-                     "channels": list(folder.channels), "skipped": [[b.name, b.reason] for b in folder.skipped]}
+            index = {
+                "version": CACHE_VERSION,
+                "key": key,
+                "family": family,
+                "root": str(folder.root),
+                "names": list(folder.names),
+                "source_rates": list(folder.source_rates),
+                "formats": list(folder.formats),
+                "durations_s": list(folder.durations_s),
+                "channels": list(folder.channels),
+                "skipped": [[b.name, b.reason] for b in folder.skipped],
+            }
             (tmp / "index.json").write_text(json.dumps(index))
             try:
                 os.rename(tmp, final)
@@ -129,16 +150,23 @@ def read(cache_dir: str | Path, key: str, root: str | Path) -> OneShotFolder | N
     entry = entry_path(cache_dir, key)
     try:
         index = json.loads((entry / "index.json").read_text())
-        audio = np.load(entry / "audio.npy", mmap_mode="c")   # copy-on-write: writable, pages shared
+        audio = np.load(entry / "audio.npy", mmap_mode="c")  # copy-on-write: writable, pages shared
     except (OSError, ValueError):
         return None
     names = tuple(index.get("names", ()))
     if index.get("key") != key or audio.ndim != 2 or audio.shape[0] != len(names):
         return None
-    return OneShotFolder(Path(root).expanduser(), torch.from_numpy(audio).unsqueeze(1), names,
-                         tuple(drum_label(n) for n in names), tuple(index["source_rates"]),
-                         tuple(index["formats"]), tuple(index["durations_s"]), tuple(index["channels"]),
-                         tuple(BadFile(n, r) for n, r in index["skipped"]))
+    return OneShotFolder(
+        Path(root).expanduser(),
+        torch.from_numpy(audio).unsqueeze(1),
+        names,
+        tuple(drum_label(n) for n in names),
+        tuple(index["source_rates"]),
+        tuple(index["formats"]),
+        tuple(index["durations_s"]),
+        tuple(index["channels"]),
+        tuple(BadFile(n, r) for n, r in index["skipped"]),
+    )
 
 
 @contextlib.contextmanager
@@ -168,9 +196,8 @@ def load_folder(root: str | Path, cache_dir: str | Path, *, skip_bad: bool = Fal
                     folder, stable = decode(root, **settings)
                     if stable is not None and len(folder):
                         store(cache_dir, stable, folder, **settings)
-        except OSError as exc:   # an unwritable cache folder costs time, never the run
-            warnings.warn(f"data.cache_dir {str(cache_dir)!r} is not usable ({exc}); decoding in memory",
-                          stacklevel=2)
+        except OSError as exc:  # an unwritable cache folder costs time, never the run
+            warnings.warn(f"data.cache_dir {str(cache_dir)!r} is not usable ({exc}); decoding in memory", stacklevel=2)
             folder, _ = decode(root, **settings)
     check_usable(folder, skip_bad)
     return folder

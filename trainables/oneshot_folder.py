@@ -13,6 +13,7 @@ silent or non-finite, or recorded below ``min_sample_rate``; a length cap (``max
 explicit opt-in. Several separated hits in one file (a loop) are not detected: no test of that is
 reliable across real libraries, so set ``max_duration_s`` when a folder may hold loops.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,15 @@ from trainables.audio_io import AudioReadError, is_audio_name, read_audio, resam
 from trainables.core.checks import check_int, check_positive
 from trainables.oneshot_labels import drum_label, label_counts
 
-LOADER_DEFAULTS = dict(sample_rate=44100, n_samples=44100, onset=2048, onset_threshold=0.1, peak=0.5,
-                       max_duration_s=None, min_sample_rate=16000)
+LOADER_DEFAULTS = dict(
+    sample_rate=44100,
+    n_samples=44100,
+    onset=2048,
+    onset_threshold=0.1,
+    peak=0.5,
+    max_duration_s=None,
+    min_sample_rate=16000,
+)
 """``load_oneshot_folder``'s decoding settings and their defaults (they key the decode cache)."""
 
 
@@ -50,7 +58,7 @@ def detect_onset(x: Tensor, threshold: float = 0.1) -> Tensor:
     mag = x.detach().abs()
     peak = mag.amax(dim=-1, keepdim=True)
     above = (mag >= threshold * peak) & (peak > 0)
-    return torch.argmax(above.to(torch.uint8), dim=-1).long()      # first True (0 when none)
+    return torch.argmax(above.to(torch.uint8), dim=-1).long()  # first True (0 when none)
 
 
 @dataclass(frozen=True)
@@ -103,8 +111,9 @@ def list_audio_files(root: str | Path) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
-def prepare_oneshot(audio: np.ndarray, rate: int, *, sample_rate: int, n_samples: int, onset: int,
-                    onset_threshold: float, peak: float) -> np.ndarray:
+def prepare_oneshot(
+    audio: np.ndarray, rate: int, *, sample_rate: int, n_samples: int, onset: int, onset_threshold: float, peak: float
+) -> np.ndarray:
     """One recording → the model's input: (channels, frames) at ``rate`` → (n_samples,) float32.
 
     Steps: mono (mean of the channels) → resample to ``sample_rate`` → onset ``o`` by ``detect_onset``
@@ -120,27 +129,37 @@ def prepare_oneshot(audio: np.ndarray, rate: int, *, sample_rate: int, n_samples
         raise BadAudio("silent (every sample is zero)")
     mono = resample(mono, rate, sample_rate)
     mag = np.abs(mono)
-    o = int(np.argmax(mag >= onset_threshold * mag.max()))     # detect_onset's rule, in NumPy
+    o = int(np.argmax(mag >= onset_threshold * mag.max()))  # detect_onset's rule, in NumPy
     out = np.zeros(n_samples, dtype=np.float64)
-    start = o - onset                         # source index of output sample 0
+    start = o - onset  # source index of output sample 0
     src_lo, dst_lo = max(start, 0), max(-start, 0)
     count = min(mono.size - src_lo, n_samples - dst_lo)
-    out[dst_lo:dst_lo + count] = mono[src_lo:src_lo + count]
+    out[dst_lo : dst_lo + count] = mono[src_lo : src_lo + count]
     top = np.abs(out).max()
     if top == 0:
         raise BadAudio("silent after alignment")
     return (out * (peak / top)).astype(np.float32)
 
 
-def check_loader_settings(sample_rate: int, n_samples: int, onset: int, onset_threshold: float, peak: float,
-                          max_duration_s: float | None, min_sample_rate: int) -> None:
+def check_loader_settings(
+    sample_rate: int,
+    n_samples: int,
+    onset: int,
+    onset_threshold: float,
+    peak: float,
+    max_duration_s: float | None,
+    min_sample_rate: int,
+) -> None:
     """``ValueError`` naming the first invalid decoding setting."""
     check_int("sample_rate", sample_rate, 1)
     check_int("n_samples", n_samples, 1)
     if isinstance(onset, bool) or not isinstance(onset, int) or not 0 <= onset < n_samples:
         raise ValueError(f"onset must be an integer in [0, n_samples={n_samples}), got {onset!r}")
-    if isinstance(onset_threshold, bool) or not isinstance(onset_threshold, (int, float)) or not (
-            0 < onset_threshold <= 1):
+    if (
+        isinstance(onset_threshold, bool)
+        or not isinstance(onset_threshold, (int, float))
+        or not (0 < onset_threshold <= 1)
+    ):
         raise ValueError(f"onset_threshold must be in (0, 1], got {onset_threshold!r}")
     check_positive("peak", peak)
     if max_duration_s is not None:
@@ -148,8 +167,17 @@ def check_loader_settings(sample_rate: int, n_samples: int, onset: int, onset_th
     check_int("min_sample_rate", min_sample_rate, 1)
 
 
-def decode_file(path: Path, *, sample_rate: int, n_samples: int, onset: int, onset_threshold: float, peak: float,
-                max_duration_s: float | None, min_sample_rate: int) -> tuple[np.ndarray, dict]:
+def decode_file(
+    path: Path,
+    *,
+    sample_rate: int,
+    n_samples: int,
+    onset: int,
+    onset_threshold: float,
+    peak: float,
+    max_duration_s: float | None,
+    min_sample_rate: int,
+) -> tuple[np.ndarray, dict]:
     """One file → ((n_samples,) float32, {"rate", "format", "duration_s", "channels"}); ``BadAudio`` with
     the reason when it cannot be used."""
     try:
@@ -163,8 +191,15 @@ def decode_file(path: Path, *, sample_rate: int, n_samples: int, onset: int, ons
     duration = a.frames / a.rate
     if max_duration_s is not None and duration > max_duration_s:
         raise BadAudio(f"too long: {duration:.2f} s > data.max_duration_s = {max_duration_s:g} s")
-    y = prepare_oneshot(a.samples, a.rate, sample_rate=sample_rate, n_samples=n_samples, onset=onset,
-                        onset_threshold=onset_threshold, peak=peak)
+    y = prepare_oneshot(
+        a.samples,
+        a.rate,
+        sample_rate=sample_rate,
+        n_samples=n_samples,
+        onset=onset,
+        onset_threshold=onset_threshold,
+        peak=peak,
+    )
     return y, {"rate": a.rate, "format": f"{a.format}/{a.subtype}", "duration_s": duration, "channels": a.channels}
 
 
@@ -211,8 +246,9 @@ def decode_folder(root: str | Path, **settings) -> OneShotFolder:
         raise ValueError(f"root {str(root)!r} is not a directory")
     files = list_audio_files(root)
     if not files:
-        raise ValueError(f"root {str(root)!r} holds no audio file (searched recursively for .wav, .flac, "
-                         f".aiff, .ogg, .mp3, ...)")
+        raise ValueError(
+            f"root {str(root)!r} holds no audio file (searched recursively for .wav, .flac, .aiff, .ogg, .mp3, ...)"
+        )
     audio, names, info, bad = [], [], [], []
     for path in files:
         name = path.relative_to(root).as_posix()
@@ -225,10 +261,17 @@ def decode_folder(root: str | Path, **settings) -> OneShotFolder:
         names.append(name)
         info.append(meta)
     stacked = np.stack(audio) if audio else np.zeros((0, cfg["n_samples"]), dtype=np.float32)
-    return OneShotFolder(root, torch.from_numpy(stacked).unsqueeze(1), tuple(names),
-                         tuple(drum_label(n) for n in names),
-                         tuple(m["rate"] for m in info), tuple(m["format"] for m in info),
-                         tuple(m["duration_s"] for m in info), tuple(m["channels"] for m in info), tuple(bad))
+    return OneShotFolder(
+        root,
+        torch.from_numpy(stacked).unsqueeze(1),
+        tuple(names),
+        tuple(drum_label(n) for n in names),
+        tuple(m["rate"] for m in info),
+        tuple(m["format"] for m in info),
+        tuple(m["duration_s"] for m in info),
+        tuple(m["channels"] for m in info),
+        tuple(bad),
+    )
 
 
 def check_usable(folder: OneShotFolder, skip_bad: bool) -> None:
@@ -237,8 +280,9 @@ def check_usable(folder: OneShotFolder, skip_bad: bool) -> None:
     bad, root = folder.skipped, str(folder.root)
     listing = "\n".join(f"  - {b}" for b in bad)
     if bad and not skip_bad:
-        raise ValueError(f"{len(bad)} bad file(s) under {root!r} (set data.skip_bad=true to leave them "
-                         f"out):\n{listing}")
+        raise ValueError(
+            f"{len(bad)} bad file(s) under {root!r} (set data.skip_bad=true to leave them out):\n{listing}"
+        )
     if len(folder) == 0:
         raise ValueError(f"no usable audio file under {root!r}: all {len(bad)} were bad:\n{listing}")
 
@@ -253,22 +297,39 @@ def describe_folder(folder: OneShotFolder, sample_rate: int | None = None, n_sam
         lines.append("  formats:  " + ", ".join(f"{k} {v}" for k, v in sorted(fmts.items(), key=lambda kv: -kv[1])))
         rates = Counter(folder.source_rates)
         resampled = sum(v for r, v in rates.items() if sample_rate is not None and r != sample_rate)
-        lines.append("  rates:    " + ", ".join(f"{r} Hz {v}" for r, v in sorted(rates.items()))
-                     + (f" ({resampled} resampled to {sample_rate} Hz)" if resampled else ""))
+        lines.append(
+            "  rates:    "
+            + ", ".join(f"{r} Hz {v}" for r, v in sorted(rates.items()))
+            + (f" ({resampled} resampled to {sample_rate} Hz)" if resampled else "")
+        )
         multi = sum(1 for c in folder.channels if c > 1)
         if multi:
             lines.append(f"  channels: {multi} file(s) with 2 or more channels mixed to mono")
         if sample_rate and n_samples:
             window = n_samples / sample_rate
             longer = sum(1 for d in folder.durations_s if d > window)
-            lines.append(f"  lengths:  {min(folder.durations_s):.2f}-{max(folder.durations_s):.2f} s; "
-                         f"{longer} longer than the {window:g}-s window (tails cut after onset alignment)")
+            lines.append(
+                f"  lengths:  {min(folder.durations_s):.2f}-{max(folder.durations_s):.2f} s; "
+                f"{longer} longer than the {window:g}-s window (tails cut after onset alignment)"
+            )
         lines.append("  labels:   " + ", ".join(f"{k} {v}" for k, v in label_counts(folder.labels).items()))
     for b in folder.skipped:
         lines.append(f"  left out: {b}")
     return "\n".join(lines)
 
 
-__all__ = ["BadAudio", "BadFile", "LOADER_DEFAULTS", "OneShotFolder", "check_loader_settings", "check_usable",
-           "decode_file", "decode_folder", "describe_folder", "detect_onset", "list_audio_files", "load_oneshot_folder",
-           "prepare_oneshot"]
+__all__ = [
+    "BadAudio",
+    "BadFile",
+    "LOADER_DEFAULTS",
+    "OneShotFolder",
+    "check_loader_settings",
+    "check_usable",
+    "decode_file",
+    "decode_folder",
+    "describe_folder",
+    "detect_onset",
+    "list_audio_files",
+    "load_oneshot_folder",
+    "prepare_oneshot",
+]

@@ -11,6 +11,7 @@ The paper's four types (``DRUM_TYPES``, Table 12) come first; a few other common
 their own label (``OTHER_TYPES``) rather than being forced into one of the four. Labels only describe the
 data (the printed summary, ``OneShotBatch.labels``): training does not use them.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,14 +29,46 @@ _KEYWORDS = {
     "bass_drum": ("bd", "kick", "kickdrum", "bassdrum", "bass", "kik", "kck"),
     "snare": ("sd", "sn", "snare", "snaredrum", "snr"),
     "tom": ("tom", "lt", "mt", "ht", "lowtom", "midtom", "hitom", "hightom", "floortom", "ft"),
-    "hi_hat": ("hh", "hat", "hihat", "hithat", "ch", "oh", "chh", "ohh", "phh", "closedhat", "openhat",
-               "closedhihat", "openhihat", "pedalhihat", "closehihat"),
+    "hi_hat": (
+        "hh",
+        "hat",
+        "hihat",
+        "hithat",
+        "ch",
+        "oh",
+        "chh",
+        "ohh",
+        "phh",
+        "closedhat",
+        "openhat",
+        "closedhihat",
+        "openhihat",
+        "pedalhihat",
+        "closehihat",
+    ),
     "cymbal": ("cymbal", "cym", "cy", "crash", "ride", "china", "splash", "cc", "rc"),
     "clap": ("clap", "handclap"),
     "rim": ("rim", "rimshot", "rs", "sidestick", "stick"),
     "cowbell": ("cowbell", "cb"),
-    "percussion": ("perc", "percussion", "conga", "bongo", "clave", "shaker", "tambourine", "tamb", "agogo",
-                   "djembe", "cajon", "maraca", "maracas", "guiro", "cabasa", "woodblock", "triangle"),
+    "percussion": (
+        "perc",
+        "percussion",
+        "conga",
+        "bongo",
+        "clave",
+        "shaker",
+        "tambourine",
+        "tamb",
+        "agogo",
+        "djembe",
+        "cajon",
+        "maraca",
+        "maracas",
+        "guiro",
+        "cabasa",
+        "woodblock",
+        "triangle",
+    ),
 }
 _KEYWORD_TO_LABEL = {k: label for label, keys in _KEYWORDS.items() for k in keys}
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -79,8 +112,12 @@ def label_counts(labels: Iterable[str | None]) -> dict[str, int]:
     """Files per label: the paper's four types first, then the other known types, then any other label
     alphabetically, unlabelled files last under ``"(unlabelled)"``; labels without files are left out."""
     counts = Counter("(unlabelled)" if lab is None else lab for lab in labels)
-    order = [*DRUM_TYPES, *OTHER_TYPES, *sorted(set(counts) - set(DRUM_TYPES) - set(OTHER_TYPES) - {"(unlabelled)"}),
-             "(unlabelled)"]
+    order = [
+        *DRUM_TYPES,
+        *OTHER_TYPES,
+        *sorted(set(counts) - set(DRUM_TYPES) - set(OTHER_TYPES) - {"(unlabelled)"}),
+        "(unlabelled)",
+    ]
     return {lab: counts[lab] for lab in order if counts.get(lab)}
 
 

@@ -20,6 +20,7 @@ batches whose order is a pure function of (run seed, epoch), through ``trainable
     batch = train.batch_at_step(batch_size, run_seed, step)     # OneShotBatch
     batch.audio (B, 1, N)    batch.theta (B, 14) or None
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,17 +34,24 @@ from trainables.audio_io import resample
 from trainables.core.checks import check_int
 from trainables.data import SeededBatches, order_seed
 from trainables.oneshot_cache import load_folder
-from trainables.oneshot_folder import (BadFile, OneShotFolder, detect_onset, list_audio_files,
-                                       load_oneshot_folder, prepare_oneshot)
+from trainables.oneshot_folder import (
+    BadFile,
+    OneShotFolder,
+    detect_onset,
+    list_audio_files,
+    load_oneshot_folder,
+    prepare_oneshot,
+)
 from trainables.oneshot_labels import DRUM_TYPES, drum_label
 from trainables.split_sizes import PAPER_SPLIT, SPLITS, split_counts
 
-_SPLIT_STREAM = 1 << 41     # order_seed stream of the split permutation (epochs use < 2**40)
-_THETA_STREAM = 1 << 42     # order_seed stream of the synthetic θ draws
+_SPLIT_STREAM = 1 << 41  # order_seed stream of the split permutation (epochs use < 2**40)
+_THETA_STREAM = 1 << 42  # order_seed stream of the synthetic θ draws
 
 
-def split_indices(n: int, sizes: Sequence[int] | Sequence[float], seed: int, *,
-                  what: str = "examples") -> dict[str, Tensor]:
+def split_indices(
+    n: int, sizes: Sequence[int] | Sequence[float], seed: int, *, what: str = "examples"
+) -> dict[str, Tensor]:
     """Deterministic disjoint split of ``range(n)``: {"train", "val", "test"} → sorted LongTensor.
 
     A permutation drawn by a private generator seeded with ``order_seed(seed, 2**41)`` (a stream
@@ -56,7 +64,7 @@ def split_indices(n: int, sizes: Sequence[int] | Sequence[float], seed: int, *,
     perm = torch.randperm(n, generator=g)
     out, start = {}, 0
     for name in SPLITS:
-        out[name] = perm[start:start + counts[name]].sort().values
+        out[name] = perm[start : start + counts[name]].sort().values
         start += counts[name]
     return out
 
@@ -123,9 +131,14 @@ class OneShotSplit(SeededBatches):
     def batch(self, rows: Tensor) -> OneShotBatch:
         rows = torch.as_tensor(rows, dtype=torch.long)
         r = rows.tolist()
-        return OneShotBatch(self.target_audio(rows),
-                            None if self.theta is None else self.theta[rows], self.seed[rows], rows,
-                            tuple(self.names[i] for i in r), tuple(self.labels[i] for i in r))
+        return OneShotBatch(
+            self.target_audio(rows),
+            None if self.theta is None else self.theta[rows],
+            self.seed[rows],
+            rows,
+            tuple(self.names[i] for i in r),
+            tuple(self.labels[i] for i in r),
+        )
 
 
 class OneShotData:
@@ -136,11 +149,20 @@ class OneShotData:
     ``counts`` (split sizes), ``split_seed``.
     """
 
-    def __init__(self, *, names: Sequence[str], labels: Sequence[str | None], seed: Tensor,
-                 sizes: Sequence[int] | Sequence[float], split_seed: int,
-                 audio: Tensor | None = None, theta: Tensor | None = None,
-                 synth: nn.Module | None = None, skipped: Sequence[BadFile] = (),
-                 what: str = "examples") -> None:
+    def __init__(
+        self,
+        *,
+        names: Sequence[str],
+        labels: Sequence[str | None],
+        seed: Tensor,
+        sizes: Sequence[int] | Sequence[float],
+        split_seed: int,
+        audio: Tensor | None = None,
+        theta: Tensor | None = None,
+        synth: nn.Module | None = None,
+        skipped: Sequence[BadFile] = (),
+        what: str = "examples",
+    ) -> None:
         if (audio is None) == (synth is None):
             raise ValueError("give exactly one of audio (recordings) or synth (synthetic targets)")
         if synth is not None and theta is None:
@@ -161,9 +183,15 @@ class OneShotData:
         return self.theta is not None
 
     @classmethod
-    def from_folder(cls, root: str | Path, sizes: Sequence[int] | Sequence[float] = PAPER_SPLIT,
-                    split_seed: int = 0, *, cache_dir: str | Path | None = None,
-                    **loader_kwargs) -> "OneShotData":
+    def from_folder(
+        cls,
+        root: str | Path,
+        sizes: Sequence[int] | Sequence[float] = PAPER_SPLIT,
+        split_seed: int = 0,
+        *,
+        cache_dir: str | Path | None = None,
+        **loader_kwargs,
+    ) -> "OneShotData":
         """Recordings under ``root`` (``load_oneshot_folder(root, **loader_kwargs)``, e.g.
         ``skip_bad=True``), split by ``split_seed``; with ``cache_dir`` through the decode cache
         (``trainables.oneshot_cache.load_folder``: decoded once, memory-mapped). Too few usable files
@@ -175,17 +203,30 @@ class OneShotData:
         return cls.from_loaded(folder, sizes, split_seed)
 
     @classmethod
-    def from_loaded(cls, folder: OneShotFolder, sizes: Sequence[int] | Sequence[float] = PAPER_SPLIT,
-                    split_seed: int = 0) -> "OneShotData":
+    def from_loaded(
+        cls, folder: OneShotFolder, sizes: Sequence[int] | Sequence[float] = PAPER_SPLIT, split_seed: int = 0
+    ) -> "OneShotData":
         """A dataset over an already loaded ``OneShotFolder``, split by ``split_seed``."""
-        return cls(names=folder.names, labels=folder.labels, seed=torch.arange(len(folder)),
-                   sizes=sizes, split_seed=split_seed, audio=folder.audio, skipped=folder.skipped,
-                   what=f"usable audio files under {str(folder.root)!r}")
+        return cls(
+            names=folder.names,
+            labels=folder.labels,
+            seed=torch.arange(len(folder)),
+            sizes=sizes,
+            split_seed=split_seed,
+            audio=folder.audio,
+            skipped=folder.skipped,
+            what=f"usable audio files under {str(folder.root)!r}",
+        )
 
     @classmethod
-    def synthetic(cls, n_examples: int = 681, sizes: Sequence[int] | Sequence[float] = PAPER_SPLIT,
-                  split_seed: int = 0, data_seed: int = 0, synth: nn.Module | None = None,
-                  ) -> "OneShotData":
+    def synthetic(
+        cls,
+        n_examples: int = 681,
+        sizes: Sequence[int] | Sequence[float] = PAPER_SPLIT,
+        split_seed: int = 0,
+        data_seed: int = 0,
+        synth: nn.Module | None = None,
+    ) -> "OneShotData":
         """``n_examples`` targets ``synth(θ_i, i)`` with ``θ_i ~ U[0, 1]^U`` drawn from a generator
         seeded by ``order_seed(data_seed, 2**42)`` and synth seed ``i`` (row index, disjoint from the
         reconstruction seeds ``trainables.data.SEED_HAT_LOW..``). The default synth is
@@ -202,10 +243,16 @@ class OneShotData:
         n_params = len(synth.theta_names)
         g = torch.Generator(device="cpu").manual_seed(order_seed(data_seed, _THETA_STREAM))
         theta = torch.rand(n_examples, n_params, generator=g)
-        return cls(names=[f"synthetic/{i:05d}" for i in range(n_examples)],
-                   labels=["synthetic"] * n_examples, seed=torch.arange(n_examples),
-                   sizes=sizes, split_seed=split_seed, theta=theta, synth=synth,
-                   what="synthetic examples")
+        return cls(
+            names=[f"synthetic/{i:05d}" for i in range(n_examples)],
+            labels=["synthetic"] * n_examples,
+            seed=torch.arange(n_examples),
+            sizes=sizes,
+            split_seed=split_seed,
+            theta=theta,
+            synth=synth,
+            what="synthetic examples",
+        )
 
     def split(self, name: str) -> OneShotSplit:
         """``"train"``, ``"val"`` or ``"test"``."""
@@ -214,14 +261,36 @@ class OneShotData:
         idx = self._index[name]
         r = idx.tolist()
         return OneShotSplit(
-            name, idx, tuple(self.names[i] for i in r), tuple(self.labels[i] for i in r),
-            self.seed[idx], None if self.theta is None else self.theta[idx], self.audio, self.synth)
+            name,
+            idx,
+            tuple(self.names[i] for i in r),
+            tuple(self.labels[i] for i in r),
+            self.seed[idx],
+            None if self.theta is None else self.theta[idx],
+            self.audio,
+            self.synth,
+        )
 
     def split_sizes(self) -> dict[str, int]:
         """{"train": n, "val": n, "test": n} (paper 425 / 128 / 128)."""
         return dict(self.counts)
 
 
-__all__ = ["BadFile", "DRUM_TYPES", "OneShotBatch", "OneShotData", "OneShotFolder", "OneShotSplit",
-           "PAPER_SPLIT", "SPLITS", "detect_onset", "drum_label", "list_audio_files",
-           "load_oneshot_folder", "prepare_oneshot", "resample", "split_counts", "split_indices"]
+__all__ = [
+    "BadFile",
+    "DRUM_TYPES",
+    "OneShotBatch",
+    "OneShotData",
+    "OneShotFolder",
+    "OneShotSplit",
+    "PAPER_SPLIT",
+    "SPLITS",
+    "detect_onset",
+    "drum_label",
+    "list_audio_files",
+    "load_oneshot_folder",
+    "prepare_oneshot",
+    "resample",
+    "split_counts",
+    "split_indices",
+]

@@ -3,6 +3,7 @@
 Columns: index ``p``, ``n2``, ``n_fr``, spin, ``j2``, temporal rate in Hz at the preset's sample rate
 and frequential scale in cycles/octave (magnitude; the spin gives its direction). Needed to read θ-IS probabilities.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,15 +38,25 @@ def main(argv: list[str] | None = None) -> int:
     fb = settings.filter_bank
     rows = fb.path_table(sr)
     if args.json:
-        json.dump({"preset": args.preset, "P": fb.n_paths, "sample_rate": sr,
-                   "settings": settings.as_kwargs(), "paths": rows}, sys.stdout)
+        json.dump(
+            {
+                "preset": args.preset,
+                "P": fb.n_paths,
+                "sample_rate": sr,
+                "settings": settings.as_kwargs(),
+                "paths": rows,
+            },
+            sys.stdout,
+        )
         print()
         return 0
     print(f"{args.preset}: P = {fb.n_paths} paths  (sample rate {sr} Hz, {settings.as_kwargs()})")
     print(f"{'p':>4} {'n2':>3} {'n_fr':>4} {'spin':>4} {'j2':>3} {'rate Hz':>10} {'scale c/oct':>11}")
     for r in rows:
-        print(f"{r['index']:>4} {r['n2']:>3} {r['n_fr']:>4} {r['spin']:>4} {r['j2']:>3} "
-              f"{r['rate_hz']:>10.3f} {r['scale_cyc_per_oct']:>11.3f}")
+        print(
+            f"{r['index']:>4} {r['n2']:>3} {r['n_fr']:>4} {r['spin']:>4} {r['j2']:>3} "
+            f"{r['rate_hz']:>10.3f} {r['scale_cyc_per_oct']:>11.3f}"
+        )
     print(f"P = {fb.n_paths}")
     return 0
 

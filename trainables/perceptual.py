@@ -45,6 +45,7 @@ Definitions of the six (the paper and Shier et al. leave these details open; cho
 
 Every distance is 0 for identical inputs and symmetric in (x̂, x).
 """
+
 from __future__ import annotations
 
 import math
@@ -68,18 +69,24 @@ METRICS = ("mss_log_lin", "jtfs", "fad") + TIMBRE_METRICS
 
 
 def _check_pair(x_hat: Tensor, x: Tensor) -> None:
-    if not isinstance(x_hat, Tensor) or not isinstance(x, Tensor) or x_hat.ndim != 3 \
-            or x_hat.shape[1] != 1 or x_hat.shape != x.shape:
-        raise ValueError(f"x_hat and x must both have shape (B, 1, N); got "
-                         f"{tuple(getattr(x_hat, 'shape', ()))} and {tuple(getattr(x, 'shape', ()))}")
+    if (
+        not isinstance(x_hat, Tensor)
+        or not isinstance(x, Tensor)
+        or x_hat.ndim != 3
+        or x_hat.shape[1] != 1
+        or x_hat.shape != x.shape
+    ):
+        raise ValueError(
+            f"x_hat and x must both have shape (B, 1, N); got "
+            f"{tuple(getattr(x_hat, 'shape', ()))} and {tuple(getattr(x, 'shape', ()))}"
+        )
 
 
 # --- timbre features ------------------------------------------------------------------------------
 def a_weighting(freqs_hz: Tensor) -> Tensor:
     """IEC 61672 A-weighting as an amplitude gain (any shape), 1.0 at 1 kHz, 0 at DC."""
     f2 = freqs_hz.double() ** 2
-    ra = (12194.0 ** 2 * f2 ** 2) / ((f2 + 20.6 ** 2) * torch.sqrt((f2 + 107.7 ** 2) * (f2 + 737.9 ** 2))
-                                     * (f2 + 12194.0 ** 2))
+    ra = (12194.0**2 * f2**2) / ((f2 + 20.6**2) * torch.sqrt((f2 + 107.7**2) * (f2 + 737.9**2)) * (f2 + 12194.0**2))
     return ra * 10 ** (2.0 / 20)
 
 
@@ -104,20 +111,29 @@ class TimbreFeatures(nn.Module):
     ``TIMBRE_METRICS``.
     """
 
-    def __init__(self, sample_rate: int = 44100, n_fft: int = 1024, hop: int = 256,
-                 transient_ms: float = 50.0, onset: str | int = "detect",
-                 onset_threshold: float = 0.1, floor_db: float = -80.0) -> None:
+    def __init__(
+        self,
+        sample_rate: int = 44100,
+        n_fft: int = 1024,
+        hop: int = 256,
+        transient_ms: float = 50.0,
+        onset: str | int = "detect",
+        onset_threshold: float = 0.1,
+        floor_db: float = -80.0,
+    ) -> None:
         super().__init__()
         for name, value, low in (("sample_rate", sample_rate, 1), ("n_fft", n_fft, 4), ("hop", hop, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
         if n_fft % 2:
             raise ValueError(f"n_fft must be even, got {n_fft}")
-        if isinstance(transient_ms, bool) or not isinstance(transient_ms, (int, float)) or not (
-                transient_ms > 0 and math.isfinite(transient_ms)):
+        if (
+            isinstance(transient_ms, bool)
+            or not isinstance(transient_ms, (int, float))
+            or not (transient_ms > 0 and math.isfinite(transient_ms))
+        ):
             raise ValueError(f"transient_ms must be a positive number, got {transient_ms!r}")
-        if not (onset == "detect" or (isinstance(onset, int) and not isinstance(onset, bool)
-                                      and onset >= 0)):
+        if not (onset == "detect" or (isinstance(onset, int) and not isinstance(onset, bool) and onset >= 0)):
             raise ValueError(f"onset must be 'detect' or a non-negative sample index, got {onset!r}")
         if not 0 < onset_threshold <= 1:
             raise ValueError(f"onset_threshold must be in (0, 1], got {onset_threshold!r}")
@@ -135,8 +151,9 @@ class TimbreFeatures(nn.Module):
         c[-1] = 1.0
         self.register_buffer("freqs", freqs, persistent=False)
         self.register_buffer("window", window, persistent=False)
-        self.register_buffer("power_weights", c * a_weighting(freqs) ** 2 / (n_fft * window.pow(2).sum()),
-                             persistent=False)
+        self.register_buffer(
+            "power_weights", c * a_weighting(freqs) ** 2 / (n_fft * window.pow(2).sum()), persistent=False
+        )
 
     def onsets(self, x: Tensor) -> Tensor:
         """(B, 1, N) → onset samples (B,) int64."""
@@ -155,11 +172,12 @@ class TimbreFeatures(nn.Module):
         xd = x[:, 0].detach().double()
         # a[m] = x[onset + m − n_fft/2]: frame k (start k·hop) is centred k·hop samples after the onset
         aligned = shift_and_zero(xd, half - self.onsets(x).to(x.device))
-        spec = torch.stft(aligned, self.n_fft, self.hop, window=self.window.to(x.device),
-                          center=False, return_complex=True)                      # (B, K, T)
-        power = spec.real ** 2 + spec.imag ** 2
+        spec = torch.stft(
+            aligned, self.n_fft, self.hop, window=self.window.to(x.device), center=False, return_complex=True
+        )  # (B, K, T)
+        power = spec.real**2 + spec.imag**2
         mag = power.sqrt()
-        ms = (power * self.power_weights.to(x.device).unsqueeze(-1)).sum(1)          # (B, T)
+        ms = (power * self.power_weights.to(x.device).unsqueeze(-1)).sum(1)  # (B, T)
         loudness = 10 * torch.log10(ms.clamp_min(10 ** (self.floor_db / 10)))
         freqs = self.freqs.to(x.device).unsqueeze(-1)
         centroid_hz = (freqs * mag).sum(1) / mag.sum(1).clamp_min(1e-20)
@@ -172,8 +190,10 @@ class TimbreFeatures(nn.Module):
         """Frame centres (T,) → {"transient": bool (T,), "decay": bool (T,)}."""
         transient = centres < self.transient_samples
         if not transient.any() or transient.all():
-            raise ValueError(f"transient_ms={self.transient_ms} leaves no transient or no decay frame "
-                             f"({centres.numel()} frames of hop {self.hop})")
+            raise ValueError(
+                f"transient_ms={self.transient_ms} leaves no transient or no decay frame "
+                f"({centres.numel()} frames of hop {self.hop})"
+            )
         return {"transient": transient, "decay": ~transient}
 
     def forward(self, x_hat: Tensor, x: Tensor) -> dict[str, Tensor]:
@@ -182,7 +202,7 @@ class TimbreFeatures(nn.Module):
         f_hat, centres = self.frames(x_hat)
         f, _ = self.frames(x)
         masks = self.portion_masks(centres)
-        weight = torch.maximum(f["loudness"], f_hat["loudness"]) - self.floor_db     # (B, T) >= 0
+        weight = torch.maximum(f["loudness"], f_hat["loudness"]) - self.floor_db  # (B, T) >= 0
         out = {}
         for portion, mask in masks.items():
             m = mask.to(weight.dtype)
@@ -191,16 +211,14 @@ class TimbreFeatures(nn.Module):
             total = w.sum(-1)
             for name in ("centroid", "flatness"):
                 d = ((f_hat[name] - f[name]).abs() * w).sum(-1)
-                out[f"{portion}_{name}_l1"] = torch.where(total > 0, d / total.clamp_min(1e-12),
-                                                          torch.zeros_like(d))
+                out[f"{portion}_{name}_l1"] = torch.where(total > 0, d / total.clamp_min(1e-12), torch.zeros_like(d))
         return out
 
 
 # --- Fréchet distance -----------------------------------------------------------------------------
 def embedding_statistics(embeddings) -> tuple[np.ndarray, np.ndarray]:
     """Embeddings (n, d) → (mean (d,), covariance (d, d), ddof = 1) in float64; n >= 2."""
-    e = np.asarray(embeddings.detach().cpu() if isinstance(embeddings, Tensor) else embeddings,
-                   dtype=np.float64)
+    e = np.asarray(embeddings.detach().cpu() if isinstance(embeddings, Tensor) else embeddings, dtype=np.float64)
     if e.ndim != 2 or e.shape[0] < 2:
         raise ValueError(f"embeddings must have shape (n >= 2, d), got {e.shape}")
     if not np.all(np.isfinite(e)):
@@ -226,8 +244,10 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     d = mu1.shape[0]
     if mu1.shape != (d,) or mu2.shape != (d,) or s1.shape != (d, d) or s2.shape != (d, d):
-        raise ValueError(f"expected mu1, mu2 of shape (d,) and sigma1, sigma2 of shape (d, d); got "
-                         f"{mu1.shape}, {s1.shape}, {mu2.shape}, {s2.shape}")
+        raise ValueError(
+            f"expected mu1, mu2 of shape (d,) and sigma1, sigma2 of shape (d, d); got "
+            f"{mu1.shape}, {s1.shape}, {mu2.shape}, {s2.shape}"
+        )
     r1 = _psd_sqrt(s1)
     m = r1 @ s2 @ r1
     eig = np.linalg.eigvalsh((m + m.T) / 2)
@@ -259,17 +279,20 @@ class AudioEmbedding:
         if self.sample_rate != self.input_rate:
             from trainables.oneshots import resample
 
-            x = torch.from_numpy(resample(x.detach().cpu().double().numpy(), self.input_rate,
-                                          self.sample_rate)).float()
+            x = torch.from_numpy(resample(x.detach().cpu().double().numpy(), self.input_rate, self.sample_rate)).float()
         e = self.fn(x)
         if not isinstance(e, Tensor) or e.ndim not in (2, 3):
-            raise ValueError(f"the embedding must return (B, D) or (B, T, D), got "
-                             f"{tuple(getattr(e, 'shape', ()))}")
+            raise ValueError(f"the embedding must return (B, D) or (B, T, D), got {tuple(getattr(e, 'shape', ()))}")
         return e.reshape(-1, e.shape[-1]).detach().cpu().double()
 
 
-def load_embedding(source: str | Path | Callable, *, sample_rate: int, input_rate: int = 44100,
-                   factory: Callable[[], nn.Module] | None = None) -> AudioEmbedding:
+def load_embedding(
+    source: str | Path | Callable,
+    *,
+    sample_rate: int,
+    input_rate: int = 44100,
+    factory: Callable[[], nn.Module] | None = None,
+) -> AudioEmbedding:
     """An ``AudioEmbedding`` from a local source (nothing is downloaded):
 
     * a Python callable (e.g. an ``nn.Module``) — used as is;
@@ -291,8 +314,9 @@ def load_embedding(source: str | Path | Callable, *, sample_rate: int, input_rat
         try:
             module = torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:
-            raise ValueError(f"{path}: not a TorchScript file ({exc}); for a state_dict pass "
-                             f"factory=<callable returning the module>") from None
+            raise ValueError(
+                f"{path}: not a TorchScript file ({exc}); for a state_dict pass factory=<callable returning the module>"
+            ) from None
     else:
         module = factory()
         try:
@@ -329,9 +353,16 @@ class PerceptualMetrics:
     the means over every example seen and the FAD of the whole set; ``reset()`` clears.
     """
 
-    def __init__(self, sample_rate: int = 44100, n_samples: int = 44100, *, mss: bool = True,
-                 jtfs: bool | nn.Module | None = False,
-                 fad_embedding: AudioEmbedding | Callable | None = None, **timbre) -> None:
+    def __init__(
+        self,
+        sample_rate: int = 44100,
+        n_samples: int = 44100,
+        *,
+        mss: bool = True,
+        jtfs: bool | nn.Module | None = False,
+        fad_embedding: AudioEmbedding | Callable | None = None,
+        **timbre,
+    ) -> None:
         self.sample_rate, self.n_samples = sample_rate, n_samples
         self.timbre = TimbreFeatures(sample_rate, **timbre)
         self.mss = None
@@ -341,8 +372,9 @@ class PerceptualMetrics:
             self.mss = MSSLogLinearLoss(n_samples)
         if jtfs is True:
             if n_samples != 44100:
-                raise ValueError(f"jtfs=True builds the TR-808 JTFS (N = 44100); for n_samples="
-                                 f"{n_samples} pass a JTFSLoss module")
+                raise ValueError(
+                    f"jtfs=True builds the TR-808 JTFS (N = 44100); for n_samples={n_samples} pass a JTFSLoss module"
+                )
             jtfs = make_tr808_jtfs()
         if jtfs is not None and jtfs is not False and not callable(jtfs):
             raise ValueError(f"jtfs must be False, True or a loss module, got {jtfs!r}")
@@ -355,8 +387,7 @@ class PerceptualMetrics:
     @property
     def names(self) -> tuple[str, ...]:
         """The metrics ``compute()`` returns, in ``METRICS`` order."""
-        on = {"mss_log_lin": self.mss is not None, "jtfs": self.jtfs is not None,
-              "fad": self.fad_embedding is not None}
+        on = {"mss_log_lin": self.mss is not None, "jtfs": self.jtfs is not None, "fad": self.fad_embedding is not None}
         return tuple(m for m in METRICS if on.get(m, True))
 
     def reset(self) -> None:
@@ -371,9 +402,10 @@ class PerceptualMetrics:
         out = {}
         for name, fn in (("mss_log_lin", self.mss), ("jtfs", self.jtfs)):
             if fn is not None:
-                a, b = x_hat.detach().float(), x.detach().float()      # the losses run in float32
-                out[name] = torch.stack([fn(a[i:i + 1], b[i:i + 1]).detach().double().cpu()
-                                         for i in range(x.shape[0])])
+                a, b = x_hat.detach().float(), x.detach().float()  # the losses run in float32
+                out[name] = torch.stack(
+                    [fn(a[i : i + 1], b[i : i + 1]).detach().double().cpu() for i in range(x.shape[0])]
+                )
         out.update({k: v.cpu() for k, v in self.timbre(x_hat, x).items()})
         return {k: out[k] for k in self.names if k in out}
 
@@ -397,6 +429,19 @@ class PerceptualMetrics:
         return {k: out[k] for k in self.names}
 
 
-__all__ = ["AudioEmbedding", "FEATURES", "METRICS", "PORTIONS", "PerceptualMetrics", "TIMBRE_METRICS",
-           "TimbreFeatures", "a_weighting", "embedding_statistics", "frechet_audio_distance",
-           "frechet_distance", "hz_to_mel", "load_embedding", "make_tr808_jtfs"]
+__all__ = [
+    "AudioEmbedding",
+    "FEATURES",
+    "METRICS",
+    "PORTIONS",
+    "PerceptualMetrics",
+    "TIMBRE_METRICS",
+    "TimbreFeatures",
+    "a_weighting",
+    "embedding_statistics",
+    "frechet_audio_distance",
+    "frechet_distance",
+    "hz_to_mel",
+    "load_embedding",
+    "make_tr808_jtfs",
+]

@@ -23,20 +23,27 @@
 
 ``get_preset(name)`` returns a validated ``RunConfig``; arms and seeds are set on top of it.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
 
-from trainables.config import (DataConfig, EncoderConfig, EvalConfig, JTFSConfig, RunConfig, SynthConfig,
-                                TrainConfig)
+from trainables.config import DataConfig, EncoderConfig, EvalConfig, JTFSConfig, RunConfig, SynthConfig, TrainConfig
 from trainables.synths import CHIRPLET_CONFIGS
 
 _PAPER_JTFS = JTFSConfig(J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2)  # T = 4096, F = 8 by default; P = 315
 
 GRANULAR = RunConfig(
     preset="granular",
-    synth=SynthConfig(kind="granular", sample_rate=8192, n_samples=32768, n_grains=64, grain_n_samples=4096,
-                      f0_min_hz=256.0, f0_max_hz=2048.0),
+    synth=SynthConfig(
+        kind="granular",
+        sample_rate=8192,
+        n_samples=32768,
+        n_grains=64,
+        grain_n_samples=4096,
+        f0_min_hz=256.0,
+        f0_max_hz=2048.0,
+    ),
     jtfs=_PAPER_JTFS,
     encoder=EncoderConfig(),
     data=DataConfig(grid_size=32, n_seeds_per_theta=5, batch_size=32),
@@ -46,9 +53,11 @@ GRANULAR = RunConfig(
 
 def _chirplet(ranges: str) -> RunConfig:
     return replace(
-        GRANULAR, preset=f"chirplet-{ranges}",
-        synth=SynthConfig(kind="chirplet", sample_rate=8192, n_samples=32768, chirplet_ranges=ranges,
-                          f0_hz=512.0, max_shift=2048),
+        GRANULAR,
+        preset=f"chirplet-{ranges}",
+        synth=SynthConfig(
+            kind="chirplet", sample_rate=8192, n_samples=32768, chirplet_ranges=ranges, f0_hz=512.0, max_shift=2048
+        ),
         train=TrainConfig(lr=1e-4, epochs=50, theta_is_batches=1, theta_is_batch_size=32),
     )
 
@@ -60,35 +69,70 @@ _SMOKE_DATA = DataConfig(grid_size=8, n_seeds_per_theta=2, batch_size=8)  # 78 /
 
 
 def _smoke(base: RunConfig, synth: SynthConfig, lr: float) -> RunConfig:
-    return replace(base, preset=f"smoke-{base.preset}", synth=synth, jtfs=_SMOKE_JTFS, encoder=_SMOKE_ENCODER,
-                   data=_SMOKE_DATA,
-                   train=TrainConfig(lr=lr, epochs=4, theta_is_batches=1, theta_is_batch_size=4, theta_is_iters=3))
+    return replace(
+        base,
+        preset=f"smoke-{base.preset}",
+        synth=synth,
+        jtfs=_SMOKE_JTFS,
+        encoder=_SMOKE_ENCODER,
+        data=_SMOKE_DATA,
+        train=TrainConfig(lr=lr, epochs=4, theta_is_batches=1, theta_is_batch_size=4, theta_is_iters=3),
+    )
 
 
 PRESETS: dict[str, RunConfig] = {"granular": GRANULAR}
 for _name in CHIRPLET_CONFIGS:
     PRESETS[f"chirplet-{_name}"] = _chirplet(_name)
 PRESETS["smoke-granular"] = _smoke(
-    GRANULAR, SynthConfig(kind="granular", sample_rate=2048, n_samples=4096, n_grains=8, grain_n_samples=512,
-                          f0_min_hz=64.0, f0_max_hz=512.0), lr=1e-3)
+    GRANULAR,
+    SynthConfig(
+        kind="granular",
+        sample_rate=2048,
+        n_samples=4096,
+        n_grains=8,
+        grain_n_samples=512,
+        f0_min_hz=64.0,
+        f0_max_hz=512.0,
+    ),
+    lr=1e-3,
+)
 for _name in CHIRPLET_CONFIGS:
     PRESETS[f"smoke-chirplet-{_name}"] = _smoke(
         PRESETS[f"chirplet-{_name}"],
-        SynthConfig(kind="chirplet", sample_rate=2048, n_samples=4096, chirplet_ranges=_name, f0_hz=256.0,
-                    max_shift=256), lr=1e-3)
+        SynthConfig(
+            kind="chirplet", sample_rate=2048, n_samples=4096, chirplet_ranges=_name, f0_hz=256.0, max_shift=256
+        ),
+        lr=1e-3,
+    )
 
 
 def _tr808(setting: str) -> RunConfig:
     return RunConfig(
         preset=f"tr808-{setting}",
-        synth=SynthConfig(kind="tr808", sample_rate=44100, n_samples=44100, onset=2048,
-                          max_shift=2048 if setting == "meso" else 0),
+        synth=SynthConfig(
+            kind="tr808", sample_rate=44100, n_samples=44100, onset=2048, max_shift=2048 if setting == "meso" else 0
+        ),
         jtfs=JTFSConfig(J=12, Q1=8, Q2=2, J_fr=5, Q_fr=2, T=2048, F=1, use_rho_log1p=True),  # P = 483
-        encoder=EncoderConfig(channels=128, n_blocks=5, pools=((2, 2), (2, 2), (2, 3), (3, 3), (3, 3)),
-                              latent=128, dropout=0.25, hop_length=256, n_octaves=9, bins_per_octave=12),
+        encoder=EncoderConfig(
+            channels=128,
+            n_blocks=5,
+            pools=((2, 2), (2, 2), (2, 3), (3, 3), (3, 3)),
+            latent=128,
+            dropout=0.25,
+            hop_length=256,
+            n_octaves=9,
+            bins_per_octave=12,
+        ),
         data=DataConfig(source="oneshot-synthetic", split_sizes=(425, 128, 128), n_examples=681, batch_size=8),
-        train=TrainConfig(lr=1e-4, lr_schedule="linear", lr_end=1e-5, epochs=50, grad_mult=1.0,
-                          theta_is_batches=1, theta_is_batch_size=16),
+        train=TrainConfig(
+            lr=1e-4,
+            lr_schedule="linear",
+            lr_end=1e-5,
+            epochs=50,
+            grad_mult=1.0,
+            theta_is_batches=1,
+            theta_is_batch_size=16,
+        ),
         eval=EvalConfig(perceptual=True),
     )
 
@@ -96,13 +140,15 @@ def _tr808(setting: str) -> RunConfig:
 def _smoke_tr808(setting: str, name: str) -> RunConfig:
     return RunConfig(
         preset=name,
-        synth=SynthConfig(kind="tr808", sample_rate=8192, n_samples=8192, onset=256,
-                          max_shift=256 if setting == "meso" else 0),
+        synth=SynthConfig(
+            kind="tr808", sample_rate=8192, n_samples=8192, onset=256, max_shift=256 if setting == "meso" else 0
+        ),
         jtfs=JTFSConfig(J=8, Q1=4, Q2=1, J_fr=2, Q_fr=1, use_rho_log1p=True),  # N = 8192: P = 42
         encoder=EncoderConfig(channels=8, latent=8, hop_length=64, dropout=0.25),
         data=DataConfig(source="oneshot-synthetic", split_sizes=(32, 8, 8), n_examples=48, batch_size=8),
-        train=TrainConfig(lr=1e-3, epochs=3, grad_mult=1.0, theta_is_batches=1, theta_is_batch_size=4,
-                          theta_is_iters=3),
+        train=TrainConfig(
+            lr=1e-3, epochs=3, grad_mult=1.0, theta_is_batches=1, theta_is_batch_size=4, theta_is_iters=3
+        ),
         eval=EvalConfig(perceptual=True, jtfs=True),
     )
 
@@ -116,11 +162,14 @@ PRESETS["smoke-tr808-micro"] = _smoke_tr808("micro", "smoke-tr808-micro")
 _MINI_JTFS = JTFSConfig(J=9, Q1=4, Q2=1, J_fr=2, Q_fr=1)  # N = 4096: P = 49
 for _name, _smoke_cfg in list(PRESETS.items()):
     if _name.startswith("smoke-") and _smoke_cfg.data.source == "grid":
-        PRESETS["mini-" + _name[len("smoke-"):]] = replace(
-            _smoke_cfg, preset="mini-" + _name[len("smoke-"):], jtfs=_MINI_JTFS,
+        PRESETS["mini-" + _name[len("smoke-") :]] = replace(
+            _smoke_cfg,
+            preset="mini-" + _name[len("smoke-") :],
+            jtfs=_MINI_JTFS,
             encoder=EncoderConfig(channels=16, latent=16, hop_length=64),
             data=DataConfig(grid_size=16, n_seeds_per_theta=2, batch_size=16),
-            train=replace(_smoke_cfg.train, epochs=40, theta_is_batch_size=16, theta_is_iters=20))
+            train=replace(_smoke_cfg.train, epochs=40, theta_is_batch_size=16, theta_is_iters=20),
+        )
 
 
 def get_preset(name: str) -> RunConfig:

@@ -10,6 +10,7 @@ Pure arithmetic (standard library only: ``trainables.config`` validates ``data.s
 
 ``SplitSizeError`` (a ``ValueError``) names the field: ``data.split_sizes: ...``.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,10 @@ def check_sizes(sizes: object) -> tuple[int, ...] | tuple[float, ...]:
     """``sizes`` validated without knowing the number of examples: three positive integers, or three
     fractions in (0, 1) that sum to 1. Returns them as a tuple; ``SplitSizeError`` otherwise."""
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) != 3:
-        _fail(f"expected three sizes (train, val, test): counts such as [425, 128, 128] or fractions such as "
-              f"[0.6, 0.2, 0.2], got {sizes!r}")
+        _fail(
+            f"expected three sizes (train, val, test): counts such as [425, 128, 128] or fractions such as "
+            f"[0.6, 0.2, 0.2], got {sizes!r}"
+        )
     if any(isinstance(s, bool) or not isinstance(s, (int, float)) for s in sizes):
         _fail(f"expected numbers, got {tuple(sizes)!r}")
     if all(isinstance(s, int) for s in sizes):
@@ -49,8 +52,10 @@ def check_sizes(sizes: object) -> tuple[int, ...] | tuple[float, ...]:
         return tuple(sizes)
     f = tuple(float(s) for s in sizes)
     if not all(math.isfinite(s) and 0 < s < 1 for s in f):
-        _fail(f"fractions must each lie strictly between 0 and 1 (no split may be empty), got {tuple(sizes)}; "
-              "counts are whole numbers")
+        _fail(
+            f"fractions must each lie strictly between 0 and 1 (no split may be empty), got {tuple(sizes)}; "
+            "counts are whole numbers"
+        )
     if abs(sum(f) - 1) > _SUM_TOLERANCE:
         _fail(f"fractions must sum to 1, got {tuple(sizes)} (sum {sum(f):.6g})")
     return f
@@ -69,14 +74,18 @@ def split_counts(n: int, sizes: Sequence[int | float], *, what: str = "examples"
         counts = dict(zip(SPLITS, sizes))
         total = sum(sizes)
         if total > n:
-            _fail(f"too few {what} for the split: {n} available but train {counts['train']} + val "
-                  f"{counts['val']} + test {counts['test']} = {total} requested")
+            _fail(
+                f"too few {what} for the split: {n} available but train {counts['train']} + val "
+                f"{counts['val']} + test {counts['test']} = {total} requested"
+            )
         return counts
     val, test = (int(math.floor(f * n + 0.5)) for f in sizes[1:])
     counts = {"train": n - val - test, "val": val, "test": test}
     if min(counts.values()) < 1:
-        _fail(f"too few {what} for the split: fractions {tuple(sizes)} of {n} give train {counts['train']}, "
-              f"val {val}, test {test}; every split needs at least 1")
+        _fail(
+            f"too few {what} for the split: fractions {tuple(sizes)} of {n} give train {counts['train']}, "
+            f"val {val}, test {test}; every split needs at least 1"
+        )
     return counts
 
 

@@ -15,6 +15,7 @@ as an uninterrupted one.
 
     python -m trainables.train --preset smoke-granular --loss scrapl --p-adam --p-saga --seed 0
 """
+
 from __future__ import annotations
 
 import argparse
@@ -107,12 +108,17 @@ class Run:
     # --- checkpoint ---------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         state = {
-            "version": STATE_VERSION, "config": to_dict(self.cfg), "step": self.step,
-            "model": self.encoder.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "version": STATE_VERSION,
+            "config": to_dict(self.cfg),
+            "step": self.step,
+            "model": self.encoder.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
             "loss": self.loss.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "seed_hat": self.seed_hat_gen.get_state()},
-            "history": self.history, "best": self.best,
-            "train_loss": [self.train_loss_sum, self.train_loss_count], "elapsed_s": self.elapsed_s,
+            "history": self.history,
+            "best": self.best,
+            "train_loss": [self.train_loss_sum, self.train_loss_count],
+            "elapsed_s": self.elapsed_s,
         }
         if self.device.type == "cuda":
             state["rng"]["cuda"] = torch.cuda.get_rng_state(self.device)
@@ -143,8 +149,9 @@ class Run:
         self.elapsed_s = float(state["elapsed_s"])
 
     # --- one step -----------------------------------------------------------------------------------
-    def _loss(self, x: Tensor, theta: Tensor | None, theta_hat: Tensor, seed_hat: Tensor,
-              path: int | None = None) -> tuple[Tensor, Tensor | None]:
+    def _loss(
+        self, x: Tensor, theta: Tensor | None, theta_hat: Tensor, seed_hat: Tensor, path: int | None = None
+    ) -> tuple[Tensor, Tensor | None]:
         """The training loss of one batch, and the reconstruction ``x̂`` (None for P-loss)."""
         if self.is_ploss:
             return self.loss(theta_hat, theta), None
@@ -186,8 +193,9 @@ class Run:
 
     # --- evaluation -----------------------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, split, with_loss: bool, purpose: int, perceptual=None,
-                 jtfs: torch.nn.Module | None = None) -> dict[str, float]:
+    def evaluate(
+        self, split, with_loss: bool, purpose: int, perceptual=None, jtfs: torch.nn.Module | None = None
+    ) -> dict[str, float]:
         """Over ``split`` in fixed order: θ L1 (total and per parameter) when θ is known; the loss
         (``with_loss``) with reconstruction seeds and SCRAPL paths from a private stream
         (``purpose``); audio metrics of the reconstructions (``perceptual``, ``jtfs``).
@@ -237,17 +245,25 @@ class Run:
         metrics = self.evaluate(self.val_split, with_loss=True, purpose=1_000_000 + self.step, jtfs=self.val_jtfs)
         train_loss = self.train_loss_sum / max(1, self.train_loss_count)
         self.train_loss_sum, self.train_loss_count = 0.0, 0
-        metrics.update({schema.TRAIN_LOSS: train_loss, schema.ELAPSED_S: self.elapsed_s,
-                        "epoch": self.step / self.steps_per_epoch,
-                        "lr": self.optimizer.param_groups[0]["lr"]})
+        metrics.update(
+            {
+                schema.TRAIN_LOSS: train_loss,
+                schema.ELAPSED_S: self.elapsed_s,
+                "epoch": self.step / self.steps_per_epoch,
+                "lr": self.optimizer.param_groups[0]["lr"],
+            }
+        )
         if self.is_scrapl:
             metrics[schema.PATH_ENTROPY] = self.loss.sampler.entropy()
         if not math.isfinite(metrics["val_loss"]):
             raise NonFiniteLossError(self.step, metrics["val_loss"])
         key = self.cfg.train.checkpoint_metric
         if metrics[key] < self.best["metric"]:
-            self.best = {"metric": metrics[key], "step": self.step,
-                         "model": {k: v.detach().cpu().clone() for k, v in self.encoder.state_dict().items()}}
+            self.best = {
+                "metric": metrics[key],
+                "step": self.step,
+                "model": {k: v.detach().cpu().clone() for k, v in self.encoder.state_dict().items()},
+            }
         self.history.append({"step": self.step, **metrics})
         return metrics
 
@@ -259,16 +275,22 @@ class Run:
         metrics = {k: v for k, v in test.items() if k.startswith("test_")}
         if self.has_theta:
             metrics[schema.TEST_THETA_L1] = test[schema.VAL_THETA_L1]
-            metrics.update({schema.per_param(schema.TEST_THETA_L1, n): test[schema.per_param(schema.VAL_THETA_L1, n)]
-                            for n in self.theta_names})
+            metrics.update(
+                {
+                    schema.per_param(schema.TEST_THETA_L1, n): test[schema.per_param(schema.VAL_THETA_L1, n)]
+                    for n in self.theta_names
+                }
+            )
             steps = [h["step"] for h in self.history]
             metrics[schema.VAL_TOTAL_VARIATION] = total_variation([h[schema.VAL_THETA_L1] for h in self.history])
-            for name, key in [(None, schema.VAL_THETA_L1)] + [(n, schema.per_param(schema.VAL_THETA_L1, n))
-                                                               for n in self.theta_names]:
+            for name, key in [(None, schema.VAL_THETA_L1)] + [
+                (n, schema.per_param(schema.VAL_THETA_L1, n)) for n in self.theta_names
+            ]:
                 conv = convergence_step(steps, [h[key] for h in self.history])
                 if conv is not None:
-                    metrics[schema.CONVERGENCE_STEP if name is None else
-                            schema.per_param(schema.CONVERGENCE_STEP, name)] = float(conv)
+                    metrics[
+                        schema.CONVERGENCE_STEP if name is None else schema.per_param(schema.CONVERGENCE_STEP, name)
+                    ] = float(conv)
         metrics[schema.STEPS_PER_SECOND] = self.step / self.elapsed_s if self.elapsed_s > 0 else 0.0
         metrics["best_step"] = float(self.best["step"])
         self.examples = self.render_examples()
@@ -292,8 +314,9 @@ def _flat(cfg: RunConfig) -> dict[str, Any]:
     return flatten(cfg)
 
 
-def train(config: RunConfig, report: Report | None = None, resume_state: dict | None = None, *,
-          probs: Tensor | None = None) -> RunResult:
+def train(
+    config: RunConfig, report: Report | None = None, resume_state: dict | None = None, *, probs: Tensor | None = None
+) -> RunResult:
     """Train one run. ``report(step, metrics, state)`` is called after every validation with the
     validation metrics and a checkpoint, and once at the end with the final metrics and ``state=None``.
 
@@ -311,8 +334,7 @@ def start_run(config: RunConfig, resume_state: dict | None = None, *, probs: Ten
     if cfg.train.theta_is and probs is None:
         from trainables import warmup
 
-        probs = (warmup.load_probs(cfg.train.theta_is_probs) if cfg.train.theta_is_probs
-                 else warmup.compute_probs(cfg))
+        probs = warmup.load_probs(cfg.train.theta_is_probs) if cfg.train.theta_is_probs else warmup.compute_probs(cfg)
     run = Run(cfg, probs if cfg.train.theta_is else None)
     if resume_state is not None:
         run.load_state_dict(resume_state)
@@ -345,8 +367,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     from trainables.presets import get_preset
 
     cfg = get_preset(args.preset)
-    dotted: dict[str, Any] = {"seed": args.seed, "train.loss": args.loss, "train.p_adam": args.p_adam,
-                              "train.p_saga": args.p_saga, "train.theta_is": args.theta_is}
+    dotted: dict[str, Any] = {
+        "seed": args.seed,
+        "train.loss": args.loss,
+        "train.p_adam": args.p_adam,
+        "train.p_saga": args.p_saga,
+        "train.theta_is": args.theta_is,
+    }
     if args.max_steps is not None:
         dotted["train.max_steps"] = args.max_steps
     if args.device:
@@ -393,15 +420,21 @@ def main(argv: list[str] | None = None) -> int:
     def report(step: int, metrics: dict[str, float], state: dict | None) -> None:
         if state is None:
             return
-        line = " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k in
-                        (schema.VAL_THETA_L1, "val_loss", "val_jtfs", schema.TRAIN_LOSS, schema.ELAPSED_S))
+        line = " ".join(
+            f"{k}={v:.4g}"
+            for k, v in metrics.items()
+            if k in (schema.VAL_THETA_L1, "val_loss", "val_jtfs", schema.TRAIN_LOSS, schema.ELAPSED_S)
+        )
         print(f"step {step:>6}  epoch {metrics['epoch']:.2f}  {line}", flush=True)
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
             torch.save(state, args.out / "checkpoint.pt")
 
-    print(f"{cfg.preset}: loss={cfg.train.loss} p_adam={cfg.train.p_adam} p_saga={cfg.train.p_saga} "
-          f"theta_is={cfg.train.theta_is} seed={cfg.seed}", flush=True)
+    print(
+        f"{cfg.preset}: loss={cfg.train.loss} p_adam={cfg.train.p_adam} p_saga={cfg.train.p_saga} "
+        f"theta_is={cfg.train.theta_is} seed={cfg.seed}",
+        flush=True,
+    )
     try:
         run = start_run(cfg, resume)
     except ValueError as err:  # bad input found while building the run (data folder, π file, checkpoint)

@@ -5,6 +5,7 @@ out over disjoint path ranges (Ray tasks) and combines the chunks with ``probs_f
 Paper convention: π is computed once per study and preset (with the encoder of seed 0) and loaded by
 every θ-IS trial.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,14 +41,25 @@ def warmup_inputs(cfg: RunConfig, dtype: torch.dtype = torch.float32):
     loss = build.build_loss(cfg, None).to(device)  # uniform sampler; paths are passed explicitly
     if dtype != torch.float32:
         j = cfg.jtfs
-        loss = SCRAPLLoss(shape=cfg.synth.n_samples, J=j.J, Q1=j.Q1, Q2=j.Q2, J_fr=j.J_fr, Q_fr=j.Q_fr, T=j.T,
-                          F=j.F, use_rho_log1p=j.use_rho_log1p, dtype=dtype).to(device)
+        loss = SCRAPLLoss(
+            shape=cfg.synth.n_samples,
+            J=j.J,
+            Q1=j.Q1,
+            Q2=j.Q2,
+            J_fr=j.J_fr,
+            Q_fr=j.Q_fr,
+            T=j.T,
+            F=j.F,
+            use_rho_log1p=j.use_rho_log1p,
+            dtype=dtype,
+        ).to(device)
         encoder = encoder.to(dtype)
     t = cfg.train
     split = grid.split("train")
     if t.theta_is_batch_size > len(split):
-        raise ValueError(f"train.theta_is_batch_size: {t.theta_is_batch_size} is larger than the train split "
-                         f"({len(split)} examples)")
+        raise ValueError(
+            f"train.theta_is_batch_size: {t.theta_is_batch_size} is larger than the train split ({len(split)} examples)"
+        )
     gen = torch.Generator().manual_seed(order_seed(cfg.seed, (1 << 41)))
     batches = []
     for b, batch in enumerate(split.fixed_batches(t.theta_is_batch_size)):
@@ -62,17 +74,34 @@ def warmup_inputs(cfg: RunConfig, dtype: torch.dtype = torch.float32):
     return encoder, synth, path_loss, batches, loss.n_paths
 
 
-def curvature_chunk(cfg: RunConfig, paths: Sequence[int], theta_dims: Sequence[int] | None = None,
-                    progress: Callable | None = None, method: str = "factored",
-                    dtype: torch.dtype = torch.float32, rebuild_graphs: bool | None = None) -> Tensor:
+def curvature_chunk(
+    cfg: RunConfig,
+    paths: Sequence[int],
+    theta_dims: Sequence[int] | None = None,
+    progress: Callable | None = None,
+    method: str = "factored",
+    dtype: torch.dtype = torch.float32,
+    rebuild_graphs: bool | None = None,
+) -> Tensor:
     """``C[p, u]`` (len(paths), len(theta_dims)) float64 for one chunk of paths (and θ-dimensions).
     ``method``: ``theta_is.curvature``'s (``"factored"``, or the released ``"hvp"``: the same operator);
     ``dtype``: see ``warmup_inputs``; ``rebuild_graphs=False`` keeps every batch's encoder graph between
     power-iteration steps (factored: ~2x fewer encoder passes for ~0.3 GB per granular batch of 32)."""
     encoder, synth, path_loss, batches, n_paths = warmup_inputs(cfg, dtype)
-    return theta_is.curvature(encoder, synth, path_loss, batches, list(paths), theta_dims,
-                              n_iter=cfg.train.theta_is_iters, seed=cfg.seed, n_paths=n_paths, progress=progress,
-                              method=method, rebuild_graphs=rebuild_graphs)
+    return theta_is.curvature(
+        encoder,
+        synth,
+        path_loss,
+        batches,
+        list(paths),
+        theta_dims,
+        n_iter=cfg.train.theta_is_iters,
+        seed=cfg.seed,
+        n_paths=n_paths,
+        progress=progress,
+        method=method,
+        rebuild_graphs=rebuild_graphs,
+    )
 
 
 def n_theta(cfg: RunConfig) -> int:
@@ -119,5 +148,7 @@ def load_probs(path: str | Path) -> Tensor:
             values = np.load(path, allow_pickle=False)
         return torch.as_tensor(np.asarray(values, dtype=np.float64))
     except (ValueError, KeyError, TypeError, OSError) as err:  # not JSON / no "pi" / not numbers / not .npy
-        raise ValueError(f"train.theta_is_probs: {str(path)!r} is not a π file (expected a .npy array, or .json "
-                         f"with a list of numbers or {{\"pi\": [...]}}): {type(err).__name__}: {err}") from None
+        raise ValueError(
+            f"train.theta_is_probs: {str(path)!r} is not a π file (expected a .npy array, or .json "
+            f'with a list of numbers or {{"pi": [...]}}): {type(err).__name__}: {err}'
+        ) from None

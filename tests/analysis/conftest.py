@@ -1,4 +1,5 @@
 """Shared helpers for the analysis tests: tiny hand-made per-seed and curve tables."""
+
 from __future__ import annotations
 
 import csv
@@ -24,8 +25,12 @@ def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
 #   arm B: L1 0.2, 0.4, 0.5   TV 0.003, 0.004, 0.005   conv 480, (never), 960
 #   arm J: a single run       L1 0.05  TV 0.002        conv 96
 TINY_ROWS = [
-    ["A", 0, 0.1, 0.004, 960], ["A", 1, 0.2, 0.006, 1920], ["A", 2, 0.3, 0.005, ""],
-    ["B", 0, 0.2, 0.003, 480], ["B", 1, 0.4, 0.004, ""], ["B", 2, 0.5, 0.005, 960],
+    ["A", 0, 0.1, 0.004, 960],
+    ["A", 1, 0.2, 0.006, 1920],
+    ["A", 2, 0.3, 0.005, ""],
+    ["B", 0, 0.2, 0.003, 480],
+    ["B", 1, 0.4, 0.004, ""],
+    ["B", 2, 0.5, 0.005, 960],
     ["J", 0, 0.05, 0.002, 96],
 ]
 
@@ -56,8 +61,14 @@ MLFLOW_TEST_L1 = {("A", 0): 0.1, ("A", 1): 0.2, ("A", 2): 0.3, ("B", 0): 0.2, ("
 MLFLOW_STEPS = [96, 192, 288]
 PI_VALUES = [0.5, 0.1, 0.1, 0.1, 0.1, 0.1]
 PATH_TABLE = [
-    {"index": i, "n2": 4 + i // 3, "n_fr": i % 3, "spin": [0, 1, -1][i % 3],
-     "rate_hz": [100.0, 50.0][i // 3], "scale_cyc_per_oct": [0.0, 1.0, 1.0][i % 3]}
+    {
+        "index": i,
+        "n2": 4 + i // 3,
+        "n_fr": i % 3,
+        "spin": [0, 1, -1][i % 3],
+        "rate_hz": [100.0, 50.0][i // 3],
+        "scale_cyc_per_oct": [0.0, 1.0, 1.0][i % 3],
+    }
     for i in range(6)
 ]
 
@@ -71,15 +82,23 @@ class MlflowStore:
     untagged_run_id: str
 
 
-def _log_trial(client, exp_id, parent_id, arm, seed, curve, test_l1, *, status="FINISHED", t0=0,
-               retry_step=None, extra_tags=None):
+def _log_trial(
+    client, exp_id, parent_id, arm, seed, curve, test_l1, *, status="FINISHED", t0=0, retry_step=None, extra_tags=None
+):
     from mlflow.entities import Metric
 
     from analysis import schema
     from analysis.curves import summarize_curve
 
-    tags = {schema.ROLE: schema.ROLE_TRIAL, schema.STUDY: "tiny", schema.ARM: arm, schema.SEED: str(seed),
-            schema.PRESET: "granular", schema.TRIAL_ID: f"{arm}_{seed}", schema.PARENT_RUN_ID: parent_id}
+    tags = {
+        schema.ROLE: schema.ROLE_TRIAL,
+        schema.STUDY: "tiny",
+        schema.ARM: arm,
+        schema.SEED: str(seed),
+        schema.PRESET: "granular",
+        schema.TRIAL_ID: f"{arm}_{seed}",
+        schema.PARENT_RUN_ID: parent_id,
+    }
     tags.update(extra_tags or {})
     run = client.create_run(exp_id, tags=tags, start_time=t0)
     rid = run.info.run_id
@@ -88,9 +107,11 @@ def _log_trial(client, exp_id, parent_id, arm, seed, curve, test_l1, *, status="
     if retry_step is not None:  # an attempt that died after logging this step with another value
         metrics.append(Metric(schema.VAL_THETA_L1, 0.9, ts, retry_step))
     for i, (step, y) in enumerate(zip(MLFLOW_STEPS, curve)):
-        metrics += [Metric(schema.VAL_THETA_L1, y, ts + 10 + i, step),
-                    Metric(schema.per_param(schema.VAL_THETA_L1, "am"), y / 2, ts + 10 + i, step),
-                    Metric(schema.ELAPSED_S, 1.5 * (i + 1) + seed, ts + 10 + i, step)]
+        metrics += [
+            Metric(schema.VAL_THETA_L1, y, ts + 10 + i, step),
+            Metric(schema.per_param(schema.VAL_THETA_L1, "am"), y / 2, ts + 10 + i, step),
+            Metric(schema.ELAPSED_S, 1.5 * (i + 1) + seed, ts + 10 + i, step),
+        ]
     final = summarize_curve(MLFLOW_STEPS, curve)
     final[schema.TEST_THETA_L1] = test_l1
     final[schema.STEPS_PER_SECOND] = 10.0 if arm == "A" else 5.0
@@ -112,8 +133,9 @@ def mlflow_store(tmp_path_factory) -> MlflowStore:
     artifacts = (root / "artifacts").as_uri()
 
     exp = client.create_experiment(schema.EXPERIMENT_PREFIX + "tiny", artifact_location=artifacts + "/tiny")
-    parent = client.create_run(exp, tags={schema.ROLE: schema.ROLE_STUDY, schema.STUDY: "tiny",
-                                          schema.ARMS: "B,A"}, start_time=0)
+    parent = client.create_run(
+        exp, tags={schema.ROLE: schema.ROLE_STUDY, schema.STUDY: "tiny", schema.ARMS: "B,A"}, start_time=0
+    )
     pid = parent.info.run_id
     local = root / "pi"
     local.mkdir()
@@ -124,10 +146,29 @@ def mlflow_store(tmp_path_factory) -> MlflowStore:
     client.set_terminated(pid)
     run_ids = {}
     for t0, ((arm, seed), curve) in enumerate(MLFLOW_CURVES.items()):
-        run_ids[(arm, seed)] = _log_trial(client, exp, pid, arm, seed, curve, MLFLOW_TEST_L1[(arm, seed)],
-                                          t0=t0 + 1, retry_step=192 if (arm, seed) == ("A", 0) else None)
-    failed = _log_trial(client, exp, pid, "B", 3, [0.5, 0.5, 0.5], 0.5, status="FAILED", t0=50,
-                        extra_tags={schema.FAILURE_REASON: "loss became NaN"})
+        run_ids[(arm, seed)] = _log_trial(
+            client,
+            exp,
+            pid,
+            arm,
+            seed,
+            curve,
+            MLFLOW_TEST_L1[(arm, seed)],
+            t0=t0 + 1,
+            retry_step=192 if (arm, seed) == ("A", 0) else None,
+        )
+    failed = _log_trial(
+        client,
+        exp,
+        pid,
+        "B",
+        3,
+        [0.5, 0.5, 0.5],
+        0.5,
+        status="FAILED",
+        t0=50,
+        extra_tags={schema.FAILURE_REASON: "loss became NaN"},
+    )
 
     empty = client.create_experiment(schema.EXPERIMENT_PREFIX + "empty", artifact_location=artifacts + "/empty")
     client.create_run(empty, tags={schema.ROLE: schema.ROLE_STUDY})

@@ -24,12 +24,10 @@ def test_total_variation_matches_the_formula_on_random_curve():
     assert total_variation(y) == pytest.approx(np.abs(np.diff(y)).sum() / 57, rel=1e-12)
 
 
-@pytest.mark.parametrize("bad, message", [
-    ([], "empty"),
-    ([[0.1, 0.2]], "1-D"),
-    ([0.1, math.nan], "non-finite"),
-    ([0.1, math.inf], "non-finite"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [([], "empty"), ([[0.1, 0.2]], "1-D"), ([0.1, math.nan], "non-finite"), ([0.1, math.inf], "non-finite")],
+)
 def test_total_variation_rejects_bad_input(bad, message):
     with pytest.raises(ValueError, match=message):
         total_variation(bad)
@@ -51,12 +49,15 @@ def test_convergence_step_custom_threshold_and_int_type():
     assert step == 20 and isinstance(step, int)
 
 
-@pytest.mark.parametrize("steps, values, message", [
-    ([96, 192], [0.1], "differ in length"),
-    ([96, 96], [0.3, 0.2], "strictly increasing"),
-    ([192, 96], [0.3, 0.2], "step 192 is followed by 96"),
-    ([96, 192], [0.3, math.nan], "non-finite"),
-])
+@pytest.mark.parametrize(
+    "steps, values, message",
+    [
+        ([96, 192], [0.1], "differ in length"),
+        ([96, 96], [0.3, 0.2], "strictly increasing"),
+        ([192, 96], [0.3, 0.2], "step 192 is followed by 96"),
+        ([96, 192], [0.3, math.nan], "non-finite"),
+    ],
+)
 def test_convergence_step_rejects_bad_input(steps, values, message):
     with pytest.raises(ValueError, match=message):
         convergence_step(steps, values)

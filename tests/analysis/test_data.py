@@ -19,14 +19,20 @@ def test_load_per_seed_types_and_missing_convergence(tiny_csv):
 
 def test_missing_column_is_named(tmp_path, write_csv):
     path = write_csv(tmp_path / "x.csv", ["arm", "seed", "test_theta_l1"], [["A", 0, 0.1]])
-    with pytest.raises(ValueError, match=r"x.csv: missing required column\(s\) 'val_total_variation', "
-                                         r"'convergence_step' \(columns present: arm, seed, test_theta_l1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"x.csv: missing required column\(s\) 'val_total_variation', "
+        r"'convergence_step' \(columns present: arm, seed, test_theta_l1\)",
+    ):
         data.load_per_seed_csv(path)
 
 
 def test_non_numeric_values_name_line_and_value(tmp_path, write_csv):
-    path = write_csv(tmp_path / "x.csv", PER_SEED_HEADER,
-                     [["A", 0, 0.1, 0.004, 96], ["A", 1, "abc", 0.004, ""], ["A", 2, 0.1, "1e", "x"]])
+    path = write_csv(
+        tmp_path / "x.csv",
+        PER_SEED_HEADER,
+        [["A", 0, 0.1, 0.004, 96], ["A", 1, "abc", 0.004, ""], ["A", 2, 0.1, "1e", "x"]],
+    )
     with pytest.raises(ValueError) as info:
         data.load_per_seed_csv(path)
     msg = str(info.value)
@@ -37,21 +43,27 @@ def test_non_numeric_values_name_line_and_value(tmp_path, write_csv):
 
 
 def test_duplicated_arm_seed_names_both_lines(tmp_path, write_csv):
-    path = write_csv(tmp_path / "x.csv", PER_SEED_HEADER,
-                     [["A", 0, 0.1, 0.004, 96], ["B", 0, 0.1, 0.004, 96], ["A", 0, 0.2, 0.004, 96]])
+    path = write_csv(
+        tmp_path / "x.csv",
+        PER_SEED_HEADER,
+        [["A", 0, 0.1, 0.004, 96], ["B", 0, 0.1, 0.004, 96], ["A", 0, 0.2, 0.004, 96]],
+    )
     with pytest.raises(ValueError, match=r"duplicated \(arm, seed\) runs: \(arm='A', seed=0\) at line 2, line 4"):
         data.load_per_seed_csv(path)
 
 
-@pytest.mark.parametrize("row, message", [
-    (["A", 1.5, 0.1, 0.004, 96], "column 'seed' has non-integer values: line 2 ('1.5')"),
-    (["A", "", 0.1, 0.004, 96], "column 'seed' has missing values: line 2"),
-    (["", 0, 0.1, 0.004, 96], "column 'arm' has empty values: line 2"),
-    (["A", 0, -0.1, 0.004, 96], "column 'test_theta_l1' has values below 0: line 2 ('-0.1')"),
-    (["A", 0, 0.1, "", 96], "column 'val_total_variation' has missing values: line 2"),
-    (["A", 0, "inf", 0.004, 96], "column 'test_theta_l1' has non-finite values: line 2 ('inf')"),
-    (["A", 0, 0.1, 0.004, -96], "column 'convergence_step' has values below 0: line 2 ('-96')"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        (["A", 1.5, 0.1, 0.004, 96], "column 'seed' has non-integer values: line 2 ('1.5')"),
+        (["A", "", 0.1, 0.004, 96], "column 'seed' has missing values: line 2"),
+        (["", 0, 0.1, 0.004, 96], "column 'arm' has empty values: line 2"),
+        (["A", 0, -0.1, 0.004, 96], "column 'test_theta_l1' has values below 0: line 2 ('-0.1')"),
+        (["A", 0, 0.1, "", 96], "column 'val_total_variation' has missing values: line 2"),
+        (["A", 0, "inf", 0.004, 96], "column 'test_theta_l1' has non-finite values: line 2 ('inf')"),
+        (["A", 0, 0.1, 0.004, -96], "column 'convergence_step' has values below 0: line 2 ('-96')"),
+    ],
+)
 def test_bad_values(tmp_path, row, message, write_csv):
     path = write_csv(tmp_path / "x.csv", PER_SEED_HEADER, [row])
     with pytest.raises(ValueError, match=f"x.csv: {message.replace('(', '[(]').replace(')', '[)]')}"):
@@ -71,8 +83,11 @@ def test_empty_inputs(tmp_path, write_csv):
 
 
 def test_per_param_columns_are_validated(tmp_path, write_csv):
-    path = write_csv(tmp_path / "x.csv", PER_SEED_HEADER + ["test_theta_l1_am", "convergence_step_am"],
-                     [["A", 0, 0.1, 0.004, 96, "oops", ""]])
+    path = write_csv(
+        tmp_path / "x.csv",
+        PER_SEED_HEADER + ["test_theta_l1_am", "convergence_step_am"],
+        [["A", 0, 0.1, 0.004, 96, "oops", ""]],
+    )
     with pytest.raises(ValueError, match="'test_theta_l1_am' has non-numeric values: line 2"):
         data.load_per_seed_csv(path)
 
@@ -82,8 +97,11 @@ CURVE_HEADER = ["arm", "seed", "step", "val_theta_l1", "elapsed_s", "val_theta_l
 # A/0: 0.3, 0.1, 0.2 at 96, 192, 288 -> TV (0.2 + 0.1) / 3 = 0.1, converged at 192; am: 0.5, 0.4, 0.05 -> 288
 # A/1: 0.4, 0.2 at 96, 192         -> TV 0.2 / 2 = 0.1, never converged; am never
 CURVE_ROWS = [
-    ["A", 0, 96, 0.3, 1.0, 0.5], ["A", 0, 192, 0.1, 2.0, 0.4], ["A", 0, 288, 0.2, 3.0, 0.05],
-    ["A", 1, 96, 0.4, 3.0, 0.5], ["A", 1, 192, 0.2, 4.0, 0.3],
+    ["A", 0, 96, 0.3, 1.0, 0.5],
+    ["A", 0, 192, 0.1, 2.0, 0.4],
+    ["A", 0, 288, 0.2, 3.0, 0.05],
+    ["A", 1, 96, 0.4, 3.0, 0.5],
+    ["A", 1, 192, 0.2, 4.0, 0.3],
 ]
 
 
@@ -96,12 +114,17 @@ def test_per_seed_from_curves_hand_worked(tmp_path, write_csv):
     assert out.loc[0, "convergence_step_am"] == 288 and math.isnan(out.loc[1, "convergence_step_am"])
 
 
-@pytest.mark.parametrize("rows, message", [
-    ([["A", 0, 0, 0.3, 1.0, 0.1]], r"column 'step' has steps <= 0 .*step-0 sanity check.*: line 2 \('0'\)"),
-    ([["A", 0, 96, 0.3, 1.0, 0.1], ["A", 0, 96, 0.2, 1.0, 0.1]],
-     r"duplicated curve points \(arm, seed, step\): \(arm='A', seed=0, step=96\) at line 2, line 3"),
-    ([["A", 0, 96, "x", 1.0, 0.1]], "column 'val_theta_l1' has non-numeric values: line 2"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([["A", 0, 0, 0.3, 1.0, 0.1]], r"column 'step' has steps <= 0 .*step-0 sanity check.*: line 2 \('0'\)"),
+        (
+            [["A", 0, 96, 0.3, 1.0, 0.1], ["A", 0, 96, 0.2, 1.0, 0.1]],
+            r"duplicated curve points \(arm, seed, step\): \(arm='A', seed=0, step=96\) at line 2, line 3",
+        ),
+        ([["A", 0, 96, "x", 1.0, 0.1]], "column 'val_theta_l1' has non-numeric values: line 2"),
+    ],
+)
 def test_bad_curves(tmp_path, rows, message, write_csv):
     with pytest.raises(ValueError, match=message):
         data.load_curves_csv(write_csv(tmp_path / "c.csv", CURVE_HEADER, rows))
@@ -111,12 +134,14 @@ def test_with_curve_summaries_replaces_columns_and_checks_runs(tmp_path, write_c
     curves = data.load_curves_csv(write_csv(tmp_path / "c.csv", CURVE_HEADER, CURVE_ROWS))
     per_seed = data.load_per_seed_csv(
         write_csv(tmp_path / "p.csv", ["arm", "seed", "test_theta_l1"], [["A", 0, 0.1], ["A", 1, 0.2]]),
-        required=("arm", "seed", "test_theta_l1"))
+        required=("arm", "seed", "test_theta_l1"),
+    )
     merged = data.with_curve_summaries(per_seed, curves)
     assert merged[CONVERGENCE_STEP].tolist()[0] == 192 and merged["test_theta_l1"].tolist() == [0.1, 0.2]
     extra = data.load_per_seed_csv(
         write_csv(tmp_path / "q.csv", ["arm", "seed", "test_theta_l1"], [["A", 0, 0.1], ["A", 1, 0.2], ["A", 5, 0.3]]),
-        required=("arm", "seed", "test_theta_l1"))
+        required=("arm", "seed", "test_theta_l1"),
+    )
     with pytest.raises(ValueError, match=r"runs without a validation curve: \[\('A', 5\)\]"):
         data.with_curve_summaries(extra, curves)
 

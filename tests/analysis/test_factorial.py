@@ -1,5 +1,6 @@
 """analysis.factorial and the factorial table: 2^k effects paired by seed, against hand-worked values
 and statsmodels AnovaRM."""
+
 import itertools
 import math
 
@@ -14,8 +15,16 @@ from analysis.factorial import effect_terms, factor_levels, factorial_effects
 from analysis.render import to_csv
 from analysis.tables_factorial import factorial_table
 
-ARMS = ["scrapl", "p-adam", "p-saga", "theta-is", "p-adam+p-saga", "p-adam+theta-is", "p-saga+theta-is",
-        "p-adam+p-saga+theta-is"]
+ARMS = [
+    "scrapl",
+    "p-adam",
+    "p-saga",
+    "theta-is",
+    "p-adam+p-saga",
+    "p-adam+theta-is",
+    "p-saga+theta-is",
+    "p-adam+p-saga+theta-is",
+]
 
 
 def two_by_two(values):
@@ -29,8 +38,15 @@ def test_factor_levels_and_terms():
     assert factor_levels("p-saga+p-adam", ["p-adam", "p-saga"]) == (1, 1)
     with pytest.raises(ValueError, match=r"'p-adam\+x' is not a factorial arm"):
         factor_levels("p-adam+x", ["p-adam", "p-saga"])
-    assert effect_terms(["a", "b", "c"]) == [("a",), ("b",), ("c",), ("a", "b"), ("a", "c"), ("b", "c"),
-                                             ("a", "b", "c")]
+    assert effect_terms(["a", "b", "c"]) == [
+        ("a",),
+        ("b",),
+        ("c",),
+        ("a", "b"),
+        ("a", "c"),
+        ("b", "c"),
+        ("a", "b", "c"),
+    ]
 
 
 def test_two_by_two_hand_worked():
@@ -39,7 +55,9 @@ def test_two_by_two_hand_worked():
     #   seed 1: 12, 9, 11, 7  P-Adam effect = (−3 + −4) / 2 = −3.5;           interaction = (−4 + 3) / 2 = −0.5
     #   seed 2: 11, 9, 10, 7  P-Adam effect = (−2 + −3) / 2 = −2.5;           interaction = (−3 + 2) / 2 = −0.5
     df = two_by_two([(10, 8, 9, 5), (12, 9, 11, 7), (11, 9, 10, 7)])
-    effects = {e.term: e for e in factorial_effects(df, "y", ["p-adam", "p-saga"], labels={"p-adam": "A", "p-saga": "S"})}
+    effects = {
+        e.term: e for e in factorial_effects(df, "y", ["p-adam", "p-saga"], labels={"p-adam": "A", "p-saga": "S"})
+    }
     a, ax = effects[("p-adam",)], effects[("p-adam", "p-saga")]
     assert a.estimate == pytest.approx(-3.0) and ax.estimate == pytest.approx(-2.0 / 3)
     # per-seed P-Adam effects −3, −3.5, −2.5: sd 0.5, half-width t(0.975, 2) · 0.5 / sqrt(3)
@@ -63,8 +81,16 @@ def test_three_factors_agree_with_anovarm_and_recover_a_planted_effect():
     df = pd.DataFrame(rows)
     effects = factorial_effects(df, "y")
     names = {"p-adam": "adam", "p-saga": "saga", "theta-is": "tis"}  # formula-safe factor names
-    ref = AnovaRM(df.assign(**{v: df["arm"].map(lambda a, f=f: f in a.split("+")) for f, v in names.items()}),
-                  "y", "seed", within=list(names.values())).fit().anova_table
+    ref = (
+        AnovaRM(
+            df.assign(**{v: df["arm"].map(lambda a, f=f: f in a.split("+")) for f, v in names.items()}),
+            "y",
+            "seed",
+            within=list(names.values()),
+        )
+        .fit()
+        .anova_table
+    )
     for e in effects:
         row = ref.loc[":".join(names[t] for t in e.term)]
         assert e.f == pytest.approx(row["F Value"], rel=1e-6) and e.p_value == pytest.approx(row["Pr > F"], rel=1e-6)
@@ -77,7 +103,10 @@ def test_three_factors_agree_with_anovarm_and_recover_a_planted_effect():
 
 def test_missing_arm_and_too_few_complete_seeds():
     df = two_by_two([(1, 2, 3, 4)] * 3)
-    with pytest.raises(ValueError, match=r"needs all 8 arms; no runs for theta-is, p-saga\+theta-is, p-adam\+theta-is, p-adam\+p-saga\+theta-is$"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs all 8 arms; no runs for theta-is, p-saga\+theta-is, p-adam\+theta-is, p-adam\+p-saga\+theta-is$",
+    ):
         factorial_effects(df, "y")
     sparse = two_by_two([(1, 2, 3, 4), (1, 2, np.nan, 4), (2, 3, 4, 6)])
     with pytest.raises(ValueError, match="only 2 seed\\(s\\) have a value in all 4 arms"):
@@ -89,9 +118,20 @@ def _factorial_csv(tmp_path):
     rows = []
     for seed in range(6):
         for arm in ARMS:
-            conv = "" if (seed == 5 and arm == "scrapl") else 96 * (60 - 10 * ("theta-is" in arm) + int(rng.integers(0, 4)))
-            rows.append({"arm": arm, "seed": seed, "test_theta_l1": 0.1 - 0.01 * ("p-adam" in arm) + rng.normal(0, 0.002),
-                         "val_total_variation": 0.005 + rng.normal(0, 0.0003), "convergence_step": conv})
+            conv = (
+                ""
+                if (seed == 5 and arm == "scrapl")
+                else 96 * (60 - 10 * ("theta-is" in arm) + int(rng.integers(0, 4)))
+            )
+            rows.append(
+                {
+                    "arm": arm,
+                    "seed": seed,
+                    "test_theta_l1": 0.1 - 0.01 * ("p-adam" in arm) + rng.normal(0, 0.002),
+                    "val_total_variation": 0.005 + rng.normal(0, 0.0003),
+                    "convergence_step": conv,
+                }
+            )
     path = tmp_path / "fact.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path, pd.read_csv(path)
@@ -115,4 +155,5 @@ def test_table_and_cli(tmp_path, capsys):
 
 def test_every_combination_is_one_arm():
     assert sorted(itertools.product((0, 1), repeat=3)) == sorted(
-        factor_levels(a, ["p-adam", "p-saga", "theta-is"]) for a in ARMS)
+        factor_levels(a, ["p-adam", "p-saga", "theta-is"]) for a in ARMS
+    )

@@ -3,18 +3,42 @@ import math
 import pytest
 
 from analysis.formatting import (
-    cell_text, format_dz, format_int, format_p, format_p_bare, format_rate, format_sig, format_value_ci,
+    cell_text,
+    format_dz,
+    format_int,
+    format_p,
+    format_p_bare,
+    format_rate,
+    format_sig,
+    format_value_ci,
     scale,
 )
 
 
-@pytest.mark.parametrize("x, digits, expected", [
-    (99.7, 3, "99.7"), (8.2, 2, "8.2"), (5.3, 3, "5.30"), (0.25, 2, "0.25"), (87.44, 3, "87.4"),
-    (-12.34, 3, "-12.3"), (16.9, 2, "17"), (-3.5249, 3, "-3.52"), (0.1812, 2, "0.18"),
-    (-2897.0, 3, "-2900"), (1778.0, 2, "1800"), (0.0249, 2, "0.025"), (0.2, 2, "0.20"),
-    (9.96, 2, "10"), (102.37, 3, "102"), (-0.18751, 3, "-0.188"), (0.0, 3, "0.00"), (-0.0, 3, "0.00"),
-    (123456.0, 3, "123000"),
-])
+@pytest.mark.parametrize(
+    "x, digits, expected",
+    [
+        (99.7, 3, "99.7"),
+        (8.2, 2, "8.2"),
+        (5.3, 3, "5.30"),
+        (0.25, 2, "0.25"),
+        (87.44, 3, "87.4"),
+        (-12.34, 3, "-12.3"),
+        (16.9, 2, "17"),
+        (-3.5249, 3, "-3.52"),
+        (0.1812, 2, "0.18"),
+        (-2897.0, 3, "-2900"),
+        (1778.0, 2, "1800"),
+        (0.0249, 2, "0.025"),
+        (0.2, 2, "0.20"),
+        (9.96, 2, "10"),
+        (102.37, 3, "102"),
+        (-0.18751, 3, "-0.188"),
+        (0.0, 3, "0.00"),
+        (-0.0, 3, "0.00"),
+        (123456.0, 3, "123000"),
+    ],
+)
 def test_format_sig(x, digits, expected):
     assert format_sig(x, digits) == expected
 
@@ -25,14 +49,24 @@ def test_format_sig_non_finite_and_bad_digits():
         format_sig(1.0, 0)
 
 
-@pytest.mark.parametrize("x, expected", [(10906.4, "10906"), (1169.5, "1170"), (-0.4, "0"), (-2.5, "-3"),
-                                         (672.0, "672")])
+@pytest.mark.parametrize(
+    "x, expected", [(10906.4, "10906"), (1169.5, "1170"), (-0.4, "0"), (-2.5, "-3"), (672.0, "672")]
+)
 def test_format_int_rounds_half_away_from_zero(x, expected):
     assert format_int(x) == expected
 
 
-@pytest.mark.parametrize("p, expected", [(0.151, "p = 0.15"), (0.0099, "p < 0.01"), (0.01, "p = 0.01"),
-                                         (1e-12, "p < 0.01"), (0.2649, "p = 0.26"), (math.nan, "p = n/a")])
+@pytest.mark.parametrize(
+    "p, expected",
+    [
+        (0.151, "p = 0.15"),
+        (0.0099, "p < 0.01"),
+        (0.01, "p = 0.01"),
+        (1e-12, "p < 0.01"),
+        (0.2649, "p = 0.26"),
+        (math.nan, "p = n/a"),
+    ],
+)
 def test_format_p(p, expected):
     assert format_p(p) == expected
 
@@ -53,8 +87,7 @@ def test_table2_example_cells():
 def test_table6_example_cells():
     assert cell_text(format_sig(-12.34, 3), format_sig(16.8, 2), format_p(0.1496)) == "-12.3 ± 17 (p = 0.15)"
     assert cell_text(format_sig(-3.521, 3), format_sig(0.1797, 2), format_p(1e-9)) == "-3.52 ± 0.18 (p < 0.01)"
-    assert cell_text(format_sig(-2903.4, 3), format_sig(1778.0, 2), format_p(0.0004)) == \
-        "-2900 ± 1800 (p < 0.01)"
+    assert cell_text(format_sig(-2903.4, 3), format_sig(1778.0, 2), format_p(0.0004)) == "-2900 ± 1800 (p < 0.01)"
 
 
 def test_single_run_has_no_ci():

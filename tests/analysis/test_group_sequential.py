@@ -1,5 +1,6 @@
 """analysis.group_sequential: Lan–DeMets spending and two-sided boundaries, against hand-worked values,
 published boundaries and scipy's multivariate normal."""
+
 import math
 
 import numpy as np
@@ -40,8 +41,9 @@ def test_spent_alpha_matches_scipy_multivariate_normal(spending):
     cov = np.sqrt(np.minimum.outer(times, times) / np.maximum.outer(times, times))
     for k in range(1, len(times) + 1):
         # P(no crossing up to look k) = 1 − α(t_k), by an independent integration (Genz QMC)
-        mvn = sps.multivariate_normal(mean=np.zeros(k), cov=cov[:k, :k], seed=0, abseps=1e-7, releps=1e-7,
-                                      maxpts=2_000_000)
+        mvn = sps.multivariate_normal(
+            mean=np.zeros(k), cov=cov[:k, :k], seed=0, abseps=1e-7, releps=1e-7, maxpts=2_000_000
+        )
         stay = mvn.cdf(b[:k], lower_limit=-b[:k])
         assert stay == pytest.approx(1 - spent(times[k - 1], 0.05, spending), abs=3e-5)
 
@@ -53,7 +55,8 @@ def test_crossing_probabilities_add_up_to_alpha_and_give_power():
     # one look with drift delta: power = Φ(delta − c) + Φ(−delta − c)
     c = boundaries([1.0], 0.05)[0]
     assert crossing_probabilities([1.0], [c], drift=2.5)[0] == pytest.approx(
-        sps.norm.cdf(2.5 - c) + sps.norm.cdf(-2.5 - c), rel=1e-9)
+        sps.norm.cdf(2.5 - c) + sps.norm.cdf(-2.5 - c), rel=1e-9
+    )
 
 
 def test_boundaries_decrease_under_obf_and_tiny_spending_gives_a_large_bound():

@@ -1,4 +1,5 @@
 """`analysis` must work without torch and ray, and must not pay for what a command does not use."""
+
 import os
 import subprocess
 import sys
@@ -57,8 +58,10 @@ def test_everything_imports_and_runs_without_torch_and_ray(tmp_path, tiny_csv):
 
 
 def test_curves_module_is_numpy_only(tmp_path):
-    code = ("import sys, analysis.curves; "
-            "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'mlflow', 'statsmodels') if m in sys.modules))")
+    code = (
+        "import sys, analysis.curves; "
+        "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'mlflow', 'statsmodels') if m in sys.modules))"
+    )
     res = _python(code, tmp_path, block=False)
     assert res.returncode == 0 and res.stdout.strip() == "[]", res.stderr
 

@@ -7,8 +7,14 @@ from analysis.mlflow_source import download_pi, experiment_name, read_study
 from analysis.schema import CONVERGENCE_STEP, VAL_TOTAL_VARIATION
 
 # the same numbers the conftest store logged (kept literal here: the test must not share the code under test)
-CURVES = {("A", 0): [0.30, 0.10, 0.20], ("A", 1): [0.40, 0.20, 0.15], ("A", 2): [0.25, 0.12, 0.09],
-          ("B", 0): [0.20, 0.08, 0.05], ("B", 1): [0.15, 0.10, 0.10], ("B", 2): [0.12, 0.09, 0.07]}
+CURVES = {
+    ("A", 0): [0.30, 0.10, 0.20],
+    ("A", 1): [0.40, 0.20, 0.15],
+    ("A", 2): [0.25, 0.12, 0.09],
+    ("B", 0): [0.20, 0.08, 0.05],
+    ("B", 1): [0.15, 0.10, 0.10],
+    ("B", 2): [0.12, 0.09, 0.07],
+}
 TEST_L1 = {("A", 0): 0.1, ("A", 1): 0.2, ("A", 2): 0.3, ("B", 0): 0.2, ("B", 1): 0.4, ("B", 2): 0.5}
 
 
@@ -58,8 +64,11 @@ def test_from_curves_recomputation_equals_final_metrics(mlflow_store):
 
 
 def test_unknown_empty_duplicated_untagged(mlflow_store, tmp_path):
-    with pytest.raises(ValueError, match=r"no study 'nope' \(MLflow experiment 'scrapl/nope'\).*studies there: "
-                                         r"dup, empty, tiny, untagged"):
+    with pytest.raises(
+        ValueError,
+        match=r"no study 'nope' \(MLflow experiment 'scrapl/nope'\).*studies there: "
+        r"dup, empty, tiny, untagged",
+    ):
         read_study(mlflow_store.uri, "nope")
     with pytest.raises(ValueError, match="the study is empty"):
         read_study(mlflow_store.uri, "empty")

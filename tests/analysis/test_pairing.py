@@ -1,4 +1,5 @@
 """analysis.pairing: selecting arms and presets, pairing two arms by seed, curves on a step grid."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,19 +10,27 @@ from analysis.schema import CONVERGENCE_STEP
 PER_SEED_HEADER = ["arm", "seed", "test_theta_l1", "val_total_variation", "convergence_step"]
 CURVE_HEADER = ["arm", "seed", "step", "val_theta_l1", "elapsed_s", "val_theta_l1_am"]
 CURVE_ROWS = [
-    ["A", 0, 96, 0.3, 1.0, 0.5], ["A", 0, 192, 0.1, 2.0, 0.4], ["A", 0, 288, 0.2, 3.0, 0.05],
-    ["A", 1, 96, 0.4, 3.0, 0.5], ["A", 1, 192, 0.2, 4.0, 0.3],
+    ["A", 0, 96, 0.3, 1.0, 0.5],
+    ["A", 0, 192, 0.1, 2.0, 0.4],
+    ["A", 0, 288, 0.2, 3.0, 0.05],
+    ["A", 1, 96, 0.4, 3.0, 0.5],
+    ["A", 1, 192, 0.2, 4.0, 0.3],
 ]
 
 
 def test_param_names():
-    assert pairing.param_names(pd.DataFrame(columns=PER_SEED_HEADER + ["test_theta_l1_am", "test_theta_l1_fm"])) \
-        == ["am", "fm"]
+    assert pairing.param_names(pd.DataFrame(columns=PER_SEED_HEADER + ["test_theta_l1_am", "test_theta_l1_fm"])) == [
+        "am",
+        "fm",
+    ]
 
 
 def test_same_arm_seed_in_two_presets_is_not_a_duplicate(tmp_path, write_csv):
-    path = write_csv(tmp_path / "x.csv", ["preset"] + PER_SEED_HEADER,
-                     [["c1", "A", 0, 0.1, 0.004, 96], ["c2", "A", 0, 0.2, 0.004, 96]])
+    path = write_csv(
+        tmp_path / "x.csv",
+        ["preset"] + PER_SEED_HEADER,
+        [["c1", "A", 0, 0.1, 0.004, 96], ["c2", "A", 0, 0.2, 0.004, 96]],
+    )
     df = data.load_per_seed_csv(path)
     assert df["preset"].tolist() == ["c1", "c2"]
     with pytest.raises(ValueError, match="mix 2 presets \\(c1, c2\\); choose one with --preset"):

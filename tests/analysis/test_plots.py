@@ -14,8 +14,15 @@ def curves():
     for arm, offset in (("A", 0.0), ("B", -0.05)):
         for seed in range(3):
             for i, step in enumerate((96, 192, 288, 384)):
-                rows.append({"arm": arm, "seed": seed, "step": step, "val_theta_l1": 0.3 - 0.05 * i + offset + 0.01 * seed,
-                             "elapsed_s": (i + 1) * (2.0 if arm == "A" else 1.0)})
+                rows.append(
+                    {
+                        "arm": arm,
+                        "seed": seed,
+                        "step": step,
+                        "val_theta_l1": 0.3 - 0.05 * i + offset + 0.01 * seed,
+                        "elapsed_s": (i + 1) * (2.0 if arm == "A" else 1.0),
+                    }
+                )
     rows.append({"arm": "J", "seed": 0, "step": 96, "val_theta_l1": 0.2, "elapsed_s": 30.0})
     return data.validate_curves(pd.DataFrame(rows))
 
@@ -51,9 +58,18 @@ def test_curves_without_elapsed(curves):
 
 
 def test_cost_scatter_relative(tmp_path):
-    df = data.validate_per_seed(pd.DataFrame({
-        "arm": ["A", "A", "B", "B"], "seed": [0, 1, 0, 1], "test_theta_l1": [0.1, 0.2, 0.05, 0.05],
-        "val_total_variation": 0.001, "convergence_step": 96.0, "steps_per_second": [10.0, 10.0, 2.0, 2.0]}))
+    df = data.validate_per_seed(
+        pd.DataFrame(
+            {
+                "arm": ["A", "A", "B", "B"],
+                "seed": [0, 1, 0, 1],
+                "test_theta_l1": [0.1, 0.2, 0.05, 0.05],
+                "val_total_variation": 0.001,
+                "convergence_step": 96.0,
+                "steps_per_second": [10.0, 10.0, 2.0, 2.0],
+            }
+        )
+    )
     fig = plots.plot_cost(df, ["A", "B"], relative_to="A")
     ax = fig.axes[0]
     # B: 0.5 s/step over A's 0.1 s/step = 5; L1 50 over A's 150 = 1/3
@@ -65,8 +81,17 @@ def test_cost_scatter_relative(tmp_path):
 
 
 def test_paths_map(tmp_path):
-    paths = [{"index": i, "n2": 4 + i // 3, "n_fr": i % 3, "spin": [0, 1, -1][i % 3], "rate_hz": [100.0, 50.0][i // 3],
-              "scale_cyc_per_oct": [0.0, 1.0, 1.0][i % 3]} for i in range(6)]
+    paths = [
+        {
+            "index": i,
+            "n2": 4 + i // 3,
+            "n_fr": i % 3,
+            "spin": [0, 1, -1][i % 3],
+            "rate_hz": [100.0, 50.0][i // 3],
+            "scale_cyc_per_oct": [0.0, 1.0, 1.0][i % 3],
+        }
+        for i in range(6)
+    ]
     (tmp_path / "paths.json").write_text(json.dumps(paths))
     table = theta_is.load_path_table(tmp_path / "paths.json")
     pi = np.array([0.5, 0.1, 0.1, 0.1, 0.1, 0.1])

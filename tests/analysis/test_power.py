@@ -62,5 +62,7 @@ def test_no_nan_far_beyond_the_answer():
     alpha = 0.05 / 9
     assert power.achieved_power(0.5, 6446, alpha) == 1.0
     # the search must not be fooled by such points: 57 = ceil(solve_power) = 56.13 rounded up
-    assert power.seeds_needed(0.5, alpha) == math.ceil(TTestPower().solve_power(effect_size=0.5, alpha=alpha, power=0.8))
+    assert power.seeds_needed(0.5, alpha) == math.ceil(
+        TTestPower().solve_power(effect_size=0.5, alpha=alpha, power=0.8)
+    )
     assert power.seeds_needed(0.04, alpha) == 8170

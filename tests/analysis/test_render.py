@@ -9,15 +9,23 @@ from analysis.render import Cell, Column, Table, latex_escape, render, to_csv, t
 
 @pytest.fixture
 def table():
-    cols = [Column("arm", "Method", "Method", text=True), Column("l1", "Test θ L1 % ↓", r"Test $L_1$"),
-            Column("cr", "CR ↑", "CR")]
+    cols = [
+        Column("arm", "Method", "Method", text=True),
+        Column("l1", "Test θ L1 % ↓", r"Test $L_1$"),
+        Column("cr", "CR ↑", "CR"),
+    ]
     rows = [
-        [Cell("A_1", text=True), Cell("-12.3", "17", "p = 0.15", data={"mean": -12.34, "n": 20}),
-         Cell("60%", data={"mean": 0.6})],
-        [Cell("B|x", text=True), Cell("-3.52", "0.18", "p < 0.01", bold=True, data={"mean": -3.521, "n": 20}),
-         Cell("100%", bold=True, data={"mean": 1.0})],
-        [Cell("J", text=True), Cell("42.4", data={"mean": 42.4, "n": 1, "ci_half_width": math.nan}),
-         Cell("N/A")],
+        [
+            Cell("A_1", text=True),
+            Cell("-12.3", "17", "p = 0.15", data={"mean": -12.34, "n": 20}),
+            Cell("60%", data={"mean": 0.6}),
+        ],
+        [
+            Cell("B|x", text=True),
+            Cell("-3.52", "0.18", "p < 0.01", bold=True, data={"mean": -3.521, "n": 20}),
+            Cell("100%", bold=True, data={"mean": 1.0}),
+        ],
+        [Cell("J", text=True), Cell("42.4", data={"mean": 42.4, "n": 1, "ci_half_width": math.nan}), Cell("N/A")],
     ]
     return Table("Demo", cols, rows, "n = 20; θ ≤ 0.1 ± x", group_starts={0, 2})
 
@@ -51,8 +59,13 @@ def test_latex_escape():
 
 def test_csv_is_tidy_with_unrounded_numbers(table):
     rows = list(csv.DictReader(io.StringIO(to_csv(table))))
-    assert [(r["arm"], r["column"]) for r in rows] == [("A_1", "l1"), ("A_1", "cr"), ("B|x", "l1"),
-                                                      ("B|x", "cr"), ("J", "l1")]
+    assert [(r["arm"], r["column"]) for r in rows] == [
+        ("A_1", "l1"),
+        ("A_1", "cr"),
+        ("B|x", "l1"),
+        ("B|x", "cr"),
+        ("J", "l1"),
+    ]
     assert float(rows[0]["mean"]) == -12.34 and rows[0]["n"] == "20"
     assert rows[4]["ci_half_width"] == ""  # NaN -> empty
 

@@ -9,8 +9,11 @@ from analysis.report import write_tables
 def test_writes_both_tables_in_all_formats(tiny_csv, tmp_path):
     out = tmp_path / "study" / "tables"  # created with its parent
     paths = write_tables(data.load_per_seed_csv(tiny_csv), out, arms=["A", "B"])
-    assert sorted(p.name for p in paths) == sorted(os.listdir(out)) == [
-        "ablation.csv", "ablation.md", "ablation.tex", "deltas.csv", "deltas.md", "deltas.tex"]
+    assert (
+        sorted(p.name for p in paths)
+        == sorted(os.listdir(out))
+        == ["ablation.csv", "ablation.md", "ablation.tex", "deltas.csv", "deltas.md", "deltas.tex"]
+    )
     assert "| A | **200 ± 92** |" in (out / "ablation.md").read_text()
     assert "| B vs A | 167 ± 140 (p = 0.04) |" in (out / "deltas.md").read_text()
 
@@ -34,6 +37,11 @@ def test_failure_creates_no_directory(tiny_csv, tmp_path):
 
 
 def test_file_stems_are_configurable(tiny_csv, tmp_path):
-    paths = write_tables(data.load_per_seed_csv(tiny_csv), tmp_path / "t", arms=["A", "B"], formats=["markdown"],
-                         names=("losses", "losses_deltas"))
+    paths = write_tables(
+        data.load_per_seed_csv(tiny_csv),
+        tmp_path / "t",
+        arms=["A", "B"],
+        formats=["markdown"],
+        names=("losses", "losses_deltas"),
+    )
     assert sorted(p.name for p in paths) == ["losses.md", "losses_deltas.md"]

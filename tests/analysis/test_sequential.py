@@ -1,5 +1,6 @@
 """analysis.sequential: the adaptive-seeds procedure, piece by piece, against scipy/statsmodels and
 hand-worked values."""
+
 import json
 import math
 
@@ -98,7 +99,7 @@ def test_effects_are_frozen_at_the_look_that_showed_them():
     x = rng.normal(3.0, 1.0, 20)
     v = decide({"A": x, "B": rng.normal(0.0, 1, 20)}, Design(max_seeds=20, futility=0.0))
     a = v.comparisons[0]
-    assert a.decision == "effect" and a.at_seeds < 20 and a.estimate == pytest.approx(x[:a.at_seeds].mean())
+    assert a.decision == "effect" and a.at_seeds < 20 and a.estimate == pytest.approx(x[: a.at_seeds].mean())
 
 
 def test_stop_early_returns_the_first_stopping_look_and_json_is_clean():
@@ -114,20 +115,28 @@ def test_the_family_wise_error_stays_at_alpha_under_the_null():
     """400 null studies of 3 comparisons (t-distributed noise): any false effect in at most α + 3 s.e."""
     rng = np.random.default_rng(11)
     design = Design(min_seeds=5, wave=5, max_seeds=15, futility=0.1)
-    false = sum(any(c.decision == "effect" for c in decide(
-        {k: rng.standard_t(5, 15) for k in "abc"}, design, stop_early=True).comparisons) for _ in range(400))
+    false = sum(
+        any(
+            c.decision == "effect"
+            for c in decide({k: rng.standard_t(5, 15) for k in "abc"}, design, stop_early=True).comparisons
+        )
+        for _ in range(400)
+    )
     assert false / 400 <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / 400)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"alpha": 1.0}, "alpha must lie strictly between 0 and 1"),
-    ({"min_seeds": 2}, "min_seeds must be an integer >= 3, got 2"),
-    ({"min_seeds": 10, "max_seeds": 5}, "max_seeds must be an integer >= 10, got 5"),
-    ({"wave": 0}, "wave must be an integer >= 1, got 0"),
-    ({"spending": "x"}, "unknown spending function"),
-    ({"futility": 1.0}, "futility must be a conditional power in"),
-    ({"correction": "fdr"}, "correction must be holm or bonferroni"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"alpha": 1.0}, "alpha must lie strictly between 0 and 1"),
+        ({"min_seeds": 2}, "min_seeds must be an integer >= 3, got 2"),
+        ({"min_seeds": 10, "max_seeds": 5}, "max_seeds must be an integer >= 10, got 5"),
+        ({"wave": 0}, "wave must be an integer >= 1, got 0"),
+        ({"spending": "x"}, "unknown spending function"),
+        ({"futility": 1.0}, "futility must be a conditional power in"),
+        ({"correction": "fdr"}, "correction must be holm or bonferroni"),
+    ],
+)
 def test_bad_designs(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Design(**kwargs)
@@ -142,7 +151,11 @@ def test_bad_inputs():
         decide({"A": np.ones(26)})
     with pytest.raises(ValueError, match="looks must be increasing"):
         decide({"A": np.ones(10)}, looks=[10, 5])
-    assert Design(max_seeds=40).looks() == [5, 10, 15, 20, 25, 30, 35, 40] and Design(max_seeds=12).looks() == [5, 10, 12]
+    assert Design(max_seeds=40).looks() == [5, 10, 15, 20, 25, 30, 35, 40] and Design(max_seeds=12).looks() == [
+        5,
+        10,
+        12,
+    ]
 
 
 def test_consecutive_differences_from_a_per_seed_table(tiny_csv):

@@ -54,8 +54,7 @@ def test_mean_ci_rejects_unknown_method_and_missing_rng():
         stats.mean_ci([1, 2], "bootstrap")
 
 
-@pytest.mark.parametrize("bad, message", [([], "empty"), ([1.0, math.nan], "non-finite"),
-                                          ([[1.0, 2.0]], "1-D")])
+@pytest.mark.parametrize("bad, message", [([], "empty"), ([1.0, math.nan], "non-finite"), ([[1.0, 2.0]], "1-D")])
 def test_mean_ci_rejects_bad_values(bad, message):
     with pytest.raises(ValueError, match=message):
         stats.mean_ci(bad)
@@ -84,8 +83,9 @@ def test_bootstrap_is_reproducible_from_the_generator_seed():
 def test_bootstrap_agrees_with_scipy_percentile_bootstrap():
     x = np.random.default_rng(11).normal(loc=5, scale=2, size=20)
     ours = stats.bootstrap_interval(x, np.random.default_rng(0), n_resamples=20_000)
-    ref = sps.bootstrap((x,), np.mean, method="percentile", n_resamples=20_000,
-                        rng=np.random.default_rng(1)).confidence_interval
+    ref = sps.bootstrap(
+        (x,), np.mean, method="percentile", n_resamples=20_000, rng=np.random.default_rng(1)
+    ).confidence_interval
     width = ref.high - ref.low
     assert ours[0] == pytest.approx(ref.low, abs=0.05 * width)
     assert ours[1] == pytest.approx(ref.high, abs=0.05 * width)

@@ -1,4 +1,5 @@
 """analysis.table_parts: the cells and the bold-best rule every table builder shares."""
+
 import math
 
 import numpy as np
@@ -22,9 +23,11 @@ def test_rate_cell_prefers_the_larger_rate():
 
 
 def test_bold_best_follows_rank_and_direction_not_the_text():
-    rows = [[Cell("9", rank=1.0), Cell("a", rank=0.2, better="max")],
-            [Cell("1", rank=3.0), Cell("b", rank=0.9, better="max")],
-            [Cell("5", rank=1.0), Cell("c", rank=math.nan, better="max")]]
+    rows = [
+        [Cell("9", rank=1.0), Cell("a", rank=0.2, better="max")],
+        [Cell("1", rank=3.0), Cell("b", rank=0.9, better="max")],
+        [Cell("5", rank=1.0), Cell("c", rank=math.nan, better="max")],
+    ]
     bold_best(rows, [0, 1], [0, 1, 2])
     assert [r[0].bold for r in rows] == [True, False, True]  # ties all bold
     assert [r[1].bold for r in rows] == [False, True, False]  # NaN never competes

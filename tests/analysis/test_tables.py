@@ -97,9 +97,15 @@ def test_deltas_cross_check_against_scipy_and_statsmodels():
     rows = []
     for i, arm in enumerate("ABCD"):
         for s in range(20):
-            rows.append({"arm": arm, "seed": s, "test_theta_l1": 0.1 - 0.01 * i + rng.normal(0, 0.01),
-                         "val_total_variation": 0.005 + rng.normal(0, 0.0005),
-                         "convergence_step": float(96 * rng.integers(20, 80)) if rng.random() < 0.8 else math.nan})
+            rows.append(
+                {
+                    "arm": arm,
+                    "seed": s,
+                    "test_theta_l1": 0.1 - 0.01 * i + rng.normal(0, 0.01),
+                    "val_total_variation": 0.005 + rng.normal(0, 0.0005),
+                    "convergence_step": float(96 * rng.integers(20, 80)) if rng.random() < 0.8 else math.nan,
+                }
+            )
     df = data.validate_per_seed(pd.DataFrame(rows))
     t = tables.deltas_table(df, list("ABCD"))
     ps = []
@@ -117,13 +123,19 @@ def test_deltas_cross_check_against_scipy_and_statsmodels():
     d = (df[df.arm == "B"]["test_theta_l1"].to_numpy() - df[df.arm == "A"]["test_theta_l1"].to_numpy()) * 1000
     low, high = sps.t.interval(0.95, 19, loc=d.mean(), scale=sps.sem(d))
     cell = t.rows[0][1]
-    assert cell.data["mean"] == pytest.approx(d.mean()) and cell.data["ci_half_width"] == pytest.approx((high - low) / 2)
+    assert cell.data["mean"] == pytest.approx(d.mean()) and cell.data["ci_half_width"] == pytest.approx(
+        (high - low) / 2
+    )
 
 
 def test_deltas_paper_flag_drops_extra_columns(tiny):
     t = tables.deltas_table(tiny, ["A", "B"], paper=True)
-    assert [c.key for c in t.columns] == ["comparison", "delta_test_theta_l1", "delta_val_total_variation",
-                                          "delta_convergence_step"]
+    assert [c.key for c in t.columns] == [
+        "comparison",
+        "delta_test_theta_l1",
+        "delta_val_total_variation",
+        "delta_convergence_step",
+    ]
     assert "Holm" not in t.caption and "Wilcoxon" not in t.caption
     assert [c.value for c in t.column("comparison")] == ["B"] and "(row = the later arm)" in t.caption
 
@@ -152,10 +164,14 @@ def test_deltas_bold_most_negative_and_need_two_arms(tiny):
 @pytest.fixture
 def theta_df():
     rows = [  # preset, arm, seed, L1 am, conv am
-        ("c1", "uniform", 0, 0.1, 96.0), ("c1", "uniform", 1, 0.3, math.nan),
-        ("c1", "theta_is", 0, 0.05, 48.0), ("c1", "theta_is", 1, 0.07, 96.0),
-        ("c2", "uniform", 0, 0.2, 96.0), ("c2", "uniform", 1, 0.2, 96.0),
-        ("c2", "theta_is", 0, 0.2, 96.0), ("c2", "theta_is", 1, 0.2, 96.0),
+        ("c1", "uniform", 0, 0.1, 96.0),
+        ("c1", "uniform", 1, 0.3, math.nan),
+        ("c1", "theta_is", 0, 0.05, 48.0),
+        ("c1", "theta_is", 1, 0.07, 96.0),
+        ("c2", "uniform", 0, 0.2, 96.0),
+        ("c2", "uniform", 1, 0.2, 96.0),
+        ("c2", "theta_is", 0, 0.2, 96.0),
+        ("c2", "theta_is", 1, 0.2, 96.0),
     ]
     df = pd.DataFrame(rows, columns=["preset", "arm", "seed", "test_theta_l1_am", "convergence_step_am"])
     df["test_theta_l1"] = df["test_theta_l1_am"]
@@ -189,12 +205,21 @@ def test_theta_is_errors(theta_df):
 # --- seed planning ------------------------------------------------------------------------------------
 def test_plan_seeds_cross_checks_ttestpower():
     rng = np.random.default_rng(21)
-    rows = [{"arm": arm, "seed": s, "test_theta_l1": 0.1 + (0.004 if arm == "B" else 0) + rng.normal(0, 0.01),
-             "val_total_variation": 0.005, "convergence_step": 960.0} for arm in "AB" for s in range(10)]
+    rows = [
+        {
+            "arm": arm,
+            "seed": s,
+            "test_theta_l1": 0.1 + (0.004 if arm == "B" else 0) + rng.normal(0, 0.01),
+            "val_total_variation": 0.005,
+            "convergence_step": 960.0,
+        }
+        for arm in "AB"
+        for s in range(10)
+    ]
     df = data.validate_per_seed(pd.DataFrame(rows))
     t = tables.plan_seeds_table(df, ["A", "B"], metrics=["test_theta_l1"], alpha=0.05, power=0.8)
     row = t.rows[0]
-    d = (df[df.arm == "B"]["test_theta_l1"].to_numpy() - df[df.arm == "A"]["test_theta_l1"].to_numpy())
+    d = df[df.arm == "B"]["test_theta_l1"].to_numpy() - df[df.arm == "A"]["test_theta_l1"].to_numpy()
     d_z = d.mean() / d.std(ddof=1)
     assert row[4].data["d_z"] == pytest.approx(d_z)
     n = TTestPower().solve_power(effect_size=abs(d_z), alpha=0.05, power=0.8)  # one comparison: no split
@@ -217,9 +242,11 @@ def test_tables_render_to_markdown(tiny):
 
 @pytest.mark.parametrize("build", ["ablation", "deltas", "theta_is"])
 def test_every_builder_checks_the_ci_arguments_first(build, tiny, theta_df):
-    call = {"ablation": lambda **kw: tables.ablation_table(tiny, ["A", "B"], **kw),
-            "deltas": lambda **kw: tables.deltas_table(tiny, ["A", "B"], **kw),
-            "theta_is": lambda **kw: tables.theta_is_table(theta_df, ["uniform", "theta_is"], ["am"], **kw)}[build]
+    call = {
+        "ablation": lambda **kw: tables.ablation_table(tiny, ["A", "B"], **kw),
+        "deltas": lambda **kw: tables.deltas_table(tiny, ["A", "B"], **kw),
+        "theta_is": lambda **kw: tables.theta_is_table(theta_df, ["uniform", "theta_is"], ["am"], **kw),
+    }[build]
     with pytest.raises(ValueError, match=r"^the bootstrap CI needs a numpy.random.Generator \(rng=...\)$"):
         call(ci="bootstrap")
     with pytest.raises(ValueError, match=r"^unknown CI method 'z'"):

@@ -1,4 +1,5 @@
 """TR-808 Tables 4/8/9 export: validation of the per-seed CSV, hand-worked cells, bold, CLI."""
+
 import math
 
 import pandas as pd
@@ -8,8 +9,15 @@ from analysis import cli, schema
 from analysis.render import render
 from analysis.tables808 import GROUPS, load_tr808_csv, tr808_table, validate_tr808
 
-HEADER = ["arm", "seed", "setting", "test_mss_log_lin", "test_jtfs", "test_transient_loudness_l1",
-          "test_decay_loudness_l1"]
+HEADER = [
+    "arm",
+    "seed",
+    "setting",
+    "test_mss_log_lin",
+    "test_jtfs",
+    "test_transient_loudness_l1",
+    "test_decay_loudness_l1",
+]
 # Hand-worked (raw units):
 #   scrapl micro: MSS 1, 3 → 2.00 ± 1.96·1/√2 = 1.4      JTFS 4, 6 → 5.00 ± 1.4
 #   scrapl meso:  MSS 2, 2 → 2.00 ± 0                     JTFS 5, (none) → 5.00 (1/2 runs)
@@ -17,10 +25,14 @@ HEADER = ["arm", "seed", "setting", "test_mss_log_lin", "test_jtfs", "test_trans
 #   mss    meso:  MSS 3, 5 → 4.00 ± 1.4                   JTFS 9, 9 → 9.00 ± 0
 #   jtfs   micro: one run (reference arm)                 meso: no run → N/A
 ROWS = [
-    ["scrapl", 0, "micro", 1, 4, 10, 20], ["scrapl", 1, "micro", 3, 6, 12, 22],
-    ["scrapl", 0, "meso", 2, 5, 11, 21], ["scrapl", 1, "meso", 2, "", 13, 23],
-    ["mss", 0, "micro", 0.5, 8, 30, 5], ["mss", 1, "micro", 0.7, 10, 32, 7],
-    ["mss", 0, "meso", 3, 9, 40, 6], ["mss", 1, "meso", 5, 9, 44, 8],
+    ["scrapl", 0, "micro", 1, 4, 10, 20],
+    ["scrapl", 1, "micro", 3, 6, 12, 22],
+    ["scrapl", 0, "meso", 2, 5, 11, 21],
+    ["scrapl", 1, "meso", 2, "", 13, 23],
+    ["mss", 0, "micro", 0.5, 8, 30, 5],
+    ["mss", 1, "micro", 0.7, 10, 32, 7],
+    ["mss", 0, "meso", 3, 9, 40, 6],
+    ["mss", 1, "meso", 5, 9, 44, 8],
     ["jtfs", 0, "micro", 0.1, 1, 1, 1],
 ]
 
@@ -44,13 +56,16 @@ def test_load_and_validate(csv808):
     assert "test_fad" not in df.columns
 
 
-@pytest.mark.parametrize("rows, message", [
-    ([["a", 0, "macro", 1]], "line 2"),
-    ([["a", 0, "micro", "x"]], "non-numeric values at line 2"),
-    ([["a", 0, "micro", 1], ["a", 1, "micro", -1]], "negative values at line 3"),
-    ([["a", 0, "micro", 1], ["a", 0, "micro", 2]], "duplicated"),
-    ([["a", "zero", "micro", 1]], "seed"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([["a", 0, "macro", 1]], "line 2"),
+        ([["a", 0, "micro", "x"]], "non-numeric values at line 2"),
+        ([["a", 0, "micro", 1], ["a", 1, "micro", -1]], "negative values at line 3"),
+        ([["a", 0, "micro", 1], ["a", 0, "micro", 2]], "duplicated"),
+        ([["a", "zero", "micro", 1]], "seed"),
+    ],
+)
 def test_validation_names_the_lines(rows, message):
     raw = pd.DataFrame([[str(v) for v in r] for r in rows], columns=["arm", "seed", "setting", "test_jtfs"])
     with pytest.raises(ValueError, match=message):
@@ -58,9 +73,10 @@ def test_validation_names_the_lines(rows, message):
 
 
 def test_setting_from_preset_or_error():
-    raw = pd.DataFrame({"preset": ["tr808-micro", "tr808-meso"], "arm": ["a", "a"], "seed": ["0", "0"],
-                        "test_jtfs": ["1", "2"]})
-    assert list(validate_tr808(raw)["setting"]) == ["micro", "meso"]      # same arm/seed in both settings
+    raw = pd.DataFrame(
+        {"preset": ["tr808-micro", "tr808-meso"], "arm": ["a", "a"], "seed": ["0", "0"], "test_jtfs": ["1", "2"]}
+    )
+    assert list(validate_tr808(raw)["setting"]) == ["micro", "meso"]  # same arm/seed in both settings
     raw["preset"] = ["tr808-micro", "smoke-tr808"]
     with pytest.raises(ValueError, match="line 3.*neither token micro nor meso"):
         validate_tr808(raw)
@@ -73,8 +89,13 @@ def test_setting_from_preset_or_error():
 def test_hand_worked_cells_bold_and_reference_arms(csv808):
     df = load_tr808_csv(csv808)
     table = tr808_table(df, ["scrapl", "mss", "jtfs"], group="audio", reference_arms=["jtfs"])
-    assert [c.key for c in table.columns] == ["arm", "test_mss_log_lin/micro", "test_mss_log_lin/meso",
-                                              "test_jtfs/micro", "test_jtfs/meso"]   # no FAD column
+    assert [c.key for c in table.columns] == [
+        "arm",
+        "test_mss_log_lin/micro",
+        "test_mss_log_lin/meso",
+        "test_jtfs/micro",
+        "test_jtfs/meso",
+    ]  # no FAD column
     scrapl, mss, jtfs = table.rows
     assert (scrapl[1].value, scrapl[1].ci) == ("2.00", "1.4")
     assert (scrapl[2].value, scrapl[2].ci) == ("2.00", "0.0")
@@ -93,7 +114,7 @@ def test_groups_scale_settings_and_errors(csv808):
     df = load_tr808_csv(csv808)
     transient = tr808_table(df, group="transient", settings=["meso"], scale=10)
     assert [c.key for c in transient.columns] == ["arm", "test_transient_loudness_l1/meso"]
-    assert [r[0].value for r in transient.rows] == ["scrapl", "mss", "jtfs"]      # order of appearance
+    assert [r[0].value for r in transient.rows] == ["scrapl", "mss", "jtfs"]  # order of appearance
     assert transient.rows[0][1].value == "120" and "Values × 10" in transient.caption
     decay = tr808_table(df, group="all", labels=["SCRAPL", "MSS L+L", "JTFS"], arms=["scrapl", "mss", "jtfs"])
     assert len(decay.columns) == 1 + 4 * 2 and decay.rows[1][0].value == "MSS L+L"
@@ -129,8 +150,22 @@ def test_cli_table_tr808(csv808, tmp_path, capsys):
     assert code == 0, err
     assert "| Method | Decay Loudness L1 ↓ Micro | Decay Loudness L1 ↓ Meso |" in out
     target = tmp_path / "t.tex"
-    code = cli.main(["table", "tr808", "--csv", str(csv808), "--format", "latex", "--out", str(target),
-                     "--arms", "mss,scrapl", "--ci", "t"])
+    code = cli.main(
+        [
+            "table",
+            "tr808",
+            "--csv",
+            str(csv808),
+            "--format",
+            "latex",
+            "--out",
+            str(target),
+            "--arms",
+            "mss,scrapl",
+            "--ci",
+            "t",
+        ]
+    )
     assert code == 0 and r"\begin{tabular}{lrrrr}" in target.read_text()
     code = cli.main(["table", "tr808", "--csv", str(tmp_path / "missing.csv")])
     assert code == 1 and "error:" in capsys.readouterr().err
@@ -147,16 +182,24 @@ def test_tables808_imports_without_torch(tmp_path, csv808):
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
-    (tmp_path / "sitecustomize.py").write_text(textwrap.dedent("""
+    (tmp_path / "sitecustomize.py").write_text(
+        textwrap.dedent("""
         import importlib.abc, sys
         class _Block(importlib.abc.MetaPathFinder):
             def find_spec(self, name, path=None, target=None):
                 if name.split(".")[0] in ("torch", "ray"):
                     raise ImportError(f"{name} is blocked in this test")
         sys.meta_path.insert(0, _Block())
-    """))
+    """)
+    )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(repo)]))
-    res = subprocess.run([sys.executable, "-m", "analysis", "table", "tr808", "--csv", str(csv808)],
-                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "analysis", "table", "tr808", "--csv", str(csv808)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
     assert "| scrapl |" in res.stdout

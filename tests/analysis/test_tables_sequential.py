@@ -1,4 +1,5 @@
 """The adaptive-seeds table (``analysis.tables_sequential``) from a verdict of ``analysis.sequential.decide``."""
+
 import math
 
 import numpy as np
@@ -11,9 +12,10 @@ from analysis.tables_sequential import sequential_table
 
 def test_the_table_says_seeds_boundary_decision_and_why():
     d = np.array([-0.010, -0.012, -0.011, -0.009, -0.010])  # a clear effect on θ L1
-    never = np.full(5, np.nan)                               # no run converged
-    verdict = decide({"b vs a: test_theta_l1": d, "b vs a: convergence_step": never},
-                     Design(min_seeds=5, wave=5, max_seeds=10))
+    never = np.full(5, np.nan)  # no run converged
+    verdict = decide(
+        {"b vs a: test_theta_l1": d, "b vs a: convergence_step": never}, Design(min_seeds=5, wave=5, max_seeds=10)
+    )
     doc = verdict.to_dict()
     rows = [{"comparison": "+B vs A", "metric": TEST_THETA_L1}, {"comparison": "+B vs A", "metric": CONVERGENCE_STEP}]
     table = sequential_table(doc, rows)

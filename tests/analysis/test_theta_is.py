@@ -30,13 +30,16 @@ def test_load_pi_json_list_object_and_npy(tmp_path):
         assert x.dtype == np.float64 and x.tolist() == PI
 
 
-@pytest.mark.parametrize("content, message", [
-    ([0.5, 0.6], "sums to 1.1"),
-    ([1.5, -0.5], "negative or non-finite entries at indices \\[1\\]"),
-    ({"probs": PI}, "under the key 'pi'"),
-    (["a", "b"], "JSON list of numbers"),
-    ([], "non-empty 1-D"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ([0.5, 0.6], "sums to 1.1"),
+        ([1.5, -0.5], "negative or non-finite entries at indices \\[1\\]"),
+        ({"probs": PI}, "under the key 'pi'"),
+        (["a", "b"], "JSON list of numbers"),
+        ([], "non-empty 1-D"),
+    ],
+)
 def test_bad_pi(tmp_path, content, message):
     with pytest.raises(ValueError, match=message):
         theta_is.load_pi(write(tmp_path / "pi.json", content))
@@ -63,14 +66,17 @@ def test_path_table_and_grid_hand_worked(tmp_path):
     np.testing.assert_allclose(ratio, [[0.6, 0.6], [0.6, 3.0], [0.6, 0.6]])
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda p: p[0].pop("rate_hz"), "entry 0 lacks rate_hz"),
-    (lambda p: p[1].update(spin="up"), "entry 1 has non-numeric spin"),
-    (lambda p: p[1].update(spin=2), "'spin' is not -1, 0 or 1 for index \\[1\\]"),
-    (lambda p: p[2].update(index=7), "exactly 0..5"),
-    (lambda p: p[3].update(rate_hz=0), "'rate_hz' is not > 0 for index \\[3\\]"),
-    (lambda p: p[4].update(scale_cyc_per_oct=-1), "'scale_cyc_per_oct' is negative for index \\[4\\]"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda p: p[0].pop("rate_hz"), "entry 0 lacks rate_hz"),
+        (lambda p: p[1].update(spin="up"), "entry 1 has non-numeric spin"),
+        (lambda p: p[1].update(spin=2), "'spin' is not -1, 0 or 1 for index \\[1\\]"),
+        (lambda p: p[2].update(index=7), "exactly 0..5"),
+        (lambda p: p[3].update(rate_hz=0), "'rate_hz' is not > 0 for index \\[3\\]"),
+        (lambda p: p[4].update(scale_cyc_per_oct=-1), "'scale_cyc_per_oct' is negative for index \\[4\\]"),
+    ],
+)
 def test_bad_path_tables(tmp_path, mutate, message):
     paths = [dict(p) for p in PATHS]
     mutate(paths)

@@ -1,5 +1,6 @@
 """bench/gpu_check.py's pieces on the CPU (the script itself needs a GPU and ~8 minutes): one training step
 per kind of loss, the timing of a sharing worker, and a clear refusal when CUDA is missing."""
+
 import argparse
 import importlib.util
 import time
@@ -31,8 +32,9 @@ def test_train_steps_reports_median_and_mean():
 
 
 def test_sharing_worker_counts_steps_in_its_window():
-    args = argparse.Namespace(device="cpu", preset="smoke-granular", worker_index=1, warmup=0,
-                              start_at=time.time(), window=0.3)
+    args = argparse.Namespace(
+        device="cpu", preset="smoke-granular", worker_index=1, warmup=0, start_at=time.time(), window=0.3
+    )
     out = gpu_check.sharing_worker(args)
     assert out["steps"] >= 1 and out["seconds"] >= 0.3
 

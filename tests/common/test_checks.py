@@ -1,4 +1,5 @@
 """common.checks: one integer check whose wording and error type each layer picks."""
+
 import ast
 import sys
 from functools import partial
@@ -23,15 +24,18 @@ def test_accepts_and_returns_ints_in_range(value):
     assert check_int("J", value, 0, 12) == value
 
 
-@pytest.mark.parametrize(("value", "low", "high", "message"), [
-    (13, 1, 12, "J must be an integer in [1, 12], got 13"),
-    (0, 1, 12, "J must be an integer in [1, 12], got 0"),
-    (0, 1, None, "J must be an integer >= 1, got 0"),
-    (10, None, 9, "J must be an integer <= 9, got 10"),
-    (2.0, 1, None, "J must be an integer, got 2.0"),
-    ("3", 1, None, "J must be an integer, got '3'"),
-    (True, 0, None, "J must be an integer, got True"),
-])
+@pytest.mark.parametrize(
+    ("value", "low", "high", "message"),
+    [
+        (13, 1, 12, "J must be an integer in [1, 12], got 13"),
+        (0, 1, 12, "J must be an integer in [1, 12], got 0"),
+        (0, 1, None, "J must be an integer >= 1, got 0"),
+        (10, None, 9, "J must be an integer <= 9, got 10"),
+        (2.0, 1, None, "J must be an integer, got 2.0"),
+        ("3", 1, None, "J must be an integer, got '3'"),
+        (True, 0, None, "J must be an integer, got True"),
+    ],
+)
 def test_sentence_style_is_the_default(value, low, high, message):
     with pytest.raises(ValueError) as err:
         check_int("J", value, low, high)
@@ -97,8 +101,13 @@ def test_check_positive_returns_a_float_and_takes_an_error_type():
 def test_common_imports_only_the_standard_library():
     for path in (REPO / "common").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             for name in names:
                 top = name.split(".")[0]
                 assert top == "common" or top == "__future__" or top in sys.stdlib_module_names, (path.name, name)

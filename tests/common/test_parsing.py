@@ -1,4 +1,5 @@
 """common.parsing: command-line text to values, with argparse printing the message as it is."""
+
 import argparse
 
 import pytest
@@ -20,10 +21,20 @@ def test_csv_list_refuses_empty_items(text):
         csv_list(text, error=ValueError)
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("8", 8), ("1e-4", 1e-4), ("true", True), ("null", None), ("[1, 2]", [1, 2]), ('"x"', "x"),
-    ("granular", "granular"), ("", ""), ("/abs/pi.json", "/abs/pi.json"),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("8", 8),
+        ("1e-4", 1e-4),
+        ("true", True),
+        ("null", None),
+        ("[1, 2]", [1, 2]),
+        ('"x"', "x"),
+        ("granular", "granular"),
+        ("", ""),
+        ("/abs/pi.json", "/abs/pi.json"),
+    ],
+)
 def test_parse_value_is_a_json_literal_or_the_text(text, value):
     assert parse_value(text) == value and type(parse_value(text)) is type(value)
 
@@ -43,9 +54,14 @@ def test_key_value():
 def test_int_arg_messages():
     count, count0, positive = int_arg(), int_arg(0), int_arg(messages=POSITIVE)
     assert count("3") == 3 and count0("0") == 0 and positive(" 7 ") == 7
-    cases = [(count, "0", "must be >= 1, got 0"), (count0, "-1", "must be >= 0, got -1"),
-             (count, "x", "expected an integer, got 'x'"), (count, "1.5", "expected an integer, got '1.5'"),
-             (positive, "0", "expected a positive integer, got 0"), (int_arg(1, 9), "10", "must be <= 9, got 10")]
+    cases = [
+        (count, "0", "must be >= 1, got 0"),
+        (count0, "-1", "must be >= 0, got -1"),
+        (count, "x", "expected an integer, got 'x'"),
+        (count, "1.5", "expected an integer, got '1.5'"),
+        (positive, "0", "expected a positive integer, got 0"),
+        (int_arg(1, 9), "10", "must be <= 9, got 10"),
+    ]
     for parse, text, message in cases:
         with pytest.raises(argparse.ArgumentTypeError) as err:
             parse(text)

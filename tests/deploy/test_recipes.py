@@ -2,6 +2,7 @@
 per node as a parameter of both Ray node kinds) and the KubeRay RayJob manifest (YAML with the fields
 KubeRay needs, an entrypoint the study CLI accepts, the MLflow URI from the environment, one shared
 studies volume on every pod)."""
+
 from __future__ import annotations
 
 import shlex
@@ -28,10 +29,12 @@ def test_sbatch_script_is_valid_bash():
 
 def test_sbatch_script_passes_shellcheck():
     if shutil.which("shellcheck") is None:
-        pytest.fail("shellcheck is not installed: `make shellcheck` (Debian's shellcheck; `make test` runs it)",
-                    pytrace=False)
-    out = subprocess.run(["shellcheck", "--shell=bash", "--severity=style", str(SBATCH)], capture_output=True,
-                         text=True)
+        pytest.fail(
+            "shellcheck is not installed: `make shellcheck` (Debian's shellcheck; `make test` runs it)", pytrace=False
+        )
+    out = subprocess.run(
+        ["shellcheck", "--shell=bash", "--severity=style", str(SBATCH)], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 

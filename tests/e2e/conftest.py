@@ -17,6 +17,7 @@ daemons, workers and job drivers. Stopping a service sends SIGTERM, then SIGKILL
 every Ray process of the machine by name) nor anything matched by name. The environment of every command
 is built explicitly here; the test process's own environment is not modified.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,14 +38,22 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent                  # the project's virtualenv
-ARTIFACTS = REPO / "test-artifacts"                # git-ignored; CI keeps screenshots here
+BIN = Path(sys.executable).parent  # the project's virtualenv
+ARTIFACTS = REPO / "test-artifacts"  # git-ignored; CI keeps screenshots here
 TAG = "SCRAPL_E2E_TAG"
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 
 # variables of the caller that must not leak into the services (a developer's own cluster or server)
-_DROP = ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH",
-         "MLFLOW_TRACKING_URI", "SCRAPL_STUDY_ROOT", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
+_DROP = (
+    "RAY_ADDRESS",
+    "RAY_API_SERVER_ADDRESS",
+    "RAY_AUTH_MODE",
+    "RAY_AUTH_TOKEN",
+    "RAY_AUTH_TOKEN_PATH",
+    "MLFLOW_TRACKING_URI",
+    "SCRAPL_STUDY_ROOT",
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER",
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -144,8 +153,14 @@ def kill_ours(tag: str, sids: set[int], grace_s: float = 5.0) -> list[int]:
 def base_env(tag: str, **extra: str) -> dict[str, str]:
     """The explicit environment of a service or CLI call of these tests."""
     env = {k: v for k, v in os.environ.items() if k not in _DROP}
-    env.update({"PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "PYTHONUNBUFFERED": "1",
-                "RAY_USAGE_STATS_ENABLED": "0", TAG: tag})
+    env.update(
+        {
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+            "RAY_USAGE_STATS_ENABLED": "0",
+            TAG: tag,
+        }
+    )
     env.update(extra)
     return env
 
@@ -176,29 +191,71 @@ class RayHead:
         self.token_file = workdir / "auth_token"
         self.token_file.write_text(self.token)
         self.token_file.chmod(0o600)
-        self.temp_dir = workdir / "ray"           # short: Ray's unix sockets live under it
-        (gcs, dash, client, nm, om, metrics, agent, agent_grpc, renv, autoscaler_metrics, dash_metrics,
-         *_) = free_ports(11)
+        self.temp_dir = workdir / "ray"  # short: Ray's unix sockets live under it
+        (gcs, dash, client, nm, om, metrics, agent, agent_grpc, renv, autoscaler_metrics, dash_metrics, *_) = (
+            free_ports(11)
+        )
         self.gcs_port, self.dashboard_port = gcs, dash
         self.address = f"{self.node_ip}:{gcs}"
         self.dashboard = f"http://127.0.0.1:{dash}"
-        self.env = base_env(self.tag, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(self.token_file),
-                            RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0" if node_ip is None else "1",
-                            AUTOSCALER_METRIC_PORT=str(autoscaler_metrics), DASHBOARD_METRIC_PORT=str(dash_metrics))
+        self.env = base_env(
+            self.tag,
+            RAY_AUTH_MODE="token",
+            RAY_AUTH_TOKEN_PATH=str(self.token_file),
+            RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0" if node_ip is None else "1",
+            AUTOSCALER_METRIC_PORT=str(autoscaler_metrics),
+            DASHBOARD_METRIC_PORT=str(dash_metrics),
+        )
         self.start_args = [
-            str(BIN / "ray"), "start", "--head", "--node-ip-address", self.node_ip, "--port", str(gcs),
-            "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dash), "--ray-client-server-port", str(client),
-            "--node-manager-port", str(nm), "--object-manager-port", str(om), "--metrics-export-port", str(metrics),
-            "--dashboard-agent-listen-port", str(agent), "--dashboard-agent-grpc-port", str(agent_grpc),
-            "--runtime-env-agent-port", str(renv), "--min-worker-port", "0", "--max-worker-port", "0",
-            "--num-cpus", str(num_cpus), "--temp-dir", str(self.temp_dir), "--disable-usage-stats"]
+            str(BIN / "ray"),
+            "start",
+            "--head",
+            "--node-ip-address",
+            self.node_ip,
+            "--port",
+            str(gcs),
+            "--dashboard-host",
+            "127.0.0.1",
+            "--dashboard-port",
+            str(dash),
+            "--ray-client-server-port",
+            str(client),
+            "--node-manager-port",
+            str(nm),
+            "--object-manager-port",
+            str(om),
+            "--metrics-export-port",
+            str(metrics),
+            "--dashboard-agent-listen-port",
+            str(agent),
+            "--dashboard-agent-grpc-port",
+            str(agent_grpc),
+            "--runtime-env-agent-port",
+            str(renv),
+            "--min-worker-port",
+            "0",
+            "--max-worker-port",
+            "0",
+            "--num-cpus",
+            str(num_cpus),
+            "--temp-dir",
+            str(self.temp_dir),
+            "--disable-usage-stats",
+        ]
         self.started_s = 0.0
         self.sids: set[int] = set()
 
     def start(self) -> None:
         tic = time.time()
-        proc = subprocess.Popen(self.start_args, env=self.env, cwd=self.workdir, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        proc = subprocess.Popen(
+            self.start_args,
+            env=self.env,
+            cwd=self.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self.sids.add(proc.pid)  # the daemons `ray start` leaves behind stay in this session
         out, _ = proc.communicate(timeout=180)
         if proc.returncode != 0:
@@ -225,17 +282,33 @@ class RayHead:
             return 0, b""
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / "ray"), *args], env=self.env, cwd=REPO, capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            [str(BIN / "ray"), *args], env=self.env, cwd=REPO, capture_output=True, text=True, timeout=timeout
+        )
 
-    def submit(self, entrypoint: list[str], *, submission_id: str | None = None,
-               env_vars: dict[str, str] | None = None) -> str:
+    def submit(
+        self, entrypoint: list[str], *, submission_id: str | None = None, env_vars: dict[str, str] | None = None
+    ) -> str:
         """``ray job submit --no-wait --working-dir . -- <entrypoint>`` from the repo; returns the job id."""
         submission_id = submission_id or f"e2e-{uuid.uuid4().hex[:10]}"
-        runtime_env = {"env_vars": {"RAY_JOB_STOP_SIGNAL": "SIGINT", "RAY_JOB_STOP_WAIT_TIME_S": "30",
-                                    **(env_vars or {})}}
-        out = self.cli("job", "submit", "--address", self.dashboard, "--no-wait", "--submission-id", submission_id,
-                       "--working-dir", ".", "--runtime-env-json", json.dumps(runtime_env), "--", *entrypoint)
+        runtime_env = {
+            "env_vars": {"RAY_JOB_STOP_SIGNAL": "SIGINT", "RAY_JOB_STOP_WAIT_TIME_S": "30", **(env_vars or {})}
+        }
+        out = self.cli(
+            "job",
+            "submit",
+            "--address",
+            self.dashboard,
+            "--no-wait",
+            "--submission-id",
+            submission_id,
+            "--working-dir",
+            ".",
+            "--runtime-env-json",
+            json.dumps(runtime_env),
+            "--",
+            *entrypoint,
+        )
         assert out.returncode == 0, f"ray job submit failed:\n{out.stdout}\n{out.stderr}"
         return submission_id
 
@@ -255,8 +328,9 @@ class RayHead:
             if info["status"] in until:
                 return info
             if time.time() > deadline:
-                raise AssertionError(f"job {job_id} still {info['status']} after {timeout:.0f} s; logs:\n"
-                                     + self.logs(job_id)[-6000:])
+                raise AssertionError(
+                    f"job {job_id} still {info['status']} after {timeout:.0f} s; logs:\n" + self.logs(job_id)[-6000:]
+                )
             time.sleep(1.0)
 
     def wait_until(self, job_id: str, condition, what: str, timeout: float = 300, poll: float = 0.2):
@@ -282,8 +356,9 @@ class RayHead:
 
     def node(self, node_ip: str) -> dict | None:
         """The ALIVE node of this cluster with address ``node_ip`` (Ray's state API, through the CLI)."""
-        out = self.cli("list", "nodes", "--address", self.dashboard, "--format", "json", "--filter", "state=ALIVE",
-                       timeout=60)
+        out = self.cli(
+            "list", "nodes", "--address", self.dashboard, "--format", "json", "--filter", "state=ALIVE", timeout=60
+        )
         try:
             nodes = json.loads(out.stdout) if out.returncode == 0 else []
         except json.JSONDecodeError:
@@ -297,29 +372,74 @@ class RayWorkerNode:
     ``num_gpus``: Ray only counts them). ``kill()`` SIGKILLs exactly its processes (raylet, agents,
     workers) at once, as when the machine dies; never ``ray stop``."""
 
-    def __init__(self, head: RayHead, workdir: Path, node_ip: str, *, num_cpus: int = 1, num_gpus: int = 0,
-                 resources: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        head: RayHead,
+        workdir: Path,
+        node_ip: str,
+        *,
+        num_cpus: int = 1,
+        num_gpus: int = 0,
+        resources: dict[str, float] | None = None,
+    ) -> None:
         assert head.node_ip != "127.0.0.1", "a worker node can only join a multi-node head (RayHead(node_ip=...))"
         self.head, self.node_ip = head, node_ip
         self.tag = f"ray-worker-{uuid.uuid4().hex}"
         self.temp_dir = workdir / f"ray-{node_ip.rsplit('.', 1)[-1]}"
         self.resources = dict(resources or {})
         nm, om, metrics, agent, agent_grpc, renv = free_ports(6)
-        self.env = base_env(self.tag, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(head.token_file),
-                            RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="1")
+        self.env = base_env(
+            self.tag,
+            RAY_AUTH_MODE="token",
+            RAY_AUTH_TOKEN_PATH=str(head.token_file),
+            RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="1",
+        )
         self.start_args = [
-            str(BIN / "ray"), "start", "--address", head.address, "--node-ip-address", node_ip,
-            "--node-manager-port", str(nm), "--object-manager-port", str(om), "--metrics-export-port", str(metrics),
-            "--dashboard-agent-listen-port", str(agent), "--dashboard-agent-grpc-port", str(agent_grpc),
-            "--runtime-env-agent-port", str(renv), "--min-worker-port", "0", "--max-worker-port", "0",
-            "--num-cpus", str(num_cpus), "--num-gpus", str(num_gpus), "--resources", json.dumps(self.resources),
-            "--temp-dir", str(self.temp_dir), "--disable-usage-stats"]
+            str(BIN / "ray"),
+            "start",
+            "--address",
+            head.address,
+            "--node-ip-address",
+            node_ip,
+            "--node-manager-port",
+            str(nm),
+            "--object-manager-port",
+            str(om),
+            "--metrics-export-port",
+            str(metrics),
+            "--dashboard-agent-listen-port",
+            str(agent),
+            "--dashboard-agent-grpc-port",
+            str(agent_grpc),
+            "--runtime-env-agent-port",
+            str(renv),
+            "--min-worker-port",
+            "0",
+            "--max-worker-port",
+            "0",
+            "--num-cpus",
+            str(num_cpus),
+            "--num-gpus",
+            str(num_gpus),
+            "--resources",
+            json.dumps(self.resources),
+            "--temp-dir",
+            str(self.temp_dir),
+            "--disable-usage-stats",
+        ]
         self.sids: set[int] = set()
         self.node_id: str | None = None
 
     def start(self, timeout: float = 120) -> None:
-        proc = subprocess.Popen(self.start_args, env=self.env, cwd=self.head.workdir, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        proc = subprocess.Popen(
+            self.start_args,
+            env=self.env,
+            cwd=self.head.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self.sids.add(proc.pid)
         try:
             out, _ = proc.communicate(timeout=timeout)
@@ -383,8 +503,10 @@ def ray_cluster(tmp_path_factory):
 # --- PostgreSQL --------------------------------------------------------------------------------------------
 def postgres_bin() -> Path | None:
     """The newest Debian PostgreSQL server binaries (``/usr/lib/postgresql/<version>/bin``), or None."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
-                   if p.parent.parent.name.isdigit() else 0)
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
     return found[-1].parent if found else None
 
 
@@ -400,8 +522,11 @@ class Postgres:
     def __init__(self, workdir: Path) -> None:
         self.bin = postgres_bin()
         if self.bin is None:
-            pytest.fail("PostgreSQL is not installed: the tests need Debian's `postgresql` package "
-                        "(`make postgres`, which `make test` runs)", pytrace=False)
+            pytest.fail(
+                "PostgreSQL is not installed: the tests need Debian's `postgresql` package "
+                "(`make postgres`, which `make test` runs)",
+                pytrace=False,
+            )
         self.workdir = workdir
         self.data = workdir / "data"
         self.log = workdir / "postgres.log"
@@ -422,8 +547,15 @@ class Postgres:
         cmd = [str(self.bin / args[0]), *args[1:]]
         if self.as_root:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        proc = subprocess.Popen(cmd, env=self.env, cwd=self.workdir, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            env=self.env,
+            cwd=self.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self.sids.add(proc.pid)  # the postmaster pg_ctl leaves behind stays in this session
         out, _ = proc.communicate(timeout=timeout)
         if proc.returncode != 0:
@@ -442,8 +574,21 @@ class Postgres:
             for path in (self.workdir, pwfile):
                 os.chown(path, pw.pw_uid, pw.pw_gid)
             self.workdir.chmod(0o700)
-        self._run("initdb", "-D", str(self.data), "-U", self.USER, "--pwfile", str(pwfile), "--auth", "scram-sha-256",
-                  "-E", "UTF8", "--no-locale", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            self.USER,
+            "--pwfile",
+            str(pwfile),
+            "--auth",
+            "scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        )
         pwfile.unlink()
 
     def start(self) -> None:
@@ -455,8 +600,9 @@ class Postgres:
     def create_db(self) -> None:
         import psycopg2
 
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.USER, password=self.password,
-                                dbname="postgres")
+        conn = psycopg2.connect(
+            host="127.0.0.1", port=self.port, user=self.USER, password=self.password, dbname="postgres"
+        )
         try:
             conn.autocommit = True
             with conn.cursor() as cur:
@@ -514,8 +660,11 @@ class Slurm:
     def __init__(self, workdir: Path) -> None:
         missing = [b for b in ("slurmctld", "slurmd", "sbatch", "munged", "mungekey") if shutil.which(b) is None]
         if missing:
-            pytest.fail(f"SLURM is not installed ({', '.join(missing)} missing): `make slurm` installs Debian's "
-                        "slurmctld, slurmd and munge (`make test` runs it)", pytrace=False)
+            pytest.fail(
+                f"SLURM is not installed ({', '.join(missing)} missing): `make slurm` installs Debian's "
+                "slurmctld, slurmd and munge (`make test` runs it)",
+                pytrace=False,
+            )
         self.workdir = workdir
         self.conf = workdir / "slurm.conf"
         self.tag = f"slurm-{uuid.uuid4().hex}"
@@ -526,8 +675,9 @@ class Slurm:
 
     def _spawn(self, args: list[str], log: str) -> subprocess.Popen:
         with open(self.workdir / log, "w") as out:
-            proc = subprocess.Popen(args, env=self.env, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                args, env=self.env, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.sids.add(proc.pid)
         return proc
 
@@ -542,24 +692,57 @@ class Slurm:
         for path in (mdir, key):
             os.chown(path, munge.pw_uid, munge.pw_gid)
         mdir.chmod(0o755)
-        self._spawn(["runuser", "-u", "munge", "--", "munged", "--foreground", f"--key-file={key}",
-                     f"--socket={self.munge_socket}", f"--pid-file={mdir / 'munged.pid'}",
-                     f"--log-file={mdir / 'munged.log'}", f"--seed-file={mdir / 'munged.seed'}"], "munged.out")
+        self._spawn(
+            [
+                "runuser",
+                "-u",
+                "munge",
+                "--",
+                "munged",
+                "--foreground",
+                f"--key-file={key}",
+                f"--socket={self.munge_socket}",
+                f"--pid-file={mdir / 'munged.pid'}",
+                f"--log-file={mdir / 'munged.log'}",
+                f"--seed-file={mdir / 'munged.seed'}",
+            ],
+            "munged.out",
+        )
         ctld_port, d_port = free_ports(2)
         for sub in ("state", "spool"):
             (self.workdir / sub).mkdir()
-        self.conf.write_text("\n".join([
-            "ClusterName=scrapl-e2e", f"SlurmctldHost={self.host}(127.0.0.1)", "SlurmUser=root", "SlurmdUser=root",
-            "AuthType=auth/munge", "CredType=cred/munge", f"AuthInfo=socket={self.munge_socket}",
-            f"SlurmctldPort={ctld_port}", f"SlurmdPort={d_port}",
-            f"StateSaveLocation={self.workdir / 'state'}", f"SlurmdSpoolDir={self.workdir / 'spool'}",
-            f"SlurmctldPidFile={self.workdir / 'slurmctld.pid'}", f"SlurmdPidFile={self.workdir / 'slurmd.pid'}",
-            f"SlurmctldLogFile={self.workdir / 'slurmctld.log'}", f"SlurmdLogFile={self.workdir / 'slurmd.log'}",
-            "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "SchedulerType=sched/builtin",
-            "SelectType=select/cons_tres", "SelectTypeParameters=CR_CPU", "ReturnToService=2", "MpiDefault=none",
-            "JobAcctGatherType=jobacct_gather/none",
-            f"NodeName={self.host} NodeAddr=127.0.0.1 CPUs={os.cpu_count() or 1} State=UNKNOWN",
-            "PartitionName=e2e Nodes=ALL Default=YES MaxTime=INFINITE State=UP", ""]))
+        self.conf.write_text(
+            "\n".join(
+                [
+                    "ClusterName=scrapl-e2e",
+                    f"SlurmctldHost={self.host}(127.0.0.1)",
+                    "SlurmUser=root",
+                    "SlurmdUser=root",
+                    "AuthType=auth/munge",
+                    "CredType=cred/munge",
+                    f"AuthInfo=socket={self.munge_socket}",
+                    f"SlurmctldPort={ctld_port}",
+                    f"SlurmdPort={d_port}",
+                    f"StateSaveLocation={self.workdir / 'state'}",
+                    f"SlurmdSpoolDir={self.workdir / 'spool'}",
+                    f"SlurmctldPidFile={self.workdir / 'slurmctld.pid'}",
+                    f"SlurmdPidFile={self.workdir / 'slurmd.pid'}",
+                    f"SlurmctldLogFile={self.workdir / 'slurmctld.log'}",
+                    f"SlurmdLogFile={self.workdir / 'slurmd.log'}",
+                    "ProctrackType=proctrack/linuxproc",
+                    "TaskPlugin=task/none",
+                    "SchedulerType=sched/builtin",
+                    "SelectType=select/cons_tres",
+                    "SelectTypeParameters=CR_CPU",
+                    "ReturnToService=2",
+                    "MpiDefault=none",
+                    "JobAcctGatherType=jobacct_gather/none",
+                    f"NodeName={self.host} NodeAddr=127.0.0.1 CPUs={os.cpu_count() or 1} State=UNKNOWN",
+                    "PartitionName=e2e Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
+                    "",
+                ]
+            )
+        )
         deadline = time.time() + timeout
         while not self.munge_socket.exists():
             if time.time() > deadline:
@@ -569,8 +752,11 @@ class Slurm:
         self._spawn(["slurmd", "-D", "-f", str(self.conf)], "slurmd.out")
         while self.state() != "idle":
             if time.time() > deadline:
-                logs = "".join((self.workdir / f).read_text()[-1500:] for f in ("slurmctld.log", "slurmd.log")
-                               if (self.workdir / f).is_file())
+                logs = "".join(
+                    (self.workdir / f).read_text()[-1500:]
+                    for f in ("slurmctld.log", "slurmd.log")
+                    if (self.workdir / f).is_file()
+                )
                 raise RuntimeError(f"SLURM did not come up (node {self.state()!r}):\n{logs}")
             time.sleep(0.5)
 
@@ -578,16 +764,23 @@ class Slurm:
         out = subprocess.run(["sinfo", "-h", "-o", "%T"], env=self.env, capture_output=True, text=True, timeout=30)
         return out.stdout.strip()
 
-    def sbatch(self, script: Path, args: list[str], *, options: list[str], env: dict[str, str],
-               timeout: float = 480) -> tuple[int, str, list[int]]:
+    def sbatch(
+        self, script: Path, args: list[str], *, options: list[str], env: dict[str, str], timeout: float = 480
+    ) -> tuple[int, str, list[int]]:
         """``sbatch --wait`` of ``script`` with ``args``; returns (exit status, the job's log, the pids of the
         job's processes still alive when it returned). Those are then killed: the job's processes carry a
         tag of their own (SLURM passes the environment on)."""
         tag = f"slurm-job-{uuid.uuid4().hex}"
         log = self.workdir / f"{tag}.log"
-        proc = subprocess.Popen(["sbatch", "--wait", f"--output={log}", *options, str(script), *args],
-                                env={**self.env, **env, TAG: tag}, cwd=REPO, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        proc = subprocess.Popen(
+            ["sbatch", "--wait", f"--output={log}", *options, str(script), *args],
+            env={**self.env, **env, TAG: tag},
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         try:
             out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -649,8 +842,20 @@ class MlflowServer:
 
     @property
     def args(self) -> list[str]:
-        return [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-                "--backend-store-uri", self.backend_uri, "--artifacts-destination", str(self.artifacts)]
+        return [
+            str(BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            self.backend_uri,
+            "--artifacts-destination",
+            str(self.artifacts),
+        ]
 
     def healthy(self) -> bool:
         try:
@@ -662,8 +867,9 @@ class MlflowServer:
         assert not self.healthy(), f"something already answers on {self.uri}"
         tic = time.time()
         with open(self.log, "a") as log:
-            proc = subprocess.Popen(self.args, env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                self.args, env=self.env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.sids.add(proc.pid)
         self._procs.append(proc)
         while not self.healthy():
@@ -720,8 +926,7 @@ def trial_runs_by_status(uri: str, name: str) -> dict[str, list]:
     if exp is None:
         return {}
     out: dict[str, list] = {}
-    for r in client.search_runs([exp.experiment_id], f"tags.`{schema.ROLE}` = '{schema.ROLE_TRIAL}'",
-                                max_results=1000):
+    for r in client.search_runs([exp.experiment_id], f"tags.`{schema.ROLE}` = '{schema.ROLE_TRIAL}'", max_results=1000):
         out.setdefault(r.info.status, []).append(r)
     return out
 
@@ -748,9 +953,20 @@ class Chromium:
     """Headless Chromium (Debian's package) with a fresh profile and no background network. Every call's
     processes carry their own tag and are killed when it returns."""
 
-    FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-extensions",
-             "--disable-dev-shm-usage", "--mute-audio", "--hide-scrollbars"]
+    FLAGS = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--disable-dev-shm-usage",
+        "--mute-audio",
+        "--hide-scrollbars",
+    ]
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
@@ -758,10 +974,21 @@ class Chromium:
     def _run(self, url: str, extra: list[str], budget_ms: int, timeout: float) -> subprocess.CompletedProcess:
         tag = f"chromium-{uuid.uuid4().hex}"
         with tempfile.TemporaryDirectory(prefix="scrapl-chromium-") as profile:
-            args = [self.binary, *self.FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
-                    *extra, url]
-            proc = subprocess.Popen(args, env=base_env(tag, HOME=profile), stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, start_new_session=True)
+            args = [
+                self.binary,
+                *self.FLAGS,
+                f"--user-data-dir={profile}",
+                f"--virtual-time-budget={budget_ms}",
+                *extra,
+                url,
+            ]
+            proc = subprocess.Popen(
+                args,
+                env=base_env(tag, HOME=profile),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
             try:
                 stdout, stderr = proc.communicate(timeout=timeout)
             finally:
@@ -775,8 +1002,9 @@ class Chromium:
         """The DOM after the page's scripts ran for ``budget_ms`` of virtual time (``--dump-dom``)."""
         return self._run(url, ["--dump-dom"], budget_ms, timeout).stdout.decode(errors="replace")
 
-    def screenshot(self, url: str, path: Path, window: str = "1280,720", budget_ms: int = 15000,
-                   timeout: float = 120) -> Path:
+    def screenshot(
+        self, url: str, path: Path, window: str = "1280,720", budget_ms: int = 15000, timeout: float = 120
+    ) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._run(url, [f"--screenshot={path}", f"--window-size={window}"], budget_ms, timeout)
         assert path.is_file() and path.stat().st_size > 1000, f"no screenshot written to {path}"
@@ -787,6 +1015,9 @@ class Chromium:
 def chromium() -> Chromium:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        pytest.fail("chromium is not installed: the MLflow UI test needs Debian's `chromium` package "
-                    "(`apt-get install -y chromium`; .ci/run installs it)", pytrace=False)
+        pytest.fail(
+            "chromium is not installed: the MLflow UI test needs Debian's `chromium` package "
+            "(`apt-get install -y chromium`; .ci/run installs it)",
+            pytrace=False,
+        )
     return Chromium(path)

@@ -1,6 +1,7 @@
 """End to end: the same study submitted twice with ``ray job submit`` while the first job runs. The second job
 is refused at once (exit status 5), naming the first job's driver (pid, host, Ray job id) and what to do;
 the first job finishes alone: one MLflow run per trial, one attempt each, no validation step twice."""
+
 from __future__ import annotations
 
 import time
@@ -19,9 +20,25 @@ EPOCHS = 3
 @pytest.mark.timeout(600)
 def test_the_same_study_submitted_twice_trains_every_trial_once(ray_head, mlflow_server, tmp_path, study_runs):
     name, root = "e2e-twice", tmp_path / "studies"
-    entry = ray_head.study_entry("run", "ablation", "--smoke-test", "--arms", "scrapl", "--seeds", "0,1", "--name", name,
-                                 "--root", str(root), "--mlflow-uri", mlflow_server.uri, "--set",
-                                 f"train.epochs={EPOCHS}", "--progress-interval", "5")
+    entry = ray_head.study_entry(
+        "run",
+        "ablation",
+        "--smoke-test",
+        "--arms",
+        "scrapl",
+        "--seeds",
+        "0,1",
+        "--name",
+        name,
+        "--root",
+        str(root),
+        "--mlflow-uri",
+        mlflow_server.uri,
+        "--set",
+        f"train.epochs={EPOCHS}",
+        "--progress-interval",
+        "5",
+    )
     first = ray_head.submit(entry)
     lock_file = Path(root) / name / lock.LOCK_NAME
     deadline = time.time() + 300

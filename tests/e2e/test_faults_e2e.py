@@ -14,6 +14,7 @@ from outside, and MLflow must end with exactly one complete run per trial.
 (5, a NaN loss, is part of the submitted ablation in ``test_submit_ablation.py``; crash-once/exit-once
 faults raised inside trials are covered on the embedded runtime by ``tests/study/test_faults.py``.)
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,20 @@ def val_steps(epochs: int) -> list[int]:
 
 
 def study_args(name: str, root: Path, uri: str, *extra: str) -> list[str]:
-    return ["run", "ablation", "--smoke-test", "--name", name, "--root", str(root), "--mlflow-uri", uri,
-            "--progress-interval", "5", *extra]
+    return [
+        "run",
+        "ablation",
+        "--smoke-test",
+        "--name",
+        name,
+        "--root",
+        str(root),
+        "--mlflow-uri",
+        uri,
+        "--progress-interval",
+        "5",
+        *extra,
+    ]
 
 
 def runs_by_status(uri: str, name: str) -> dict[str, list]:
@@ -68,8 +81,9 @@ def wait_for(condition, what: str, timeout: float, ray_head=None, job_id: str | 
         if job_id is not None:
             info = ray_head.job(job_id)
             if info["status"] in ("SUCCEEDED", "FAILED", "STOPPED"):
-                raise AssertionError(f"the job ended ({info['status']}) before {what}:\n"
-                                     + ray_head.logs(job_id)[-5000:])
+                raise AssertionError(
+                    f"the job ended ({info['status']}) before {what}:\n" + ray_head.logs(job_id)[-5000:]
+                )
         if time.time() > deadline:
             logs = ray_head.logs(job_id)[-5000:] if job_id else ""
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{logs}")
@@ -121,9 +135,23 @@ def test_sigkill_of_a_trial_worker_resumes_from_its_checkpoint(ray_head, mlflow_
 
     name, root, epochs = "e2e-sigkill", tmp_path / "studies", 16
     key = f"{PRESET}/scrapl/0"
-    job_id = ray_head.submit(ray_head.study_entry(*study_args(
-        name, root, mlflow_server.uri, "--arms", "scrapl", "--seeds", "0,1", "--set", f"train.epochs={epochs}",
-        "--max-failures", "2")))
+    job_id = ray_head.submit(
+        ray_head.study_entry(
+            *study_args(
+                name,
+                root,
+                mlflow_server.uri,
+                "--arms",
+                "scrapl",
+                "--seeds",
+                "0,1",
+                "--set",
+                f"train.epochs={epochs}",
+                "--max-failures",
+                "2",
+            )
+        )
+    )
 
     def victim():
         """The worker pid of trial scrapl/0 once it has checkpointed at least 3 times (not yet finished)."""
@@ -150,8 +178,9 @@ def test_sigkill_of_a_trial_worker_resumes_from_its_checkpoint(ray_head, mlflow_
     assert tags[tracking.ATTEMPTS] == "2", tags  # one retry, in the same MLflow run
     assert int(tags[tracking.WORKER_PID]) != pid  # ... in a new worker process
     resumed = int(tags[tracking.RESUMED_FROM])
-    assert resumed >= STEPS_PER_EPOCH * (index + 1) and resumed % STEPS_PER_EPOCH == 0, \
+    assert resumed >= STEPS_PER_EPOCH * (index + 1) and resumed % STEPS_PER_EPOCH == 0, (
         f"retried from step {resumed}, but checkpoint {index} (step {STEPS_PER_EPOCH * (index + 1)}) existed"
+    )
     assert r.by_key()[f"{PRESET}/scrapl/1"].data.tags[tracking.ATTEMPTS] == "1"
 
     # exact resume: an uninterrupted run of the same config and seed ends with the same metrics
@@ -183,8 +212,9 @@ def test_driver_sigkill_then_resume_reruns_nothing_finished(ray_head, mlflow_ser
 
     name, root = "e2e-driver-crash", tmp_path / "studies"
     job_id = ray_head.submit(ray_head.study_entry(*study_args(name, root, mlflow_server.uri, *INTERRUPTIBLE)))
-    before = wait_for(lambda: first_finished(mlflow_server.uri, name, root), "a first finished trial", 300,
-                      ray_head, job_id)
+    before = wait_for(
+        lambda: first_finished(mlflow_server.uri, name, root), "a first finished trial", 300, ray_head, job_id
+    )
     driver = ray_head.job(job_id).get("driver_info") or {}
     pid = int(driver["pid"])
     assert pid in ray_head.pids()
@@ -196,8 +226,11 @@ def test_driver_sigkill_then_resume_reruns_nothing_finished(ray_head, mlflow_ser
     interrupted = runs_by_status(mlflow_server.uri, name)
     assert len(interrupted.get("FINISHED", [])) < 4, "the study finished before the driver was killed"
 
-    job2 = ray_head.submit(ray_head.study_entry("resume", name, "--root", str(root), "--mlflow-uri",
-                                                mlflow_server.uri, "--progress-interval", "5"))
+    job2 = ray_head.submit(
+        ray_head.study_entry(
+            "resume", name, "--root", str(root), "--mlflow-uri", mlflow_server.uri, "--progress-interval", "5"
+        )
+    )
     info = ray_head.wait(job2, timeout=400)
     logs = ray_head.logs(job2)
     assert info["status"] == "SUCCEEDED", logs[-5000:]
@@ -217,8 +250,9 @@ def test_ray_job_stop_then_resubmit_resumes(ray_head, mlflow_server, tmp_path, s
     name, root = "e2e-job-stop", tmp_path / "studies"
     entry = ray_head.study_entry(*study_args(name, root, mlflow_server.uri, *INTERRUPTIBLE))
     job_id = ray_head.submit(entry)
-    before = wait_for(lambda: first_finished(mlflow_server.uri, name, root), "a first finished trial", 300,
-                      ray_head, job_id)
+    before = wait_for(
+        lambda: first_finished(mlflow_server.uri, name, root), "a first finished trial", 300, ray_head, job_id
+    )
     tic = time.time()
     out = ray_head.stop_job(job_id)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -237,8 +271,9 @@ def test_ray_job_stop_then_resubmit_resumes(ray_head, mlflow_server, tmp_path, s
     killed = {x.data.tags[schema.TRIAL_ID]: x for x in mid.trials if x.info.status == "KILLED"}
     assert killed, "no trial was interrupted"
     for x in killed.values():
-        assert f"study interrupted; continue it with `python -m study resume {name}`" in \
-            x.data.tags[schema.FAILURE_REASON]
+        assert (
+            f"study interrupted; continue it with `python -m study resume {name}`" in x.data.tags[schema.FAILURE_REASON]
+        )
     wait_for(lambda: not trial_processes(ray_head), "the stopped job's trial processes to exit", 60)
 
     job2 = ray_head.submit(entry)  # the very same command
@@ -253,7 +288,9 @@ def test_ray_job_stop_then_resubmit_resumes(ray_head, mlflow_server, tmp_path, s
             assert run.data.tags[tracking.ATTEMPTS] == "1", key
         if key in killed:  # continued in the same run, from its checkpoint
             assert run.info.run_id == killed[key].info.run_id
-            assert run.data.tags[tracking.ATTEMPTS] == "2" and "study interrupted" in run.data.tags[tracking.RETRIED_AFTER]
+            assert (
+                run.data.tags[tracking.ATTEMPTS] == "2" and "study interrupted" in run.data.tags[tracking.RETRIED_AFTER]
+            )
             assert schema.FAILURE_REASON not in run.data.tags
 
 
@@ -262,19 +299,39 @@ def test_ray_job_stop_then_resubmit_resumes(ray_head, mlflow_server, tmp_path, s
 def test_mlflow_server_outage_is_spooled_and_synced(ray_head, new_mlflow_server, tmp_path, study_runs):
     server = new_mlflow_server()  # its own server: this test stops it
     name, root, epochs = "e2e-mlflow-down", tmp_path / "studies", 8
-    job_id = ray_head.submit(ray_head.study_entry(*study_args(
-        name, root, server.uri, "--arms", "scrapl,p-adam", "--seeds", "0,1", "--set", f"train.epochs={epochs}",
-        "--max-concurrent", "2")))
+    job_id = ray_head.submit(
+        ray_head.study_entry(
+            *study_args(
+                name,
+                root,
+                server.uri,
+                "--arms",
+                "scrapl,p-adam",
+                "--seeds",
+                "0,1",
+                "--set",
+                f"train.epochs={epochs}",
+                "--max-concurrent",
+                "2",
+            )
+        )
+    )
     # down while the first trials train (they have logged to the server already)
-    wait_for(lambda: runs_by_status(server.uri, name).get("RUNNING"), "a trial run to start", 300, ray_head, job_id,
-             poll=0.2)
+    wait_for(
+        lambda: runs_by_status(server.uri, name).get("RUNNING"), "a trial run to start", 300, ray_head, job_id, poll=0.2
+    )
     server.stop()
     assert not server.healthy()
 
     # while it is down, a new study refuses to start and leaves nothing behind
     other = tmp_path / "other"
-    refused = subprocess.run([sys.executable, "-m", "study", *study_args("refused", other, server.uri)], cwd=REPO,
-                             capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        [sys.executable, "-m", "study", *study_args("refused", other, server.uri)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert f"error: --mlflow-uri: cannot reach an MLflow server at {server.uri}" in refused.stderr
     assert not other.exists() or not any(other.iterdir())
@@ -293,8 +350,13 @@ def test_mlflow_server_outage_is_spooled_and_synced(ray_head, new_mlflow_server,
     print(f"\n[e2e] MLflow down: job {info['status']}, spooled {spooled}")
 
     server.start()  # back on the same port and backend
-    sync = subprocess.run([sys.executable, "-m", "study", "sync", name, "--root", str(root)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    sync = subprocess.run(
+        [sys.executable, "-m", "study", "sync", name, "--root", str(root)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert sync.returncode == 0, sync.stdout + sync.stderr
     assert f"trial(s) synced to {server.uri}" in sync.stdout
     assert f"study {name}: its MLflow run ended FINISHED" in sync.stdout
@@ -307,6 +369,11 @@ def test_mlflow_server_outage_is_spooled_and_synced(ray_head, new_mlflow_server,
         files = {a.path for a in r.client.list_artifacts(run.info.run_id)}
         assert {"config.json", "curves", "audio"} <= files, key
         assert run.data.tags["scrapl.attempts"] == "1", key  # spooled attempts are counted once, at the sync
-    again = subprocess.run([sys.executable, "-m", "study", "sync", name, "--root", str(root)], cwd=REPO,
-                           capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "study", "sync", name, "--root", str(root)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 0 and "nothing spooled" in again.stdout

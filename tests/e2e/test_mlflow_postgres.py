@@ -10,6 +10,7 @@ temporary folder, 127.0.0.1 only, run as the ``postgres`` user) as the backend s
    the ``mlflow server`` stays up and answers 503): the trials keep training, the spool keeps what
    could not be logged (exit 4), and ``study sync`` delivers everything once the database is back.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,20 @@ def val_steps(epochs: int) -> list[int]:
 
 
 def study_args(name: str, root: Path, uri: str, *extra: str) -> list[str]:
-    return ["run", "ablation", "--smoke-test", "--name", name, "--root", str(root), "--mlflow-uri", uri,
-            "--progress-interval", "5", *extra]
+    return [
+        "run",
+        "ablation",
+        "--smoke-test",
+        "--name",
+        name,
+        "--root",
+        str(root),
+        "--mlflow-uri",
+        uri,
+        "--progress-interval",
+        "5",
+        *extra,
+    ]
 
 
 def assert_complete(study_runs, uri: str, name: str, keys: set[str], steps: list[int]):
@@ -57,8 +70,9 @@ def assert_complete(study_runs, uri: str, name: str, keys: set[str], steps: list
 
 def max_overlap(runs) -> int:
     """The most trial runs open (between start and end time) at the same instant."""
-    events = sorted([(x.info.start_time, 1) for x in runs] + [(x.info.end_time, -1) for x in runs],
-                    key=lambda e: (e[0], e[1]))
+    events = sorted(
+        [(x.info.start_time, 1) for x in runs] + [(x.info.end_time, -1) for x in runs], key=lambda e: (e[0], e[1])
+    )
     level = peak = 0
     for _, delta in events:
         level += delta
@@ -72,9 +86,23 @@ def test_eight_concurrent_trials_log_every_step_once(ray_head, pg_mlflow_server,
     tic = time.time()
     name, root, epochs = "e2e-pg-concurrent", tmp_path / "studies", 6
     arms, seeds = ("scrapl", "p-adam"), (0, 1, 2, 3)
-    job_id = ray_head.submit(ray_head.study_entry(*study_args(
-        name, root, pg_mlflow_server.uri, "--arms", ",".join(arms), "--seeds", ",".join(map(str, seeds)),
-        "--set", f"train.epochs={epochs}", "--cpus-per-trial", "0.25")))
+    job_id = ray_head.submit(
+        ray_head.study_entry(
+            *study_args(
+                name,
+                root,
+                pg_mlflow_server.uri,
+                "--arms",
+                ",".join(arms),
+                "--seeds",
+                ",".join(map(str, seeds)),
+                "--set",
+                f"train.epochs={epochs}",
+                "--cpus-per-trial",
+                "0.25",
+            )
+        )
+    )
     info = ray_head.wait(job_id, timeout=540)
     logs = ray_head.logs(job_id)
     assert info["status"] == "SUCCEEDED", logs[-5000:]
@@ -98,9 +126,26 @@ def test_two_studies_at_once_do_not_interfere(ray_head, pg_mlflow_server, tmp_pa
     tic = time.time()
     root, epochs = tmp_path / "studies", 3  # one root for both: the studies share the folder too
     studies = {"e2e-pg-twin-a": "scrapl", "e2e-pg-twin-b": "p-adam"}
-    jobs = {name: ray_head.submit(ray_head.study_entry(*study_args(
-        name, root, pg_mlflow_server.uri, "--arms", arm, "--seeds", "0,1", "--set", f"train.epochs={epochs}",
-        "--cpus-per-trial", "0.5"))) for name, arm in studies.items()}
+    jobs = {
+        name: ray_head.submit(
+            ray_head.study_entry(
+                *study_args(
+                    name,
+                    root,
+                    pg_mlflow_server.uri,
+                    "--arms",
+                    arm,
+                    "--seeds",
+                    "0,1",
+                    "--set",
+                    f"train.epochs={epochs}",
+                    "--cpus-per-trial",
+                    "0.5",
+                )
+            )
+        )
+        for name, arm in studies.items()
+    }
     for name, job_id in jobs.items():
         info = ray_head.wait(job_id, timeout=480)
         logs = ray_head.logs(job_id)
@@ -111,8 +156,9 @@ def test_two_studies_at_once_do_not_interfere(ray_head, pg_mlflow_server, tmp_pa
 
     experiments = set()
     for name, arm in studies.items():
-        r = assert_complete(study_runs, pg_mlflow_server.uri, name, {f"{PRESET}/{arm}/{s}" for s in (0, 1)},
-                            val_steps(epochs))
+        r = assert_complete(
+            study_runs, pg_mlflow_server.uri, name, {f"{PRESET}/{arm}/{s}" for s in (0, 1)}, val_steps(epochs)
+        )
         (parent,) = r.parents
         assert len(r.all) == 3, [x.info.run_name for x in r.all]  # nothing of the other study here
         for run in r.trials:
@@ -130,15 +176,30 @@ def test_two_studies_at_once_do_not_interfere(ray_head, pg_mlflow_server, tmp_pa
 
 # --- 3 ------------------------------------------------------------------------------------------------
 @pytest.mark.timeout(600)
-def test_postgres_restart_mid_study_is_spooled_and_synced(ray_head, new_postgres, new_mlflow_server, tmp_path,
-                                                          study_runs, runs_by_status):
+def test_postgres_restart_mid_study_is_spooled_and_synced(
+    ray_head, new_postgres, new_mlflow_server, tmp_path, study_runs, runs_by_status
+):
     tic = time.time()
     pg = new_postgres()  # its own database and server: this test stops the database
     server = new_mlflow_server(pg.uri)
     name, root, epochs = "e2e-pg-restart", tmp_path / "studies", 8
-    job_id = ray_head.submit(ray_head.study_entry(*study_args(
-        name, root, server.uri, "--arms", "scrapl,p-adam", "--seeds", "0,1", "--set", f"train.epochs={epochs}",
-        "--max-concurrent", "2")))
+    job_id = ray_head.submit(
+        ray_head.study_entry(
+            *study_args(
+                name,
+                root,
+                server.uri,
+                "--arms",
+                "scrapl,p-adam",
+                "--seeds",
+                "0,1",
+                "--set",
+                f"train.epochs={epochs}",
+                "--max-concurrent",
+                "2",
+            )
+        )
+    )
     ray_head.wait_until(job_id, lambda: runs_by_status(server.uri, name).get("RUNNING"), "a trial run to start")
     pg.stop()
     assert server.healthy(), "the mlflow server itself stays up (its /health does not read the database)"
@@ -153,8 +214,13 @@ def test_postgres_restart_mid_study_is_spooled_and_synced(ray_head, new_postgres
     assert spooled and (spool / "study.json").is_file(), f"nothing spooled in {spool}"
 
     pg.start()  # back on the same port with the same data
-    sync = subprocess.run([sys.executable, "-m", "study", "sync", name, "--root", str(root)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    sync = subprocess.run(
+        [sys.executable, "-m", "study", "sync", name, "--root", str(root)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert sync.returncode == 0, sync.stdout + sync.stderr
     assert f"study {name}: its MLflow run ended FINISHED" in sync.stdout, sync.stdout
     assert not [p for p in spool.rglob("*") if p.is_file()], "spool not emptied after a successful sync"
@@ -165,5 +231,7 @@ def test_postgres_restart_mid_study_is_spooled_and_synced(ray_head, new_postgres
     for key, run in r.by_key().items():
         assert {"config.json", "curves", "audio"} <= {a.path for a in r.client.list_artifacts(run.info.run_id)}, key
         assert run.data.tags["scrapl.attempts"] == "1", key
-    print(f"\n[e2e] PostgreSQL down mid-study: {len(spooled)} trial spool(s) + the study's end synced; "
-          f"test {time.time() - tic:.0f} s")
+    print(
+        f"\n[e2e] PostgreSQL down mid-study: {len(spooled)} trial spool(s) + the study's end synced; "
+        f"test {time.time() - tic:.0f} s"
+    )

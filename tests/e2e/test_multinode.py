@@ -14,6 +14,7 @@ shared filesystem on a real cluster (see the README's cluster recipe).
 What the node loss cost is printed: the steps re-run (checkpoint step at the kill vs the step the retry
 resumed from) and the time from the kill to the retried attempt's first report.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,8 @@ from analysis import schema
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 PRESET = "smoke-granular"
-STEPS_PER_EPOCH = 9     # smoke-granular: 84 training examples / batch 8
-EPOCHS = 20             # ~0.8 s an epoch on one core: time to kill the worker mid-trial
+STEPS_PER_EPOCH = 9  # smoke-granular: 84 training examples / batch 8
+EPOCHS = 20  # ~0.8 s an epoch on one core: time to kill the worker mid-trial
 SEEDS = (0, 1, 2)
 HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"
 
@@ -54,10 +55,31 @@ def test_worker_node_lost_mid_study(ray_cluster, mlflow_server, tmp_path, study_
     assert head.node(HEAD_IP) is not None
     tic = time.time()
     name, root = "e2e-multinode", tmp_path / "studies"
-    job_id = head.submit(head.study_entry(
-        "run", "ablation", "--smoke-test", "--arms", "scrapl", "--seeds", ",".join(map(str, SEEDS)), "--name", name,
-        "--root", str(root), "--mlflow-uri", mlflow_server.uri, "--set", f"train.epochs={EPOCHS}",
-        "--cpus-per-trial", "1", "--max-failures", "2", "--progress-interval", "5"))
+    job_id = head.submit(
+        head.study_entry(
+            "run",
+            "ablation",
+            "--smoke-test",
+            "--arms",
+            "scrapl",
+            "--seeds",
+            ",".join(map(str, SEEDS)),
+            "--name",
+            name,
+            "--root",
+            str(root),
+            "--mlflow-uri",
+            mlflow_server.uri,
+            "--set",
+            f"train.epochs={EPOCHS}",
+            "--cpus-per-trial",
+            "1",
+            "--max-failures",
+            "2",
+            "--progress-interval",
+            "5",
+        )
+    )
 
     # both nodes train at once (1 CPU each, 1 CPU per trial); the worker's trial is the victim once it
     # has checkpointed 2 epochs and is still training
@@ -120,10 +142,18 @@ def test_worker_node_lost_mid_study(ray_cluster, mlflow_server, tmp_path, study_
     assert curve == pytest.approx({int(h["step"]): h[schema.VAL_THETA_L1] for h in reference.history}, rel=1e-6)
 
     # what the node loss cost: the retried attempt's first validation after the kill, from MLflow
-    first = min((m.timestamp for m in r.client.get_metric_history(retried.info.run_id, schema.VAL_THETA_L1)
-                 if m.step > resumed), default=None)
+    first = min(
+        (
+            m.timestamp
+            for m in r.client.get_metric_history(retried.info.run_id, schema.VAL_THETA_L1)
+            if m.step > resumed
+        ),
+        default=None,
+    )
     recovery = f"{first / 1000 - t_kill:.0f} s" if first else "n/a"
-    print(f"\n[e2e] node loss: trial {key} killed on {WORKER_IP} with its checkpoint at step {ckpt_step}; "
-          f"retried on {HEAD_IP} from step {resumed}: {ckpt_step - resumed} checkpointed step(s) re-run, plus the "
-          f"at most {STEPS_PER_EPOCH - 1} steps of the epoch in progress; kill -> first new validation {recovery}; "
-          f"test {time.time() - tic:.0f} s")
+    print(
+        f"\n[e2e] node loss: trial {key} killed on {WORKER_IP} with its checkpoint at step {ckpt_step}; "
+        f"retried on {HEAD_IP} from step {resumed}: {ckpt_step - resumed} checkpointed step(s) re-run, plus the "
+        f"at most {STEPS_PER_EPOCH - 1} steps of the epoch in progress; kill -> first new validation {recovery}; "
+        f"test {time.time() - tic:.0f} s"
+    )

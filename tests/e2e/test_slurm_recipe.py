@@ -3,6 +3,7 @@ SLURM cluster of this machine (``slurm``: Debian's slurmctld + slurmd + munged, 
 folder). The script starts the Ray head under ``srun`` (2 fake GPUs per node, its own ports and temp
 dir), submits a smoke study with ``ray job submit`` to it, logging to the MLflow server, and follows it to
 the end; the job's exit status is the study's, and no Ray process outlives the allocation."""
+
 from __future__ import annotations
 
 import shutil
@@ -38,17 +39,43 @@ def test_sbatch_script_runs_a_study_on_the_allocation(slurm, mlflow_server, tmp_
     name, root = "e2e-slurm", tmp_path / "studies"
     ray_tmp = Path(tempfile.mkdtemp(prefix="scrapl-sl-", dir="/tmp"))  # short: Ray's sockets live under it
     gcs, dash, agent, agent_grpc, metrics, renv, nm, om, client = free_ports(9)
-    ports = (f"--dashboard-agent-listen-port={agent} --dashboard-agent-grpc-port={agent_grpc} "
-             f"--metrics-export-port={metrics} --runtime-env-agent-port={renv} --node-manager-port={nm} "
-             f"--object-manager-port={om} --ray-client-server-port={client} --min-worker-port=0 --max-worker-port=0")
-    env = {"SCRAPL_REPO": str(REPO), "SCRAPL_STUDY_ROOT": str(root), "MLFLOW_TRACKING_URI": mlflow_server.uri,
-           "GPUS_PER_NODE": "2", "RAY_PORT": str(gcs), "RAY_DASHBOARD_PORT": str(dash), "RAY_START_ARGS": ports,
-           "RAY_TMPDIR": str(ray_tmp), "RAY_USAGE_STATS_ENABLED": "0"}
+    ports = (
+        f"--dashboard-agent-listen-port={agent} --dashboard-agent-grpc-port={agent_grpc} "
+        f"--metrics-export-port={metrics} --runtime-env-agent-port={renv} --node-manager-port={nm} "
+        f"--object-manager-port={om} --ray-client-server-port={client} --min-worker-port=0 --max-worker-port=0"
+    )
+    env = {
+        "SCRAPL_REPO": str(REPO),
+        "SCRAPL_STUDY_ROOT": str(root),
+        "MLFLOW_TRACKING_URI": mlflow_server.uri,
+        "GPUS_PER_NODE": "2",
+        "RAY_PORT": str(gcs),
+        "RAY_DASHBOARD_PORT": str(dash),
+        "RAY_START_ARGS": ports,
+        "RAY_TMPDIR": str(ray_tmp),
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
     try:
         status, log, left = slurm.sbatch(
-            SCRIPT, ["run", "ablation", "--smoke-test", "--arms", "scrapl", "--seeds", "0,1", "--name", name,
-                     "--set", "train.epochs=2", "--progress-interval", "5"],
-            options=["--nodes=1", "--cpus-per-task=2", "--job-name=scrapl-e2e"], env=env)
+            SCRIPT,
+            [
+                "run",
+                "ablation",
+                "--smoke-test",
+                "--arms",
+                "scrapl",
+                "--seeds",
+                "0,1",
+                "--name",
+                name,
+                "--set",
+                "train.epochs=2",
+                "--progress-interval",
+                "5",
+            ],
+            options=["--nodes=1", "--cpus-per-task=2", "--job-name=scrapl-e2e"],
+            env=env,
+        )
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert status == 0, log[-6000:]
@@ -59,7 +86,8 @@ def test_sbatch_script_runs_a_study_on_the_allocation(slurm, mlflow_server, tmp_
 
     r = study_runs(mlflow_server.uri, name)
     assert {k: run.info.status for k, run in r.by_key().items()} == {
-        f"smoke-granular/scrapl/{s}": "FINISHED" for s in (0, 1)}
+        f"smoke-granular/scrapl/{s}": "FINISHED" for s in (0, 1)
+    }
     (parent,) = r.parents
     assert parent.info.status == "FINISHED" and parent.data.tags[schema.STUDY] == name
     print(f"\n[e2e] SLURM recipe: sbatch -> study finished; test {time.time() - tic:.0f} s")

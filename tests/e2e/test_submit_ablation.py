@@ -6,6 +6,7 @@ runs in the MLflow UI rendered by headless Chromium; no secret in MLflow or the 
 Fault 5 is folded in: one trial's loss becomes NaN (``--fault p-adam+p-saga/2:nan@12``); it ends FAILED
 with the reason in MLflow and in the study summary, every other trial finishes.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,7 +27,7 @@ PRESET = "smoke-granular"
 ARMS = ["scrapl", "p-adam", "p-adam+p-saga", "p-adam+p-saga+theta-is"]
 LABELS = ["SCRAPL", "+P-Adam", "+P-Adam +P-SAGA", "+P-Adam +P-SAGA +θ-IS"]
 SEEDS = [0, 1, 2]
-NAN = ("p-adam+p-saga", 2, 12)     # arm, seed, step: validations at 9, 18, 27, 36 (4 epochs × 9 steps)
+NAN = ("p-adam+p-saga", 2, 12)  # arm, seed, step: validations at 9, 18, 27, 36 (4 epochs × 9 steps)
 VAL_STEPS = [9, 18, 27, 36]
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -44,10 +45,25 @@ def job(ray_head, mlflow_server, tmp_path_factory):
     arm, seed, step = NAN
     tic = time.time()
     job_id = ray_head.submit(
-        ray_head.study_entry("run", "ablation", "--smoke-test", "--seeds", ",".join(map(str, SEEDS)), "--name", NAME,
-                             "--root", str(root), "--mlflow-uri", mlflow_server.uri, "--fault", f"{arm}/{seed}:nan@{step}",
-                             "--progress-interval", "5"),
-        env_vars={"SCRAPL_GIT_COMMIT": git_head()} if git_head() else None)
+        ray_head.study_entry(
+            "run",
+            "ablation",
+            "--smoke-test",
+            "--seeds",
+            ",".join(map(str, SEEDS)),
+            "--name",
+            NAME,
+            "--root",
+            str(root),
+            "--mlflow-uri",
+            mlflow_server.uri,
+            "--fault",
+            f"{arm}/{seed}:nan@{step}",
+            "--progress-interval",
+            "5",
+        ),
+        env_vars={"SCRAPL_GIT_COMMIT": git_head()} if git_head() else None,
+    )
     info = ray_head.wait(job_id, timeout=600)
     wall = time.time() - tic
     logs = ray_head.logs(job_id)
@@ -97,8 +113,9 @@ def test_every_arm_and_seed_once_in_the_mlflow_server(job, mlflow_server, study_
 
 
 def analysis_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "analysis", *args], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
 
 
 def table_rows(markdown: str) -> list[str]:
@@ -116,8 +133,18 @@ def test_tables_exported_from_the_mlflow_server(job, mlflow_server):
     n_runs = ", ".join(f"{label} {2 if arm == nan_arm else 3}" for arm, label in zip(ARMS, LABELS))
     assert f"n runs by arm: {n_runs}." in out.stdout, out.stdout
     assert f"(arm {nan_arm}, seed {nan_seed}): status FAILED, loss is nan" in out.stdout, out.stdout
-    out = analysis_cli("table", "ablation", "--study", NAME, "--mlflow-uri", mlflow_server.uri,
-                       "--arms", ",".join(ARMS), "--labels", ",".join(LABELS))
+    out = analysis_cli(
+        "table",
+        "ablation",
+        "--study",
+        NAME,
+        "--mlflow-uri",
+        mlflow_server.uri,
+        "--arms",
+        ",".join(ARMS),
+        "--labels",
+        ",".join(LABELS),
+    )
     assert out.returncode == 0, out.stderr
     assert table_rows(out.stdout) == LABELS, out.stdout  # the paper's row names
     (ARTIFACTS / "e2e-table2.md").write_text(out.stdout)
@@ -125,8 +152,19 @@ def test_tables_exported_from_the_mlflow_server(job, mlflow_server):
     # Table 6 pairs by seed: the NaN trial leaves one arm without seed 2, refused unless asked for
     refused = analysis_cli("table", "deltas", "--study", NAME, "--mlflow-uri", mlflow_server.uri)
     assert refused.returncode != 0 and "unpaired" in refused.stderr.lower(), refused.stderr
-    out = analysis_cli("table", "deltas", "--study", NAME, "--mlflow-uri", mlflow_server.uri, "--drop-unpaired",
-                       "--arms", ",".join(ARMS), "--labels", ",".join(LABELS))
+    out = analysis_cli(
+        "table",
+        "deltas",
+        "--study",
+        NAME,
+        "--mlflow-uri",
+        mlflow_server.uri,
+        "--drop-unpaired",
+        "--arms",
+        ",".join(ARMS),
+        "--labels",
+        ",".join(LABELS),
+    )
     assert out.returncode == 0, out.stderr
     (ARTIFACTS / "e2e-table6.md").write_text(out.stdout)
     rows = table_rows(out.stdout)
@@ -141,8 +179,14 @@ def ui_runs_url(server_uri: str, experiment_id: str) -> str:
     ``/#/experiments/<id>`` opens the experiment's overview, ``.../runs`` the runs table. The trials are
     nested runs, collapsed under the study's parent run unless the table is filtered *and* sorted by
     something other than the creation date: filter on the trial role, sort by run name."""
-    query = urlencode({"searchFilter": f"tags.`{schema.ROLE}` = '{schema.ROLE_TRIAL}'",
-                       "orderByKey": "tags.`mlflow.runName`", "orderByAsc": "true"}, quote_via=quote)
+    query = urlencode(
+        {
+            "searchFilter": f"tags.`{schema.ROLE}` = '{schema.ROLE_TRIAL}'",
+            "orderByKey": "tags.`mlflow.runName`",
+            "orderByAsc": "true",
+        },
+        quote_via=quote,
+    )
     return f"{server_uri}/#/experiments/{experiment_id}/runs?{query}"
 
 
@@ -151,8 +195,12 @@ def test_mlflow_ui_lists_the_study_runs(job, mlflow_server, chromium):
     url = ui_runs_url(mlflow_server.uri, exp.experiment_id)
     dom = chromium.dom(url)
     text = re.sub(r"<[^>]+>", " ", dom)
-    missing = [f"{arm} · seed {seed} · {PRESET}" for arm in ARMS for seed in SEEDS
-               if f"{arm} · seed {seed} · {PRESET}" not in dom]
+    missing = [
+        f"{arm} · seed {seed} · {PRESET}"
+        for arm in ARMS
+        for seed in SEEDS
+        if f"{arm} · seed {seed} · {PRESET}" not in dom
+    ]
     if missing:
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "mlflow-ui-e2e-ablation.html").write_text(dom)
@@ -204,7 +252,9 @@ def test_the_study_run_carries_table2_and_figures_in_the_mlflow_ui(job, mlflow_s
     (parent,) = c.search_runs([exp.experiment_id], f"tags.`{schema.ROLE}` = '{schema.ROLE_STUDY}'")
     rid = parent.info.run_id
     tables = {a.path for a in c.list_artifacts(rid, "tables")}
-    assert {"tables/ablation.md", "tables/ablation.html", "tables/ablation.csv", "tables/per_seed.csv"} <= tables, tables
+    assert {"tables/ablation.md", "tables/ablation.html", "tables/ablation.csv", "tables/per_seed.csv"} <= tables, (
+        tables
+    )
     figures = {a.path for a in c.list_artifacts(rid, "figures")}
     assert {"figures/validation_curves.png", "figures/accuracy_vs_cost.png"} <= figures, figures
     assert exp.tags.get(mlflow_ui.EXPERIMENT_KIND_TAG) == mlflow_ui.MODEL_TRAINING

@@ -1,4 +1,5 @@
 """Study specs: arms and their order, paired seeds, validation naming the field, JSON round trip."""
+
 import json
 
 import pytest
@@ -16,18 +17,30 @@ def test_ablation_arms_follow_the_paper_rows():
     spec = ablation("a", PRESET, range(3))
     assert spec.arm_names == ("scrapl", "p-adam", "p-adam+p-saga", "p-adam+p-saga+theta-is")
     assert [a.display for a in spec.arms] == ["SCRAPL", "+P-Adam", "+P-Adam +P-SAGA", "+P-Adam +P-SAGA +θ-IS"]
-    toggles = [(c.train.p_adam, c.train.p_saga, c.train.theta_is)
-               for c in (spec.config(Cell(PRESET, a, 0)) for a in spec.arm_names)]
+    toggles = [
+        (c.train.p_adam, c.train.p_saga, c.train.theta_is)
+        for c in (spec.config(Cell(PRESET, a, 0)) for a in spec.arm_names)
+    ]
     assert toggles == [(False, False, False), (True, False, False), (True, True, False), (True, True, True)]
     assert spec.theta_is_presets == (PRESET,)
 
 
 def test_factorial_has_all_eight_combinations_fewest_first():
     spec = ablation("f", PRESET, range(2), factorial=True)
-    assert spec.arm_names == ("scrapl", "p-adam", "p-saga", "theta-is", "p-adam+p-saga", "p-adam+theta-is",
-                              "p-saga+theta-is", "p-adam+p-saga+theta-is")
-    toggles = {(c.train.p_adam, c.train.p_saga, c.train.theta_is)
-               for c in (spec.config(Cell(PRESET, a, 0)) for a in spec.arm_names)}
+    assert spec.arm_names == (
+        "scrapl",
+        "p-adam",
+        "p-saga",
+        "theta-is",
+        "p-adam+p-saga",
+        "p-adam+theta-is",
+        "p-saga+theta-is",
+        "p-adam+p-saga+theta-is",
+    )
+    toggles = {
+        (c.train.p_adam, c.train.p_saga, c.train.theta_is)
+        for c in (spec.config(Cell(PRESET, a, 0)) for a in spec.arm_names)
+    }
     assert len(toggles) == 8
 
 
@@ -70,29 +83,38 @@ def test_overrides_apply_to_every_trial_and_seed_is_set_last():
         assert cfg.train.max_steps == 5 and cfg.train.lr == 3e-4 and cfg.seed == cell.seed
 
 
-@pytest.mark.parametrize("build, field, text", [
-    (lambda: ablation("a", "no-such-preset"), "presets", "unknown preset 'no-such-preset'"),
-    (lambda: ablation("a", PRESET, [1, 2, 1]), "seeds", "duplicate seed(s) 1"),
-    (lambda: ablation("a", PRESET, []), "seeds", "at least one seed"),
-    (lambda: ablation("a", PRESET, [-1]), "seeds", "must be >= 0"),
-    (lambda: ablation("a b", PRESET), "name", "study name"),
-    (lambda: ablation("a", PRESET, arms=["scrapl", "nope"]), "arms", "unknown arm(s) nope"),
-    (lambda: ablation("a", PRESET, overrides={"train.lrr": 1.0}), "overrides", "unknown config key 'train.lrr'"),
-    (lambda: ablation("a", PRESET, overrides={"seed": 3}), "overrides", "set by the study itself"),
-    (lambda: ablation("a", PRESET, overrides={"train.p_adam": True}), "overrides", "set by the arms"),
-    (lambda: ablation("a", PRESET, overrides={"data.batch_size": 64}), "overrides", "data.batch_size"),
-    (lambda: ablation("a", PRESET, overrides={"train.lr": "fast"}), "overrides", "train.lr"),
-    (lambda: ablation("a", PRESET, faults=["nope/0:nan@3"]), "faults", "unknown arm 'nope'"),
-    (lambda: ablation("a", PRESET, [0], faults=["scrapl/1:nan@3"]), "faults", "does not run seed 1"),
-    (lambda: ablation("a", PRESET, faults=["scrapl/0:melt@3"]), "faults", "kind must be one of"),
-    (lambda: ablation("a", PRESET, faults=["scrapl-0-nan"]), "faults", "ARM/SEED:KIND@STEP"),
-    (lambda: hpo("h", PRESET, arm="nope"), "hpo.arm", "unknown arm 'nope'"),
-    (lambda: hpo("h", PRESET, params=[Param("train.lr", "log", 0.0, 1.0)]), "hpo.params[train.lr]", "low > 0"),
-    (lambda: hpo("h", PRESET, params=[Param("data.batch_size", "choice", choices=(8, 64))]),
-     "hpo.params[data.batch_size]", "value 64"),
-    (lambda: hpo("h", PRESET, params=[Param("train.lr", "log", 1e-4, 1e-3)], overrides={"train.lr": 1e-3}),
-     "hpo.params", "both tuned and fixed"),
-])
+@pytest.mark.parametrize(
+    "build, field, text",
+    [
+        (lambda: ablation("a", "no-such-preset"), "presets", "unknown preset 'no-such-preset'"),
+        (lambda: ablation("a", PRESET, [1, 2, 1]), "seeds", "duplicate seed(s) 1"),
+        (lambda: ablation("a", PRESET, []), "seeds", "at least one seed"),
+        (lambda: ablation("a", PRESET, [-1]), "seeds", "must be >= 0"),
+        (lambda: ablation("a b", PRESET), "name", "study name"),
+        (lambda: ablation("a", PRESET, arms=["scrapl", "nope"]), "arms", "unknown arm(s) nope"),
+        (lambda: ablation("a", PRESET, overrides={"train.lrr": 1.0}), "overrides", "unknown config key 'train.lrr'"),
+        (lambda: ablation("a", PRESET, overrides={"seed": 3}), "overrides", "set by the study itself"),
+        (lambda: ablation("a", PRESET, overrides={"train.p_adam": True}), "overrides", "set by the arms"),
+        (lambda: ablation("a", PRESET, overrides={"data.batch_size": 64}), "overrides", "data.batch_size"),
+        (lambda: ablation("a", PRESET, overrides={"train.lr": "fast"}), "overrides", "train.lr"),
+        (lambda: ablation("a", PRESET, faults=["nope/0:nan@3"]), "faults", "unknown arm 'nope'"),
+        (lambda: ablation("a", PRESET, [0], faults=["scrapl/1:nan@3"]), "faults", "does not run seed 1"),
+        (lambda: ablation("a", PRESET, faults=["scrapl/0:melt@3"]), "faults", "kind must be one of"),
+        (lambda: ablation("a", PRESET, faults=["scrapl-0-nan"]), "faults", "ARM/SEED:KIND@STEP"),
+        (lambda: hpo("h", PRESET, arm="nope"), "hpo.arm", "unknown arm 'nope'"),
+        (lambda: hpo("h", PRESET, params=[Param("train.lr", "log", 0.0, 1.0)]), "hpo.params[train.lr]", "low > 0"),
+        (
+            lambda: hpo("h", PRESET, params=[Param("data.batch_size", "choice", choices=(8, 64))]),
+            "hpo.params[data.batch_size]",
+            "value 64",
+        ),
+        (
+            lambda: hpo("h", PRESET, params=[Param("train.lr", "log", 1e-4, 1e-3)], overrides={"train.lr": 1e-3}),
+            "hpo.params",
+            "both tuned and fixed",
+        ),
+    ],
+)
 def test_invalid_specs_name_the_field(build, field, text):
     with pytest.raises(SpecError) as err:
         build()
@@ -101,8 +123,11 @@ def test_invalid_specs_name_the_field(build, field, text):
 
 
 def test_round_trip_through_json_and_unknown_keys_are_rejected():
-    for spec in (ablation("a", PRESET, (0, 3), faults=["p-adam/3:nan@4"], overrides={"train.max_steps": 7}),
-                 losses("l", PRESET, range(2)), hpo("h", PRESET, num_samples=3)):
+    for spec in (
+        ablation("a", PRESET, (0, 3), faults=["p-adam/3:nan@4"], overrides={"train.max_steps": 7}),
+        losses("l", PRESET, range(2)),
+        hpo("h", PRESET, num_samples=3),
+    ):
         doc = json.loads(json.dumps(spec.to_dict()))
         assert StudySpec.from_dict(doc) == spec
     doc = ablation("a", PRESET).to_dict()

@@ -1,6 +1,7 @@
 """Shared fixtures of the study tests: one real local Ray runtime for the whole session (each
 ``ray.init`` costs 5–10 s) with a fake GPU; the reader of the sqlite MLflow stores the studies write
 under ``tmp_path`` is ``runs`` (tests/conftest.py). No mocks of Ray or MLflow."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,14 @@ def ray_cluster():
     from study.cluster import loopback_only
 
     with loopback_only():  # as the study's own embedded runtime: every port on 127.0.0.1
-        ray.init(address="local", num_cpus=4, num_gpus=1, include_dashboard=False, log_to_driver=False,
-                 logging_level="WARNING")
+        ray.init(
+            address="local",
+            num_cpus=4,
+            num_gpus=1,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="WARNING",
+        )
     try:
         yield ray
     finally:
@@ -48,8 +55,9 @@ class Session:
     def __init__(self, args: list[str], log: Path, env: dict) -> None:
         self.log = log
         self._fh = open(log, "w")
-        self.proc = subprocess.Popen(args, cwd=REPO, stdout=self._fh, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            args, cwd=REPO, stdout=self._fh, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
 
     def members(self) -> list[int]:
         out = subprocess.run(["ps", "-o", "pid=", "-s", str(self.proc.pid)], capture_output=True, text=True)

@@ -1,6 +1,7 @@
 """``run ablation --seeds adaptive``: seeds in waves (each wave a stage of ``study.stages``), the
 sequential procedure after each, a study that stops by itself with tables that say why; the pieces
 (comparisons with missing pairs, the next wave) on hand-made data."""
+
 import json
 import math
 
@@ -22,25 +23,46 @@ def test_comparisons_pair_consecutive_arms_and_leave_missing_runs_out():
         for seed in (0, 1, 2, 5):
             if arm == "p-adam" and seed == 2:
                 continue  # failed: no FINISHED run
-            rows.append({schema.ARM_COLUMN: arm, schema.SEED_COLUMN: seed, schema.TEST_THETA_L1: seed + shift,
-                         schema.VAL_TOTAL_VARIATION: 2.0 * seed + shift})
+            rows.append(
+                {
+                    schema.ARM_COLUMN: arm,
+                    schema.SEED_COLUMN: seed,
+                    schema.TEST_THETA_L1: seed + shift,
+                    schema.VAL_TOTAL_VARIATION: 2.0 * seed + shift,
+                }
+            )
     diffs, labels = waves.comparisons(spec, pd.DataFrame(rows))
-    assert list(diffs) == [f"{b} vs {a}: {m}" for a, b in (("scrapl", "p-adam"), ("p-adam", "p-adam+p-saga"))
-                           for m in waves.METRICS]
+    assert list(diffs) == [
+        f"{b} vs {a}: {m}" for a, b in (("scrapl", "p-adam"), ("p-adam", "p-adam+p-saga")) for m in waves.METRICS
+    ]
     np.testing.assert_array_equal(diffs["p-adam vs scrapl: test_theta_l1"], [-1.0, -1.0, np.nan, -1.0])
     np.testing.assert_array_equal(diffs["p-adam+p-saga vs p-adam: val_total_variation"], [-2.0, -2.0, np.nan, -2.0])
     assert all(np.isnan(diffs["p-adam vs scrapl: convergence_step"]))  # no run converged: no column
-    assert labels[0] == {"name": "p-adam vs scrapl: test_theta_l1", "preset": "smoke-granular", "arm": "p-adam",
-                         "baseline": "scrapl", "metric": schema.TEST_THETA_L1}
+    assert labels[0] == {
+        "name": "p-adam vs scrapl: test_theta_l1",
+        "preset": "smoke-granular",
+        "arm": "p-adam",
+        "baseline": "scrapl",
+        "metric": schema.TEST_THETA_L1,
+    }
 
 
 def test_theta_is_comparisons_are_uniform_vs_theta_is_per_preset():
     presets = ("smoke-chirplet-lo-lo", "smoke-chirplet-hi-hi")
     spec = studies.theta_is("t", presets, (0, 1, 2))
-    rows = [{schema.PRESET_COLUMN: p, schema.ARM_COLUMN: a, schema.SEED_COLUMN: s,
-             schema.TEST_THETA_L1: s + (0.5 if a == "theta-is" else 0.0) + (10.0 if p == presets[1] else 0.0),
-             schema.VAL_TOTAL_VARIATION: 1.0, schema.CONVERGENCE_STEP: 100.0 * (s + 1)}
-            for p in presets for a in ("uniform", "theta-is") for s in (0, 1, 2)]
+    rows = [
+        {
+            schema.PRESET_COLUMN: p,
+            schema.ARM_COLUMN: a,
+            schema.SEED_COLUMN: s,
+            schema.TEST_THETA_L1: s + (0.5 if a == "theta-is" else 0.0) + (10.0 if p == presets[1] else 0.0),
+            schema.VAL_TOTAL_VARIATION: 1.0,
+            schema.CONVERGENCE_STEP: 100.0 * (s + 1),
+        }
+        for p in presets
+        for a in ("uniform", "theta-is")
+        for s in (0, 1, 2)
+    ]
     diffs, labels = waves.comparisons(spec, pd.DataFrame(rows))
     assert len(diffs) == 6 and [r["preset"] for r in labels] == [presets[0]] * 3 + [presets[1]] * 3
     np.testing.assert_array_equal(diffs[f"{presets[1]}: theta-is vs uniform: test_theta_l1"], [0.5, 0.5, 0.5])
@@ -61,9 +83,29 @@ def test_next_wave_reaches_the_next_planned_look():
 def test_a_smoke_adaptive_ablation_stops_by_itself_and_says_why(ray_cluster, tmp_path, runs, capsys):
     root = tmp_path / "studies"
     name = "adaptive"
-    args = ["run", "ablation", "--smoke-test", "--arms", "scrapl,p-adam", "--seeds", "adaptive", "--min-seeds", "3",
-            "--wave-size", "1", "--max-seeds", "4", "--name", name, "--root", str(root),
-            "--set", "train.max_steps=10", "--progress-interval", "5"]
+    args = [
+        "run",
+        "ablation",
+        "--smoke-test",
+        "--arms",
+        "scrapl,p-adam",
+        "--seeds",
+        "adaptive",
+        "--min-seeds",
+        "3",
+        "--wave-size",
+        "1",
+        "--max-seeds",
+        "4",
+        "--name",
+        name,
+        "--root",
+        str(root),
+        "--set",
+        "train.max_steps=10",
+        "--progress-interval",
+        "5",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     sdir = root / name

@@ -1,5 +1,6 @@
 """``study.cli_checks``: a study's size against ``--max-trials`` and the ``--root`` directory (the CLI's messages:
 tests/test_bad_input_corpus.py)."""
+
 import pytest
 
 from search_spaces import ablation, hpo
@@ -12,8 +13,9 @@ def test_the_trial_cap_counts_every_cell():
     check_size(spec, MAX_TRIALS)
     with pytest.raises(StudyError) as info:
         check_size(ablation("x", "smoke-granular", tuple(range(501))), MAX_TRIALS)
-    assert str(info.value).startswith("--seeds: 2004 trials (501 seed(s) × 4 arm(s) × 1 preset(s)) is more than "
-                                      "--max-trials 2000")
+    assert str(info.value).startswith(
+        "--seeds: 2004 trials (501 seed(s) × 4 arm(s) × 1 preset(s)) is more than --max-trials 2000"
+    )
     check_size(ablation("x", "smoke-granular", tuple(range(501))), 2004)  # the override
     with pytest.raises(StudyError, match="--num-samples: 30 trials is more than --max-trials 20"):
         check_size(hpo("h", "smoke-granular", 0, num_samples=30), 20)

@@ -1,5 +1,6 @@
 """Bad input: each error names the option, exits with status 2, schedules nothing and leaves no
 study directory behind. Most are caught before Ray starts; the resource checks need the cluster."""
+
 import json
 import socket
 
@@ -31,10 +32,16 @@ CASES = [
     (["run", "ablation", "--cpus-per-trial", "2.5"], "--cpus-per-trial: above 1 must be a whole number"),
     (["run", "ablation", "--max-failures", "-1"], "argument --max-failures: must be >= 0"),
     (["run", "ablation", "--mlflow-uri", f"http://{DEAD}"], "--mlflow-uri: cannot reach an MLflow server"),
-    (["run", "ablation", "--mlflow-uri", "sqlite:///relative.db"], "--mlflow-uri: 'sqlite:///relative.db': use an absolute"),
+    (
+        ["run", "ablation", "--mlflow-uri", "sqlite:///relative.db"],
+        "--mlflow-uri: 'sqlite:///relative.db': use an absolute",
+    ),
     (["run", "ablation", "--mlflow-uri", "/tmp/mlruns"], "--mlflow-uri: '/tmp/mlruns': file stores are deprecated"),
     (["run", "ablation", "--address", DEAD], "--address: cannot reach a Ray cluster"),
-    (["run", "ablation", "--address", "http://127.0.0.1:8265"], "--address: http://127.0.0.1:8265 looks like the dashboard"),
+    (
+        ["run", "ablation", "--address", "http://127.0.0.1:8265"],
+        "--address: http://127.0.0.1:8265 looks like the dashboard",
+    ),
     (["run", "ablation", "--set", "train.lrr=1"], "--set: unknown config key 'train.lrr'"),
     (["run", "ablation", "--set", "train.lr"], "argument --set: expected KEY=VALUE"),
     (["run", "ablation", "--set", "train.lr=1e-3", "--set", "train.lr=1e-4"], "--set: train.lr given twice"),
@@ -84,10 +91,13 @@ def test_same_name_with_a_different_spec_is_refused(tmp_path, capsys):
     assert sorted(p.name for p in (root / "mine").iterdir()) == ["spec.json"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--gpus-per-trial", "2"], "--gpus-per-trial: 2 is more than any node of the cluster has (1 GPUs per node)"),
-    (["--cpus-per-trial", "8"], "--cpus-per-trial: 8 is more than any node of the cluster has (4 CPUs)"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--gpus-per-trial", "2"], "--gpus-per-trial: 2 is more than any node of the cluster has (1 GPUs per node)"),
+        (["--cpus-per-trial", "8"], "--cpus-per-trial: 8 is more than any node of the cluster has (4 CPUs)"),
+    ],
+)
 def test_resources_beyond_the_cluster_are_refused_before_scheduling(argv, message, ray_cluster, tmp_path, capsys):
     root = tmp_path / "studies"
     code = main(["run", "ablation", "--smoke-test", "--root", str(root), *argv])
@@ -97,9 +107,18 @@ def test_resources_beyond_the_cluster_are_refused_before_scheduling(argv, messag
 
 
 def test_help_everywhere(capsys):
-    for argv in (["--help"], ["run", "--help"], ["run", "ablation", "--help"], ["run", "losses", "--help"],
-                 ["run", "theta-is", "--help"], ["run", "hpo", "--help"], ["resume", "--help"], ["list", "--help"],
-                 ["status", "--help"], ["sync", "--help"]):
+    for argv in (
+        ["--help"],
+        ["run", "--help"],
+        ["run", "ablation", "--help"],
+        ["run", "losses", "--help"],
+        ["run", "theta-is", "--help"],
+        ["run", "hpo", "--help"],
+        ["resume", "--help"],
+        ["list", "--help"],
+        ["status", "--help"],
+        ["sync", "--help"],
+    ):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 0
@@ -114,11 +133,18 @@ def test_help_and_usage_errors_load_no_heavy_library():
     import sys
     from pathlib import Path
 
-    probe = ("import sys\nfrom study.cli import main\n"
-             "for argv in (['--help'], ['run', 'ablation', '--help'], ['run', 'ablation', '--max-failures', '-1']):\n"
-             "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
-             "print(sorted(m for m in ('torch', 'ray', 'mlflow', 'pandas', 'optuna') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", probe], cwd=Path(__file__).resolve().parents[2], capture_output=True,
-                         text=True, timeout=120)
+    probe = (
+        "import sys\nfrom study.cli import main\n"
+        "for argv in (['--help'], ['run', 'ablation', '--help'], ['run', 'ablation', '--max-failures', '-1']):\n"
+        "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+        "print(sorted(m for m in ('torch', 'ray', 'mlflow', 'pandas', 'optuna') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -1,6 +1,7 @@
 """``python -m study extend``: a finished smoke ablation grows by a seed (only the new trials run, the
 old runs stay as they were), the parent run records the extension, the tables are exported again; an
 extension whose driver is killed is finished by ``study resume``; refusals write nothing."""
+
 import json
 import time
 
@@ -14,8 +15,16 @@ ARGS = ["--set", "train.max_steps=10", "--progress-interval", "5"]
 
 
 def _snapshot(by_key: dict) -> dict:
-    return {k: (r.info.run_id, r.info.status, r.info.end_time, r.data.tags.get("scrapl.attempts"),
-                r.data.metrics.get(schema.TEST_THETA_L1)) for k, r in by_key.items()}
+    return {
+        k: (
+            r.info.run_id,
+            r.info.status,
+            r.info.end_time,
+            r.data.tags.get("scrapl.attempts"),
+            r.data.metrics.get(schema.TEST_THETA_L1),
+        )
+        for k, r in by_key.items()
+    }
 
 
 @pytest.mark.slow
@@ -40,8 +49,9 @@ def test_extend_a_finished_smoke_ablation_runs_only_the_new_trials(ray_cluster, 
     assert len(after) == 12
     assert {k: v for k, v in _snapshot(after).items() if k in old} == old  # the 8 old runs untouched
     new = {k: run for k, run in after.items() if k not in old}
-    assert sorted(new) == sorted(f"smoke-granular/{a}/2" for a in
-                                 ("scrapl", "p-adam", "p-adam+p-saga", "p-adam+p-saga+theta-is"))
+    assert sorted(new) == sorted(
+        f"smoke-granular/{a}/2" for a in ("scrapl", "p-adam", "p-adam+p-saga", "p-adam+p-saga+theta-is")
+    )
     for run in new.values():
         assert run.info.status == "FINISHED" and run.data.tags["scrapl.attempts"] == "1"
         assert run.data.tags[schema.PARENT_RUN_ID] == r.parents[0].info.run_id
@@ -85,12 +95,42 @@ def test_an_extension_killed_mid_way_is_finished_by_resume(ray_cluster, tmp_path
     name = "grow-crash"
     sdir = root / name
     uri = f"sqlite:///{sdir / 'mlflow.db'}"
-    assert main(["run", "ablation", "--smoke-test", "--seeds", "2", "--arms", "scrapl,p-adam", "--name", name,
-                 "--root", str(root), "--no-export", *ARGS]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "ablation",
+                "--smoke-test",
+                "--seeds",
+                "2",
+                "--arms",
+                "scrapl,p-adam",
+                "--name",
+                name,
+                "--root",
+                str(root),
+                "--no-export",
+                *ARGS,
+            ]
+        )
+        == 0
+    )
     old = _snapshot(runs(uri, name).by_key())
     assert len(old) == 4
-    child = child_session("-m", "study", "extend", name, "--seeds", "4", "--root", str(root), "--max-concurrent", "1",
-                          "--progress-interval", "5")
+    child = child_session(
+        "-m",
+        "study",
+        "extend",
+        name,
+        "--seeds",
+        "4",
+        "--root",
+        str(root),
+        "--max-concurrent",
+        "1",
+        "--progress-interval",
+        "5",
+    )
     deadline = time.time() + 400
     while time.time() < deadline and child.proc.poll() is None:
         time.sleep(0.5)

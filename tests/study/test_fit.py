@@ -1,6 +1,7 @@
 """study.fit without running Tune: how many reports a trial makes (the summary's ETA, ASHA's max_t) comes
 from the trial's own config through ``trainables.build.steps_per_epoch`` (one-shot presets included),
 and an HPO study's ``max_t`` covers the longest point of its space."""
+
 from pathlib import Path
 
 import pytest
@@ -14,24 +15,35 @@ from trainables.config import override
 from trainables.presets import get_preset
 
 
-@pytest.mark.parametrize("preset, changes, reports", [
-    ("granular", {}, 200 + 1),                                  # one validation per epoch, plus the final report
-    ("smoke-granular", {"train.max_steps": 20}, 3 + 1),         # 9 steps per epoch: validations at 9, 18, 20
-    ("smoke-tr808-micro", {"train.max_steps": 6}, 2 + 1),       # 32 // 8 = 4 steps per epoch: at 4, 6
-    ("tr808-meso", {"train.max_steps": 100}, 2 + 1),            # 53 steps per epoch: at 53, 100
-])
+@pytest.mark.parametrize(
+    "preset, changes, reports",
+    [
+        ("granular", {}, 200 + 1),  # one validation per epoch, plus the final report
+        ("smoke-granular", {"train.max_steps": 20}, 3 + 1),  # 9 steps per epoch: validations at 9, 18, 20
+        ("smoke-tr808-micro", {"train.max_steps": 6}, 2 + 1),  # 32 // 8 = 4 steps per epoch: at 4, 6
+        ("tr808-meso", {"train.max_steps": 100}, 2 + 1),  # 53 steps per epoch: at 53, 100
+    ],
+)
 def test_expected_reports(preset, changes, reports):
     assert expected_reports(override(get_preset(preset), **changes)) == reports
 
 
 def context(tmp_path: Path, spec) -> FitContext:
-    return FitContext(spec, StudyDir.of(tmp_path, spec.name), Settings(root=tmp_path), "sqlite:////unused.db",
-                      "0", "parent", {"cpu": 1.0}, {}, say=lambda _: None)
+    return FitContext(
+        spec,
+        StudyDir.of(tmp_path, spec.name),
+        Settings(root=tmp_path),
+        "sqlite:////unused.db",
+        "0",
+        "parent",
+        {"cpu": 1.0},
+        {},
+        say=lambda _: None,
+    )
 
 
 def test_grid_plan_knows_each_cells_reports(tmp_path):
-    spec = ablation("mixed", "smoke-tr808-micro", (0, 1), arms=["scrapl", "p-adam"],
-                    overrides={"train.max_steps": 6})
+    spec = ablation("mixed", "smoke-tr808-micro", (0, 1), arms=["scrapl", "p-adam"], overrides={"train.max_steps": 6})
     plan = grid_plan(context(tmp_path, spec))
     assert plan.total == 4 and plan.tune_config["num_samples"] == 4
     for cell in spec.cells():

@@ -1,5 +1,6 @@
 """HPO: Optuna (TPE) + ASHA inside Tune with persistent RDB storage, interrupted by a driver crash and
 resumed; the best config then seeds an ablation."""
+
 import sqlite3
 import time
 from contextlib import closing
@@ -40,9 +41,25 @@ def test_hpo_survives_a_driver_crash_and_seeds_an_ablation(ray_cluster, tmp_path
 
     root = tmp_path / "studies"
     sdir = root / NAME
-    child = child_session("-m", "study", "run", "hpo", "--smoke-test", "--name", NAME, "--root", str(root),
-                          "--arm", "p-adam+p-saga", "--num-samples", "6", "--max-concurrent", "1",
-                          "--set", "train.epochs=3")
+    child = child_session(
+        "-m",
+        "study",
+        "run",
+        "hpo",
+        "--smoke-test",
+        "--name",
+        NAME,
+        "--root",
+        str(root),
+        "--arm",
+        "p-adam+p-saga",
+        "--num-samples",
+        "6",
+        "--max-concurrent",
+        "1",
+        "--set",
+        "train.epochs=3",
+    )
     deadline = time.time() + 300
     while time.time() < deadline and child.proc.poll() is None:
         time.sleep(0.5)
@@ -57,8 +74,13 @@ def test_hpo_survives_a_driver_crash_and_seeds_an_ablation(ray_cluster, tmp_path
     text = "\n".join(lines)
     assert outcome.exit_code == 0, text
     best = outcome.best
-    assert best is not None and set(best["params"]) == {"train.lr", "data.batch_size", "train.weight_decay",
-                                                         "train.beta1", "train.beta2"}
+    assert best is not None and set(best["params"]) == {
+        "train.lr",
+        "data.batch_size",
+        "train.weight_decay",
+        "train.beta1",
+        "train.beta2",
+    }
     assert 1e-4 <= best["params"]["train.lr"] <= 1e-2 and best["params"]["data.batch_size"] in (4, 8, 16)
     assert (sdir / "hpo" / "best.json").is_file()
 
@@ -79,8 +101,9 @@ def test_hpo_survives_a_driver_crash_and_seeds_an_ablation(ray_cluster, tmp_path
         if run.data.tags.get("scrapl.early_stopped") != "true":  # ASHA-stopped runs are tagged, not FAILED
             assert "test_theta_l1" in run.data.metrics
 
-    args = build_parser().parse_args(["run", "ablation", "--smoke-test", "--seeds", "2", "--from-hpo", NAME,
-                                      "--set", "train.max_steps=4"])
+    args = build_parser().parse_args(
+        ["run", "ablation", "--smoke-test", "--seeds", "2", "--from-hpo", NAME, "--set", "train.max_steps=4"]
+    )
     seeded = spec_from_args(args, root)
     overrides = dict(seeded.overrides)
     assert overrides["train.lr"] == best["params"]["train.lr"] and overrides["train.max_steps"] == 4

@@ -1,6 +1,7 @@
 """``run hpo --seeds-per-trial K``: each configuration trains on K paired seeds in lockstep and the
 trial reports their mean (``study.seed_group``). The lockstep runs are exactly the runs each seed gives
 alone (also across a checkpoint), and a smoke HPO study optimises the mean."""
+
 import json
 import math
 
@@ -19,8 +20,10 @@ SEEDS = (0, 1)
 
 
 def _cfg():
-    return override(get_preset("smoke-granular"), **{"train.max_steps": 6, "train.p_adam": True,
-                                                     "train.p_saga": True, "device": "cpu", "threads": 1})
+    return override(
+        get_preset("smoke-granular"),
+        **{"train.max_steps": 6, "train.p_adam": True, "train.p_saga": True, "device": "cpu", "threads": 1},
+    )
 
 
 @pytest.mark.timeout(300)
@@ -38,7 +41,9 @@ def test_lockstep_seeds_are_the_runs_each_seed_gives_alone_and_resume_exactly():
     steps = [h["step"] for h in alone[0].history]
     assert [step for step, _, state in reports if state is not None] == steps
     for (step, m, _), h0, h1 in zip(reports, alone[0].history, alone[1].history):
-        assert m[schema.VAL_THETA_L1] == pytest.approx((h0[schema.VAL_THETA_L1] + h1[schema.VAL_THETA_L1]) / 2, rel=1e-12)
+        assert m[schema.VAL_THETA_L1] == pytest.approx(
+            (h0[schema.VAL_THETA_L1] + h1[schema.VAL_THETA_L1]) / 2, rel=1e-12
+        )
     assert [h["step"] for h in group.history] == steps
 
     # from the first checkpoint, the group ends where the uninterrupted one did
@@ -64,8 +69,30 @@ def test_seeds_per_trial_is_part_of_the_spec():
 @pytest.mark.timeout(600)
 def test_a_smoke_hpo_on_two_seeds_per_trial_optimises_their_mean(ray_cluster, tmp_path, runs):
     root = tmp_path / "studies"
-    assert main(["run", "hpo", "--smoke-test", "--arm", "p-adam", "--num-samples", "2", "--seeds-per-trial", "2",
-                 "--name", "hpo2", "--root", str(root), "--set", "train.max_steps=8", "--progress-interval", "5"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "hpo",
+                "--smoke-test",
+                "--arm",
+                "p-adam",
+                "--num-samples",
+                "2",
+                "--seeds-per-trial",
+                "2",
+                "--name",
+                "hpo2",
+                "--root",
+                str(root),
+                "--set",
+                "train.max_steps=8",
+                "--progress-interval",
+                "5",
+            ]
+        )
+        == 0
+    )
     sdir = root / "hpo2"
     assert json.loads((sdir / "spec.json").read_text())["hpo"]["seeds_per_trial"] == 2
     trials = runs(f"sqlite:///{sdir / 'mlflow.db'}", "hpo2").trials

@@ -4,6 +4,7 @@ during the final export. Each time: exit status 3, the summary's counts equal ML
 no run left RUNNING, the study's run KILLED; the last ``study resume`` finishes it (exit 0, every trial
 trained once per attempt with no step logged twice, the tables on the study's run). Without the fix in
 ``study.progress`` stage 1 reports the interrupted trials as finished and exits 0."""
+
 from __future__ import annotations
 
 import os
@@ -68,8 +69,9 @@ def assert_interrupted(outcome, lines: list[str], runs) -> None:
     assert "RUNNING" not in states, (states, text)
     assert (outcome.counts["done"], outcome.counts["failed"]) == (states["FINISHED"], states["FAILED"]), (states, text)
     assert outcome.unfinished == len(KEYS) - states["FINISHED"] - states["FAILED"]
-    assert (f"study {NAME}: {states['FINISHED']} finished, {states['FAILED']} failed, {outcome.unfinished} "
-            f"unfinished") in text
+    assert (
+        f"study {NAME}: {states['FINISHED']} finished, {states['FAILED']} failed, {outcome.unfinished} unfinished"
+    ) in text
     (parent,) = r.parents
     assert parent.info.status == "KILLED", text
     assert f"python -m study resume {NAME}" in text
@@ -79,8 +81,9 @@ def assert_interrupted(outcome, lines: list[str], runs) -> None:
 @pytest.mark.timeout(900)
 def test_sigint_and_sigterm_at_three_points_then_resume(ray_cluster, tmp_path, runs):
     caught: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in (signal.SIGINT,
-                                                                                            signal.SIGTERM)}
+    previous = {
+        s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         _scenario(tmp_path, runs)
     finally:

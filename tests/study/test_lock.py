@@ -4,6 +4,7 @@ host); of several drivers taking over a stale lock at once exactly one wins; a d
 taken over is told. End to end: a study started twice at once trains every trial once, and the first
 driver, interrupted with Ctrl-C (SIGINT to its whole process group, as a terminal sends it), exits 3
 with counts equal to MLflow's run states; ``study resume`` finishes it."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,17 @@ from study.cli import main as study_main
 
 
 def write_lock(study: Path, **fields) -> Path:
-    doc = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(), "heartbeat": time.time(),
-           "token": "someone-else", "started": "", "boot": "", "ray_job": "", "command": "python -m study run x"}
+    doc = {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "since": time.time(),
+        "heartbeat": time.time(),
+        "token": "someone-else",
+        "started": "",
+        "boot": "",
+        "ray_job": "",
+        "command": "python -m study run x",
+    }
     doc.update(fields)
     path = study / lock.LOCK_NAME
     path.write_text(json.dumps(doc))
@@ -136,11 +146,30 @@ def trial_runs(uri: str) -> list:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_a_study_started_twice_trains_once_and_ctrl_c_reports_interrupted(ray_cluster, tmp_path, child_session,
-                                                                           runs, capsys):
+def test_a_study_started_twice_trains_once_and_ctrl_c_reports_interrupted(
+    ray_cluster, tmp_path, child_session, runs, capsys
+):
     root = tmp_path / "studies"
-    sdir, argv = root / NAME, ["run", "ablation", "--smoke-test", "--arms", "scrapl", "--seeds", "0,1", "--name", NAME,
-                               "--set", "train.epochs=6", "--max-concurrent", "1", "--progress-interval", "2"]
+    sdir, argv = (
+        root / NAME,
+        [
+            "run",
+            "ablation",
+            "--smoke-test",
+            "--arms",
+            "scrapl",
+            "--seeds",
+            "0,1",
+            "--name",
+            NAME,
+            "--set",
+            "train.epochs=6",
+            "--max-concurrent",
+            "1",
+            "--progress-interval",
+            "2",
+        ],
+    )
     uri = f"sqlite:///{sdir / 'mlflow.db'}"
     first = child_session("-m", "study", *argv, "--root", str(root), "--num-cpus", "2")
     deadline = time.time() + 240

@@ -2,6 +2,7 @@
 carries Table 2 and 6 as Markdown, HTML and CSV, the per-seed CSV and the figures (PNG and PDF), the
 experiment is tagged as model training and the driver prints deep links into the UI; publishing again
 replaces the previous version (a file it no longer writes is deleted, a changed one overwritten)."""
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,7 @@ def files_of(client, run_id: str, folder: str) -> set[str]:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_parent_run_carries_tables_and_figures_replaced_on_each_publish(ray_cluster, tmp_path, runs):
-    spec = ablation("published", "smoke-granular", (0, 1), arms=["scrapl", "p-adam"],
-                    overrides={"train.max_steps": 10})
+    spec = ablation("published", "smoke-granular", (0, 1), arms=["scrapl", "p-adam"], overrides={"train.max_steps": 10})
     lines: list[str] = []
     outcome = runner.run(spec, runner.Settings(root=tmp_path, progress_interval=5), say=lines.append)
     text = "\n".join(lines)
@@ -37,15 +37,18 @@ def test_the_parent_run_carries_tables_and_figures_replaced_on_each_publish(ray_
     (parent,) = r.parents
     rid, c = parent.info.run_id, r.client
     expected = {f"tables/{stem}.{ext}" for stem in ("ablation", "deltas") for ext in ("md", "html", "csv")}
-    expected |= {"tables/per_seed.csv"} | {f"figures/{stem}.{ext}" for stem in ("validation_curves", "accuracy_vs_cost")
-                                          for ext in ("png", "pdf")}
+    expected |= {"tables/per_seed.csv"} | {
+        f"figures/{stem}.{ext}" for stem in ("validation_curves", "accuracy_vs_cost") for ext in ("png", "pdf")
+    }
     assert files_of(c, rid, "tables") | files_of(c, rid, "figures") == expected
     local = Path(c.download_artifacts(rid, "", str(tmp_path / "dl")))
     page = (local / "tables" / "ablation.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "<table>" in page
     assert all(re.search(rf"<td[^>]*>{re.escape(label)}</td>", page) for label in LABELS), page
     assert (local / "figures" / "validation_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (local / "tables" / "ablation.md").read_text() == (tmp_path / "published" / "tables" / "ablation.md").read_text()
+    assert (local / "tables" / "ablation.md").read_text() == (
+        tmp_path / "published" / "tables" / "ablation.md"
+    ).read_text()
     assert r.experiment.tags[mlflow_ui.EXPERIMENT_KIND_TAG] == mlflow_ui.MODEL_TRAINING
     base, exp_id = mlflow_ui.LOCAL_UI, r.experiment_id
     assert f"Table 2:          {mlflow_ui.run_url(base, exp_id, rid, export.TABLE2_ARTIFACT)}" in text

@@ -1,4 +1,5 @@
 """Fractional GPU packing on Ray's fake GPU: four 0.25-GPU trials run at once on one device."""
+
 import pytest
 
 from search_spaces import ablation
@@ -18,11 +19,18 @@ def max_overlap(intervals):
 @pytest.mark.timeout(600)
 def test_four_quarter_gpu_trials_share_the_fake_gpu(ray_cluster, tmp_path, runs):
     assert ray_cluster.cluster_resources().get("GPU") == 1
-    spec = ablation("packing", "smoke-granular", (0,), factorial=True, arms=["scrapl", "p-adam", "p-saga", "p-adam+p-saga"],
-                    overrides={"train.max_steps": 18})
+    spec = ablation(
+        "packing",
+        "smoke-granular",
+        (0,),
+        factorial=True,
+        arms=["scrapl", "p-adam", "p-saga", "p-adam+p-saga"],
+        overrides={"train.max_steps": 18},
+    )
     lines = []
-    outcome = runner.run(spec, runner.Settings(root=tmp_path, gpus_per_trial=0.25, progress_interval=5),
-                         say=lines.append)
+    outcome = runner.run(
+        spec, runner.Settings(root=tmp_path, gpus_per_trial=0.25, progress_interval=5), say=lines.append
+    )
     assert outcome.exit_code == 0, "\n".join(lines)
     assert any("per trial 1 CPU, 0.25 GPU" in ln for ln in lines)
     assert outcome.max_running == 4  # Ray scheduled all four at once: 4 × 0.25 = the one GPU

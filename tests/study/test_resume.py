@@ -1,5 +1,6 @@
 """Driver crash: the study's driver is SIGKILLed mid-study; ``study resume`` finishes it without
 re-running finished trials, without a second MLflow run for any trial and without duplicated steps."""
+
 import time
 
 import pytest
@@ -17,7 +18,9 @@ def finished_runs(uri: str) -> dict:
     exp = client.get_experiment_by_name(schema.EXPERIMENT_PREFIX + NAME)
     if exp is None:
         return {}
-    found = client.search_runs([exp.experiment_id], f"tags.`{schema.ROLE}` = 'trial' and attributes.status = 'FINISHED'")
+    found = client.search_runs(
+        [exp.experiment_id], f"tags.`{schema.ROLE}` = 'trial' and attributes.status = 'FINISHED'"
+    )
     return {r.data.tags[schema.TRIAL_ID]: r for r in found}
 
 
@@ -29,8 +32,25 @@ def test_resume_after_a_driver_crash_reruns_nothing_finished(ray_cluster, tmp_pa
     root = tmp_path / "studies"
     sdir = root / NAME
     uri = f"sqlite:///{sdir / 'mlflow.db'}"
-    child = child_session("-m", "study", "run", "ablation", "--smoke-test", "--seeds", "2", "--arms", "scrapl,p-adam",
-                          "--name", NAME, "--root", str(root), "--set", "train.max_steps=18", "--max-concurrent", "1")
+    child = child_session(
+        "-m",
+        "study",
+        "run",
+        "ablation",
+        "--smoke-test",
+        "--seeds",
+        "2",
+        "--arms",
+        "scrapl,p-adam",
+        "--name",
+        NAME,
+        "--root",
+        str(root),
+        "--set",
+        "train.max_steps=18",
+        "--max-concurrent",
+        "1",
+    )
     deadline = time.time() + 300
     done: dict = {}
     while time.time() < deadline and child.proc.poll() is None:

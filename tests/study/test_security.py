@@ -5,6 +5,7 @@
   loopback (Ray's default would bind GCS, raylet, object manager, agents and metrics on all interfaces).
 * Checkpoints and every other torch file are loaded with ``weights_only=True``.
 """
+
 import ast
 import subprocess
 import sys
@@ -64,13 +65,24 @@ print(json.dumps({"listening": listening, "gcs": ray.get_runtime_context().gcs_a
 ray.shutdown()
 """
 
+
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_embedded_runtime_listens_on_loopback_only(tmp_path):
-    env = {k: v for k, v in __import__("os").environ.items()
-           if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
-    out = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=150, start_new_session=True)
+    env = {
+        k: v
+        for k, v in __import__("os").environ.items()
+        if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        start_new_session=True,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     import json
 
@@ -88,8 +100,13 @@ def test_embedded_runtime_listens_on_loopback_only(tmp_path):
 def _torch_load_calls(path: Path):
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "load" \
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch":
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "load"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "torch"
+        ):
             yield node
 
 

@@ -1,5 +1,6 @@
 """End to end through the CLI, as a user runs it: a smoke ablation (4 arms × 2 seeds) on its own
 embedded Ray runtime and sqlite MLflow store, then the tables, then the same command again."""
+
 import json
 import wave
 from pathlib import Path
@@ -59,7 +60,11 @@ def test_smoke_ablation_end_to_end(tmp_path, child_session, runs, ray_cluster, c
         assert run.info.status == "FINISHED", (cell, tags.get(schema.FAILURE_REASON))
         assert tags[schema.PARENT_RUN_ID] == parent.info.run_id
         assert (tags[schema.STUDY], tags[schema.ARM], tags[schema.SEED], tags[schema.PRESET]) == (
-            NAME, cell.arm, str(cell.seed), PRESET)
+            NAME,
+            cell.arm,
+            str(cell.seed),
+            PRESET,
+        )
         assert tags[schema.ROLE] == schema.ROLE_TRIAL and tags["scrapl.attempts"] == "1"
         theta_is = cell.arm.endswith("theta-is")
         extra = {"device": "cpu", "threads": 1, **({"train.theta_is_probs": str(pi_file)} if theta_is else {})}
@@ -67,8 +72,16 @@ def test_smoke_ablation_end_to_end(tmp_path, child_session, runs, ray_cluster, c
         assert run.data.params == expected  # params = the flattened config, same names
         assert r.steps(run) == [9, 10]  # one point per validation, step = global step > 0
         r.assert_no_duplicate_steps(run)
-        for key in (schema.TEST_THETA_L1, schema.VAL_TOTAL_VARIATION, schema.STEPS_PER_SECOND, schema.TRAIN_LOSS,
-                    schema.ELAPSED_S, schema.PATH_ENTROPY, "val_theta_l1_density", "test_theta_l1_slope"):
+        for key in (
+            schema.TEST_THETA_L1,
+            schema.VAL_TOTAL_VARIATION,
+            schema.STEPS_PER_SECOND,
+            schema.TRAIN_LOSS,
+            schema.ELAPSED_S,
+            schema.PATH_ENTROPY,
+            "val_theta_l1_density",
+            "test_theta_l1_slope",
+        ):
             assert key in run.data.metrics, (cell, key)
         files = {a.path for a in r.client.list_artifacts(run.info.run_id)}
         assert {"config.json", "curves", "audio"} <= files
@@ -106,7 +119,9 @@ def test_smoke_ablation_end_to_end(tmp_path, child_session, runs, ray_cluster, c
     assert NAME in listing and "ablation" in listing
     assert main(["status", NAME, "--root", str(root)]) == 0
     status = capsys.readouterr().out
-    assert "finished 8" in status and f"{PRESET}/p-adam+p-saga+theta-is/1" in status and "Tune state restorable" in status
+    assert (
+        "finished 8" in status and f"{PRESET}/p-adam+p-saga+theta-is/1" in status and "Tune state restorable" in status
+    )
     assert main(["sync", NAME, "--root", str(root)]) == 0
     assert "nothing spooled" in capsys.readouterr().out
 
@@ -118,4 +133,5 @@ def test_smoke_ablation_end_to_end(tmp_path, child_session, runs, ray_cluster, c
     assert f"θ-IS {PRESET}: reusing π" in again and "computing π" not in again
     r2 = runs(uri, NAME)
     assert {k: (v.info.run_id, v.info.end_time) for k, v in r2.by_key().items()} == {
-        k: (v.info.run_id, v.info.end_time) for k, v in by_key.items()}
+        k: (v.info.run_id, v.info.end_time) for k, v in by_key.items()
+    }

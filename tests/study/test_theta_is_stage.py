@@ -1,4 +1,5 @@
 """θ-IS stage: chunks cover every (path, θ-dimension) once; π from Ray tasks equals the serial π."""
+
 import pytest
 import torch
 
@@ -19,8 +20,9 @@ def test_chunks_are_disjoint_and_cover_everything(n_paths, n_theta, n_tasks):
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_pi_from_ray_tasks_equals_the_serial_pi(ray_cluster):
-    cfg = override(get_preset("smoke-chirplet-lo-lo"), **{"train.theta_is": True, "train.p_adam": True,
-                                                          "train.p_saga": True})
+    cfg = override(
+        get_preset("smoke-chirplet-lo-lo"), **{"train.theta_is": True, "train.p_adam": True, "train.p_saga": True}
+    )
     parallel, stats = compute_pi(cfg, n_tasks=2)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the tasks run single-threaded

@@ -1,6 +1,7 @@
 """study.tracking (the driver's MLflow calls) against real sqlite MLflow stores (no Ray): the parent run
 is created once, tracking URIs are checked before anything starts, interrupted trial runs are closed
 with the study's reason, and the end of the study run waits in the spool for ``study sync``."""
+
 import socket
 import time
 
@@ -44,12 +45,15 @@ def dead_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("uri, text", [
-    ("sqlite:///rel.db", "use an absolute sqlite URI"),
-    ("sqlite:////no/such/dir/mlflow.db", "directory /no/such/dir does not exist"),
-    ("file:///tmp/mlruns", "file stores are deprecated"),
-    ("ftp://example.org", "unsupported tracking URI"),
-])
+@pytest.mark.parametrize(
+    "uri, text",
+    [
+        ("sqlite:///rel.db", "use an absolute sqlite URI"),
+        ("sqlite:////no/such/dir/mlflow.db", "directory /no/such/dir does not exist"),
+        ("file:///tmp/mlruns", "file stores are deprecated"),
+        ("ftp://example.org", "unsupported tracking URI"),
+    ],
+)
 def test_check_tracking_uri(uri, text):
     with pytest.raises(StudyError) as err:
         tracking.check_tracking_uri(uri)

@@ -2,6 +2,7 @@
 of attempts, steps never logged twice, back-fill from a checkpoint's history, the spool that keeps calls
 made while the tracking server is unreachable until ``sync_spool`` delivers them, and the log's own
 state (``from_header``, ``timed``)."""
+
 import json
 import socket
 import time
@@ -115,23 +116,30 @@ def test_unreachable_server_spools_and_sync_delivers_everything_once(store):
     assert files == ["curves/validation.csv"]
 
 
-
-
 def test_a_fresh_log_has_its_whole_state_and_its_spool_header_rebuilds_it(store, tmp_path):
     """Every field is set by the constructor (a log that fails before ``open`` still writes a complete
     header), and ``from_header`` reads the header back into an equal log."""
     uri, exp_id, parent_id, _ = store
     dead = f"http://127.0.0.1:{dead_port()}"
     log = TrialLog(dead, exp_id, parent_id, "p/scrapl/9", tmp_path / "spool", warn=lambda msg: None)
-    assert (log.run_name, log.tags, log.params, log.run_id, log.attempts, log.seconds) == ("p/scrapl/9", {}, {},
-                                                                                           None, 0, 0.0)
+    assert (log.run_name, log.tags, log.params, log.run_id, log.attempts, log.seconds) == (
+        "p/scrapl/9",
+        {},
+        {},
+        None,
+        0,
+        0.0,
+    )
     log.open("scrapl · seed 9", {schema.ARM: "scrapl"}, {"train.lr": 1e-3, "seed": 9})
     header = json.loads(log.spool_file.read_text().splitlines()[0])
     assert header["op"] == "open" and header["attempt"] is True
     again = TrialLog.from_header(uri, tmp_path / "spool", header)
     assert (again.key, again.experiment_id, again.parent_run_id) == ("p/scrapl/9", exp_id, parent_id)
-    assert (again.run_name, again.tags, again.params) == ("scrapl · seed 9", {schema.ARM: "scrapl"},
-                                                          {"train.lr": "0.001", "seed": "9"})
+    assert (again.run_name, again.tags, again.params) == (
+        "scrapl · seed 9",
+        {schema.ARM: "scrapl"},
+        {"train.lr": "0.001", "seed": "9"},
+    )
     assert again.uri == uri and again.run_id is None  # nothing was contacted yet
 
 

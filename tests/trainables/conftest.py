@@ -1,6 +1,7 @@
 """Real drum sample libraries for the one-shot loader tests: Debian's ``hydrogen-data`` kits (WAV, FLAC and
 AIFF files, mono and stereo, 22.05 / 44.1 / 48 kHz, 0.02 to 12 s). ``make test`` installs the package
 (``make sample-kits``); the tests read a copy of the kits in a temporary folder, never the installed files."""
+
 from __future__ import annotations
 
 import shutil
@@ -13,8 +14,10 @@ HYDROGEN_KITS = Path("/usr/share/hydrogen/data/drumkits")
 
 def require_hydrogen_kits() -> Path:
     if not (HYDROGEN_KITS / "TR808EmulationKit").is_dir():
-        pytest.skip(f"Debian's hydrogen-data is not installed ({HYDROGEN_KITS} is missing); `make sample-kits` "
-                    "(part of `make test`) installs it")
+        pytest.skip(
+            f"Debian's hydrogen-data is not installed ({HYDROGEN_KITS} is missing); `make sample-kits` "
+            "(part of `make test`) installs it"
+        )
     return HYDROGEN_KITS
 
 

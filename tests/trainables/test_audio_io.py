@@ -1,5 +1,6 @@
 """Audio files of every common format through soundfile/libsndfile: content-based format detection, sample
 encodings, channel counts, and the reasons given for files that cannot be decoded."""
+
 import os
 import struct
 from pathlib import Path
@@ -18,21 +19,35 @@ def write(path: Path, data=SIGNAL, rate=44100, **kwargs) -> Path:
     return path
 
 
-@pytest.mark.parametrize("fmt, subtype, tol", [
-    ("WAV", "PCM_U8", 1 / 64), ("WAV", "PCM_16", 1e-4), ("WAV", "PCM_24", 1e-6), ("WAV", "PCM_32", 1e-6),
-    ("WAV", "FLOAT", 1e-6), ("WAV", "DOUBLE", 1e-6), ("WAVEX", "PCM_24", 1e-6), ("RF64", "PCM_16", 1e-4),
-    ("W64", "PCM_16", 1e-4), ("FLAC", "PCM_16", 1e-4), ("FLAC", "PCM_24", 1e-6), ("AIFF", "PCM_16", 1e-4),
-    ("AIFF", "FLOAT", 1e-6), ("CAF", "PCM_16", 1e-4),
-])
+@pytest.mark.parametrize(
+    "fmt, subtype, tol",
+    [
+        ("WAV", "PCM_U8", 1 / 64),
+        ("WAV", "PCM_16", 1e-4),
+        ("WAV", "PCM_24", 1e-6),
+        ("WAV", "PCM_32", 1e-6),
+        ("WAV", "FLOAT", 1e-6),
+        ("WAV", "DOUBLE", 1e-6),
+        ("WAVEX", "PCM_24", 1e-6),
+        ("RF64", "PCM_16", 1e-4),
+        ("W64", "PCM_16", 1e-4),
+        ("FLAC", "PCM_16", 1e-4),
+        ("FLAC", "PCM_24", 1e-6),
+        ("AIFF", "PCM_16", 1e-4),
+        ("AIFF", "FLOAT", 1e-6),
+        ("CAF", "PCM_16", 1e-4),
+    ],
+)
 def test_lossless_formats_decode_exactly(tmp_path, fmt, subtype, tol):
-    a = read_audio(write(tmp_path / "x.snd", format=fmt, subtype=subtype))    # the name carries no format
+    a = read_audio(write(tmp_path / "x.snd", format=fmt, subtype=subtype))  # the name carries no format
     assert (a.format, a.subtype, a.rate, a.samples.shape) == (fmt, subtype, 44100, (1, 4410))
     assert a.samples.dtype == np.float32
     np.testing.assert_allclose(a.samples[0], SIGNAL, atol=tol)
 
 
-@pytest.mark.parametrize("fmt, subtype, rate", [("OGG", "VORBIS", 44100), ("OGG", "OPUS", 48000),
-                                                 ("MP3", "MPEG_LAYER_III", 44100)])
+@pytest.mark.parametrize(
+    "fmt, subtype, rate", [("OGG", "VORBIS", 44100), ("OGG", "OPUS", 48000), ("MP3", "MPEG_LAYER_III", 44100)]
+)
 def test_lossy_formats_decode(tmp_path, fmt, subtype, rate):
     if fmt not in soundfile.available_formats():
         pytest.skip(f"this libsndfile ({soundfile.__libsndfile_version__}) has no {fmt}")
@@ -72,9 +87,9 @@ def test_bad_files_give_their_reason(tmp_path):
     cases = {
         "empty.wav": (b"", "empty file (0 bytes)"),
         "notes.wav": (b"these are notes, not audio", "unknown or unsupported format"),
-        "cut.wav": (wav[:len(wav) // 2], "truncated (data chunk declares"),
-        "cut.aiff": (aiff[:len(aiff) // 2], "truncated (SSND chunk declares"),
-        "cut.flac": (flac[:len(flac) // 2], "corrupt (libsndfile"),
+        "cut.wav": (wav[: len(wav) // 2], "truncated (data chunk declares"),
+        "cut.aiff": (aiff[: len(aiff) // 2], "truncated (SSND chunk declares"),
+        "cut.flac": (flac[: len(flac) // 2], "corrupt (libsndfile"),
         "corrupt.flac": (flac[:64] + garbage, "corrupt (libsndfile"),
         "header.aiff": (aiff[:30], "unreadable (libsndfile"),
         "ac3.wav": (wave_with_codec(0x2000), "unsupported codec (WAVE format tag 0x2000"),
@@ -97,8 +112,8 @@ def test_unreadable_permissions(tmp_path):
 
 
 def test_resample_keeps_frequency_and_duration():
-    for rate in (48000, 22050, 44056):                                   # 44056: FFT fallback
-        tone = np.sin(2 * np.pi * 1000 * np.arange(rate) / rate)          # 1 s at 1 kHz
+    for rate in (48000, 22050, 44056):  # 44056: FFT fallback
+        tone = np.sin(2 * np.pi * 1000 * np.arange(rate) / rate)  # 1 s at 1 kHz
         y = resample(tone, rate, 44100)
         assert y.shape == (44100,)
         spectrum = np.abs(np.fft.rfft(y))
@@ -106,7 +121,18 @@ def test_resample_keeps_frequency_and_duration():
     assert resample(tone, 44100, 44100) is tone
 
 
-@pytest.mark.parametrize("name, ok", [("a.WAV", True), ("b.flac", True), ("c.aif", True), ("d.AIFF", True),
-                                      ("e.ogg", True), ("f.mp3", True), ("g.txt", False), ("wav", False)])
+@pytest.mark.parametrize(
+    "name, ok",
+    [
+        ("a.WAV", True),
+        ("b.flac", True),
+        ("c.aif", True),
+        ("d.AIFF", True),
+        ("e.ogg", True),
+        ("f.mp3", True),
+        ("g.txt", False),
+        ("wav", False),
+    ],
+)
 def test_audio_names(name, ok):
     assert is_audio_name(name) is ok

@@ -1,10 +1,19 @@
 """Baseline losses: MSS variants (auraloss) and P-loss."""
+
 import numpy as np
 import pytest
 import torch
 
-from trainables.baselines import BASELINE_LOSSES, MSSLinearLoss, MSSLogLinearLoss, \
-    MSSRandomLoss, PLoss, clip_resolutions, largest_fft_size, make_baseline_loss
+from trainables.baselines import (
+    BASELINE_LOSSES,
+    MSSLinearLoss,
+    MSSLogLinearLoss,
+    MSSRandomLoss,
+    PLoss,
+    clip_resolutions,
+    largest_fft_size,
+    make_baseline_loss,
+)
 
 N = 2048
 
@@ -12,15 +21,13 @@ N = 2048
 def signals(seed=0, n=N, batch=2):
     g = torch.Generator().manual_seed(seed)
     t = torch.arange(n) / 2048
-    x = torch.sin(2 * torch.pi * 200 * t).repeat(batch, 1, 1) + 0.1 * torch.randn(
-        batch, 1, n, generator=g)
+    x = torch.sin(2 * torch.pi * 200 * t).repeat(batch, 1, 1) + 0.1 * torch.randn(batch, 1, n, generator=g)
     return x, x + 0.3 * torch.randn(batch, 1, n, generator=g)
 
 
 def stft_mag(x, fft, hop, win):
-    spec = torch.stft(x.view(-1, x.shape[-1]), fft, hop, win, torch.hann_window(win),
-                      return_complex=True)
-    return torch.sqrt(torch.clamp(spec.real ** 2 + spec.imag ** 2, min=1e-8))
+    spec = torch.stft(x.view(-1, x.shape[-1]), fft, hop, win, torch.hann_window(win), return_complex=True)
+    return torch.sqrt(torch.clamp(spec.real**2 + spec.imag**2, min=1e-8))
 
 
 @pytest.mark.parametrize("name", sorted(BASELINE_LOSSES))
@@ -37,7 +44,7 @@ def test_zero_on_equal_positive_otherwise_and_gradients(name):
 
 def test_mss_linear_and_log_linear_values_by_hand():
     x, y = signals(1)
-    ffts = [f for f in (2048, 1024, 512, 256, 128, 64) if f <= N // 2]   # clipped at N = 2048
+    ffts = [f for f in (2048, 1024, 512, 256, 128, 64) if f <= N // 2]  # clipped at N = 2048
     lin, log = [], []
     for fft in ffts:
         a, b = stft_mag(y, fft, fft // 4, fft), stft_mag(x, fft, fft // 4, fft)
@@ -57,7 +64,10 @@ def test_resolutions_are_clipped_for_short_signals():
     assert short.fft_sizes == (128, 64) and short.hop_sizes == (32, 16)
     # 1024 and 2048 both clip to (512, 60, 300) and are merged; the native 512 one stays
     assert clip_resolutions([1024, 2048, 512], [120, 240, 50], [600, 1200, 240], 1024) == (
-        [512, 512], [60, 50], [300, 240])
+        [512, 512],
+        [60, 50],
+        [300, 240],
+    )
     x, y = signals(n=256)
     for name in BASELINE_LOSSES:
         assert float(make_baseline_loss(name, 2048, 256)(y, x)) > 0
@@ -68,13 +78,13 @@ def test_mss_random_reproducible_resumable_and_in_range():
     a, b = MSSRandomLoss(N, seed=3), MSSRandomLoss(N, seed=3)
     np_state = np.random.get_state()[1].copy()
     values_a = [float(a(y, x)) for _ in range(4)]
-    assert np.array_equal(np_state, np.random.get_state()[1])      # numpy global RNG untouched
+    assert np.array_equal(np_state, np.random.get_state()[1])  # numpy global RNG untouched
     values_b = [float(b(y, x)) for _ in range(2)]
     assert values_a[:2] == values_b
-    assert len(set(values_a)) > 1                                   # new resolutions every call
+    assert len(set(values_a)) > 1  # new resolutions every call
     saved = b.state_dict()
     c = MSSRandomLoss(N, seed=99)
-    c.load_state_dict(saved)                                        # exact resume
+    c.load_state_dict(saved)  # exact resume
     assert [float(c(y, x)) for _ in range(2)] == values_a[2:]
     for fft, hop, win, window in a.draw_resolutions() + a.last_resolutions:
         assert 16 <= fft <= largest_fft_size(N) // 2 and 1 <= hop < fft and win <= fft

@@ -1,4 +1,5 @@
 """ChirpletSynth (notes §9.2): configs, mappings, instantaneous frequency, shift, gradients."""
+
 import math
 
 import pytest
@@ -10,16 +11,24 @@ SMOKE = dict(sample_rate=2048, n_samples=4096, f0_hz=256.0, max_shift=512)
 
 
 def test_named_configs_both_range_sets():
-    released = {"lo-lo": ((0.9899, 1.9799), (0.5, 1.0)), "lo-med": ((0.9899, 1.9799), (2.0, 4.0)),
-                "hi-med": ((3.9598, 7.9196), (2.0, 4.0)), "hi-hi": ((3.9598, 7.9196), (8.0, 16.0))}
-    paper = {"lo-lo": ((1.0, 2.0), (0.5, 1.0)), "lo-med": ((1.0, 2.0), (2.0, 4.0)),
-             "hi-med": ((2.8, 8.4), (2.0, 4.0)), "hi-hi": ((2.8, 8.4), (4.0, 12.0))}
+    released = {
+        "lo-lo": ((0.9899, 1.9799), (0.5, 1.0)),
+        "lo-med": ((0.9899, 1.9799), (2.0, 4.0)),
+        "hi-med": ((3.9598, 7.9196), (2.0, 4.0)),
+        "hi-hi": ((3.9598, 7.9196), (8.0, 16.0)),
+    }
+    paper = {
+        "lo-lo": ((1.0, 2.0), (0.5, 1.0)),
+        "lo-med": ((1.0, 2.0), (2.0, 4.0)),
+        "hi-med": ((2.8, 8.4), (2.0, 4.0)),
+        "hi-hi": ((2.8, 8.4), (4.0, 12.0)),
+    }
     assert set(CHIRPLET_CONFIGS) == set(released) | {f"{k}-paper" for k in paper}
     for name, (am, fm) in released.items():
         assert CHIRPLET_CONFIGS[name] == ChirpletRanges(am_hz=am, fm_oct_per_s=fm)
     for name, (am, fm) in paper.items():
         assert CHIRPLET_CONFIGS[f"{name}-paper"] == ChirpletRanges(am_hz=am, fm_oct_per_s=fm)
-    assert ChirpletSynth().ranges == CHIRPLET_CONFIGS["lo-lo"]      # default = released
+    assert ChirpletSynth().ranges == CHIRPLET_CONFIGS["lo-lo"]  # default = released
     assert ChirpletSynth("hi-hi-paper").ranges.fm_oct_per_s == (4.0, 12.0)
 
 
@@ -27,10 +36,9 @@ def test_log_uniform_mappings():
     synth = ChirpletSynth("hi-med")
     theta = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
     torch.testing.assert_close(
-        synth.am_hz(theta),
-        torch.tensor([3.9598, math.sqrt(3.9598 * 7.9196), 7.9196], dtype=torch.float64))
-    torch.testing.assert_close(
-        synth.fm_oct_per_s(theta), torch.tensor([2.0, math.sqrt(8.0), 4.0], dtype=torch.float64))
+        synth.am_hz(theta), torch.tensor([3.9598, math.sqrt(3.9598 * 7.9196), 7.9196], dtype=torch.float64)
+    )
+    torch.testing.assert_close(synth.fm_oct_per_s(theta), torch.tensor([2.0, math.sqrt(8.0), 4.0], dtype=torch.float64))
 
 
 def test_interface_shape_and_determinism():
@@ -40,7 +48,7 @@ def test_interface_shape_and_determinism():
     x = synth(theta, torch.tensor([1, 2]))
     assert x.shape == (2, 1, 4096) and x.dtype == torch.float32
     assert torch.equal(x, synth(theta, torch.tensor([1, 2])))
-    assert not torch.allclose(x[0], x[1])                          # different shifts
+    assert not torch.allclose(x[0], x[1])  # different shifts
 
 
 def test_shift_draws():
@@ -48,7 +56,7 @@ def test_shift_draws():
     shifts = synth.draw_shift(torch.arange(400))
     assert shifts.dtype == torch.long and shifts.shape == (400,)
     assert shifts.min() >= -512 and shifts.max() <= 512
-    assert shifts.min() < -256 and shifts.max() > 256                # covers the range
+    assert shifts.min() < -256 and shifts.max() > 256  # covers the range
     assert torch.equal(shifts, synth.draw_shift(torch.arange(400)))
 
 
@@ -58,7 +66,7 @@ def test_shift_rolls_and_zeroes_wrapped_samples_same_for_any_theta():
     shifts = synth.draw_shift(seeds)
     pos, neg = int(torch.argmax(shifts)), int(torch.argmin(shifts))
     assert shifts[pos] > 0 > shifts[neg]
-    for theta_row in ([0.1, 0.9], [0.8, 0.3]):                      # δ must not depend on θ
+    for theta_row in ([0.1, 0.9], [0.8, 0.3]):  # δ must not depend on θ
         theta = torch.tensor([theta_row, theta_row])
         y = synth(theta, seeds[[pos, neg]])[:, 0]
         base = synth.unshifted(theta)
@@ -86,7 +94,7 @@ def test_instantaneous_frequency_by_zero_crossings():
 
     expected = 2 * (phi((n2 - 1 - N / 2) / sr) - phi((n1 - N / 2) / sr))
     assert abs(crossings - expected) <= 2
-    assert abs(crossings - 2 * f0 * 0.55) > 20                     # an unmodulated tone fails
+    assert abs(crossings - 2 * f0 * 0.55) > 20  # an unmodulated tone fails
 
 
 def test_samples_match_the_closed_form():
@@ -95,13 +103,14 @@ def test_samples_match_the_closed_form():
     theta_am, theta_fm = 0.3, 0.6
     x = synth(torch.tensor([[theta_am, theta_fm]], dtype=torch.float64), torch.tensor([0]))[0, 0]
     am = 2 ** (theta_am * (math.log2(1.9799) - math.log2(0.9899)) + math.log2(0.9899))
-    fm = 2 ** (1 + theta_fm)                                        # 2..4 oct/s, log-uniform
+    fm = 2 ** (1 + theta_fm)  # 2..4 oct/s, log-uniform
     sigma = 0.1 * 2 * 8192 / fm
     for n in (16384 + 37, 16384 + 300, 16384 - 555, 16384 + int(sigma), 16384 - 2 * int(sigma)):
         t = (n - 16384) / 8192
         phi = 512 / (fm * math.log(2)) * (2 ** (fm * t) - 1)
-        expected = (math.sin(2 * math.pi * phi) * fm * math.exp(-0.5 * ((n - 16384) / sigma) ** 2)
-                    * math.sin(math.pi * am * t))
+        expected = (
+            math.sin(2 * math.pi * phi) * fm * math.exp(-0.5 * ((n - 16384) / sigma) ** 2) * math.sin(math.pi * am * t)
+        )
         assert float(x[n]) == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
@@ -132,14 +141,17 @@ def test_paper_scale_hi_hi_is_finite_with_gradients():
     assert torch.isfinite(x).all() and torch.isfinite(theta.grad).all()
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(ranges="lo-hi"), "ranges"),
-    (dict(max_shift=4096), "max_shift"),
-    (dict(max_shift=-1), "max_shift"),
-    (dict(f0_hz=1024.0), "f0_hz"),
-    (dict(bw_oct=0.0), "bw_oct"),
-    (dict(ranges=ChirpletRanges(am_hz=(1.0, 2.0), fm_oct_per_s=(1.0, 80.0))), "fm_oct_per_s"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(ranges="lo-hi"), "ranges"),
+        (dict(max_shift=4096), "max_shift"),
+        (dict(max_shift=-1), "max_shift"),
+        (dict(f0_hz=1024.0), "f0_hz"),
+        (dict(bw_oct=0.0), "bw_oct"),
+        (dict(ranges=ChirpletRanges(am_hz=(1.0, 2.0), fm_oct_per_s=(1.0, 80.0))), "fm_oct_per_s"),
+    ],
+)
 def test_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         ChirpletSynth(**{**SMOKE, **kwargs})

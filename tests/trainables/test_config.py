@@ -1,4 +1,5 @@
 """Typed run configs: validation names the field, flat keys round-trip, presets are the paper's."""
+
 import pytest
 
 from trainables.config import ConfigError, RunConfig, flatten, from_dict, from_flat, override, to_dict
@@ -7,7 +8,12 @@ from trainables.presets import PRESETS, get_preset
 
 def test_presets_carry_the_paper_hyperparameters():
     g = get_preset("granular")
-    assert (g.synth.sample_rate, g.synth.n_samples, g.synth.n_grains, g.synth.grain_n_samples) == (8192, 32768, 64, 4096)
+    assert (g.synth.sample_rate, g.synth.n_samples, g.synth.n_grains, g.synth.grain_n_samples) == (
+        8192,
+        32768,
+        64,
+        4096,
+    )
     assert (g.jtfs.J, g.jtfs.Q1, g.jtfs.Q2, g.jtfs.J_fr, g.jtfs.Q_fr) == (12, 8, 2, 3, 2)
     assert g.jtfs_settings().filter_bank.n_paths == 315
     assert (g.train.lr, g.train.epochs, g.data.batch_size, g.train.weight_decay) == (1e-5, 200, 32, 0.01)
@@ -29,23 +35,26 @@ def test_flat_round_trip_and_overrides():
     assert new.train.lr == 1.0 and isinstance(new.train.lr, float) and new.seed == 3 and new.train.p_adam
 
 
-@pytest.mark.parametrize("dotted, field", [
-    ({"train.lrr": 1e-3}, "train.lrr"),
-    ({"train.lr": "fast"}, "train.lr"),
-    ({"train.lr": -1e-3}, "train.lr"),
-    ({"train.epochs": 2.5}, "train.epochs"),
-    ({"train.p_adam": 1}, "train.p_adam"),
-    ({"data.batch_size": 500}, "data.batch_size"),
-    ({"synth.f0_min_hz": 600.0}, "synth.f0_max_hz"),  # θ range inverted
-    ({"train.loss": "mss-linear", "train.p_adam": True}, "train.loss"),
-    ({"train.lr_schedule": "linear"}, "train.lr_end"),
-    ({"jtfs.T": 1 << 20}, "jtfs.T"),
-    ({"jtfs.J": 13}, "jtfs.J"),
-    ({"encoder.pools": ((2, 2),)}, "encoder.pools"),
-    ({"device": "tpu"}, "device"),
-    ({"seed": -1}, "seed"),
-    ({"train.loss": "l2"}, "train.loss"),
-])
+@pytest.mark.parametrize(
+    "dotted, field",
+    [
+        ({"train.lrr": 1e-3}, "train.lrr"),
+        ({"train.lr": "fast"}, "train.lr"),
+        ({"train.lr": -1e-3}, "train.lr"),
+        ({"train.epochs": 2.5}, "train.epochs"),
+        ({"train.p_adam": 1}, "train.p_adam"),
+        ({"data.batch_size": 500}, "data.batch_size"),
+        ({"synth.f0_min_hz": 600.0}, "synth.f0_max_hz"),  # θ range inverted
+        ({"train.loss": "mss-linear", "train.p_adam": True}, "train.loss"),
+        ({"train.lr_schedule": "linear"}, "train.lr_end"),
+        ({"jtfs.T": 1 << 20}, "jtfs.T"),
+        ({"jtfs.J": 13}, "jtfs.J"),
+        ({"encoder.pools": ((2, 2),)}, "encoder.pools"),
+        ({"device": "tpu"}, "device"),
+        ({"seed": -1}, "seed"),
+        ({"train.loss": "l2"}, "train.loss"),
+    ],
+)
 def test_invalid_values_name_the_field(dotted, field):
     with pytest.raises(ConfigError, match=rf"^{field}\b"):
         override(get_preset("smoke-granular"), **dotted)

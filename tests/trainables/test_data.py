@@ -1,9 +1,9 @@
 """θ grid, split by θ combination, seeded resumable order, seed_hat (notes §9.3, §6)."""
+
 import pytest
 import torch
 
-from trainables.data import SEED_HAT_HIGH, SEED_HAT_LOW, ThetaGrid, draw_seed_hat, \
-    epoch_order, order_seed
+from trainables.data import SEED_HAT_HIGH, SEED_HAT_LOW, ThetaGrid, draw_seed_hat, epoch_order, order_seed
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_epoch_order_is_pure_and_private():
     torch.manual_seed(123)
     state = torch.get_rng_state()
     a = epoch_order(100, seed=3, epoch=7)
-    assert torch.equal(torch.get_rng_state(), state)                # global RNG untouched
+    assert torch.equal(torch.get_rng_state(), state)  # global RNG untouched
     assert torch.equal(a.sort().values, torch.arange(100))
     assert torch.equal(a, epoch_order(100, seed=3, epoch=7))
     assert not torch.equal(a, epoch_order(100, seed=3, epoch=8))
@@ -79,7 +79,7 @@ def test_resume_at_any_step_gives_the_same_batches():
         assert torch.equal(seed_k, seed) and torch.equal(theta_k, theta)
     # resuming mid-epoch with the iterator
     resumed = list(split.epoch_batches(bs, run_seed, 1, start=2))
-    assert all(torch.equal(r[1], u[1]) for r, u in zip(resumed, uninterrupted[n_batches + 2:]))
+    assert all(torch.equal(r[1], u[1]) for r, u in zip(resumed, uninterrupted[n_batches + 2 :]))
     # each epoch draws distinct rows (drop_last leaves out len % bs)
     epoch0 = torch.cat([s for _, s in uninterrupted[:n_batches]])
     assert len(set(epoch0.tolist())) == n_batches * bs
@@ -111,20 +111,23 @@ def test_draw_seed_hat():
     assert a.min() >= SEED_HAT_LOW == 9_999_999 and a.max() < SEED_HAT_HIGH == 19_999_998
     assert len(set(a.tolist())) > 990
     b = draw_seed_hat(g, 1000)
-    assert not torch.equal(a, b)                                   # fresh every step
+    assert not torch.equal(a, b)  # fresh every step
     assert torch.equal(a, draw_seed_hat(torch.Generator().manual_seed(0), 1000))
 
 
-@pytest.mark.parametrize("call, name", [
-    (lambda: ThetaGrid(grid_size=0), "grid_size"),
-    (lambda: ThetaGrid(n_seeds_per_theta=1.5), "n_seeds_per_theta"),
-    (lambda: ThetaGrid(grid_size=4).split("dev"), "name"),
-    (lambda: epoch_order(10, seed=-1, epoch=0), "seed"),
-    (lambda: epoch_order(10, seed=0, epoch=-1), "epoch"),
-    (lambda: draw_seed_hat(0, 4), "generator"),
-    (lambda: draw_seed_hat(torch.Generator(), 0), "batch_size"),
-    (lambda: ThetaGrid(grid_size=4).split("train").batch_indices(2, 0, 0, 99), "b must"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: ThetaGrid(grid_size=0), "grid_size"),
+        (lambda: ThetaGrid(n_seeds_per_theta=1.5), "n_seeds_per_theta"),
+        (lambda: ThetaGrid(grid_size=4).split("dev"), "name"),
+        (lambda: epoch_order(10, seed=-1, epoch=0), "seed"),
+        (lambda: epoch_order(10, seed=0, epoch=-1), "epoch"),
+        (lambda: draw_seed_hat(0, 4), "generator"),
+        (lambda: draw_seed_hat(torch.Generator(), 0), "batch_size"),
+        (lambda: ThetaGrid(grid_size=4).split("train").batch_indices(2, 0, 0, 99), "b must"),
+    ],
+)
 def test_bad_arguments(call, name):
     with pytest.raises(ValueError, match=name):
         call()

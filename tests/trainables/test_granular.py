@@ -1,4 +1,5 @@
 """GranularSynth (notes §9.1): laws by hand, determinism, placement, gradients, bad input."""
+
 import math
 
 import pytest
@@ -6,8 +7,7 @@ import torch
 
 from trainables.synths import GranularSynth, Synth
 
-SMOKE = dict(sample_rate=2048, n_samples=4096, n_grains=8, grain_n_samples=512,
-             f0_min_hz=64.0, f0_max_hz=512.0)
+SMOKE = dict(sample_rate=2048, n_samples=4096, n_grains=8, grain_n_samples=512, f0_min_hz=64.0, f0_max_hz=512.0)
 
 
 def smoke(**overrides) -> GranularSynth:
@@ -43,7 +43,7 @@ def test_same_seed_identical_different_seed_differs():
     a = synth(theta, torch.tensor([3, 4]))
     b = synth(theta, torch.tensor([3, 4]))
     assert torch.equal(a, b)
-    assert not torch.allclose(a[0], a[1], atol=1e-3)      # seeds 3 and 4 differ
+    assert not torch.allclose(a[0], a[1], atol=1e-3)  # seeds 3 and 4 differ
     f0, onset = synth.draw_grains(torch.tensor([3, 3, 4]))
     assert torch.equal(f0[0], f0[1]) and torch.equal(onset[0], onset[1])
     assert not torch.equal(onset[0], onset[2])
@@ -73,17 +73,17 @@ def test_draw_ranges():
 
 
 def test_density_law_by_hand():
-    synth = GranularSynth()                      # G = 64
+    synth = GranularSynth()  # G = 64
     a = synth.grain_amplitudes(torch.tensor([1.0, 0.0, 0.5]))
     assert a.shape == (3, 64)
-    torch.testing.assert_close(a[0], torch.ones(64))           # θ_d = 1: all grains equal
+    torch.testing.assert_close(a[0], torch.ones(64))  # θ_d = 1: all grains equal
     # θ_d = 0: c = 0, z_i = i, a_i = 1 − σ(2i), normalised by a_0 = 1/2
     expected = [1.0, 2 * (1 - sigmoid(2)), 2 * (1 - sigmoid(4)), 2 * (1 - sigmoid(6))]
     torch.testing.assert_close(a[1, :4], torch.tensor(expected))
     # θ_d = 0.5: c = 0.3125, 64c = 20, z_i = 0.5(i − 20): a_i = (1 − σ(i − 20)) / σ(20)
     for i in (0, 19, 20, 21, 25):
         assert float(a[2, i]) == pytest.approx((1 - sigmoid(i - 20)) / sigmoid(20), rel=1e-4)
-    assert float(a[2, 63]) < 1e-6                               # soft cutoff near 64c = 20
+    assert float(a[2, 63]) < 1e-6  # soft cutoff near 64c = 20
     assert float(a[2].max()) == 1.0
 
 
@@ -106,7 +106,7 @@ def test_single_grain_exact_waveform_and_placement():
     n = torch.arange(L, dtype=torch.float64)
     grain = torch.sin(2 * math.pi * f0 * (n + 1) / 2048) * torch.sin(math.pi * n / L) ** 2
     expected = torch.zeros(4096, dtype=torch.float64)
-    expected[o:o + L] = grain / grain.norm()
+    expected[o : o + L] = grain / grain.norm()
     torch.testing.assert_close(x, expected, atol=2e-5, rtol=0)
 
 
@@ -123,7 +123,7 @@ def test_chirped_grain_follows_exponential_frequency():
     tau = (torch.arange(L, dtype=torch.float64) - L / 2) / sr
     phase = 2 * math.pi * torch.cumsum(f0 * torch.exp2(gamma * tau) / sr, 0)
     grain = torch.sin(phase) * torch.sin(math.pi * torch.arange(L) / L) ** 2
-    torch.testing.assert_close(x[o:o + L], grain / grain.norm(), atol=1e-5, rtol=0)
+    torch.testing.assert_close(x[o : o + L], grain / grain.norm(), atol=1e-5, rtol=0)
 
 
 def test_gradients_reach_both_parameters():
@@ -137,16 +137,19 @@ def test_gradients_reach_both_parameters():
     assert (theta.grad.abs() > 1e-6).all()
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    (dict(sample_rate=0), "sample_rate"),
-    (dict(n_samples=256), "grain_n_samples"),          # grain longer than the signal
-    (dict(n_grains=0), "n_grains"),
-    (dict(f0_min_hz=600.0), "f0_min_hz"),
-    (dict(f0_max_hz=1024.0), "f0_max_hz"),              # Nyquist at sr 2048
-    (dict(max_theta_slope=1.0), "max_theta_slope"),
-    (dict(Q=0), "Q"),
-    (dict(hop=2.5), "hop"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(sample_rate=0), "sample_rate"),
+        (dict(n_samples=256), "grain_n_samples"),  # grain longer than the signal
+        (dict(n_grains=0), "n_grains"),
+        (dict(f0_min_hz=600.0), "f0_min_hz"),
+        (dict(f0_max_hz=1024.0), "f0_max_hz"),  # Nyquist at sr 2048
+        (dict(max_theta_slope=1.0), "max_theta_slope"),
+        (dict(Q=0), "Q"),
+        (dict(hop=2.5), "hop"),
+    ],
+)
 def test_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         smoke(**kwargs)

@@ -1,5 +1,6 @@
 """The decode cache: same inputs reuse the entry (memory-mapped), any change to a file or a setting rebuilds
 it, concurrent trials on a cold cache decode once and read the same data, bad files stay reported."""
+
 import json
 import multiprocessing as mp
 import os
@@ -14,7 +15,7 @@ import torch
 from trainables.oneshot_cache import entry_path, fingerprint, load_folder, read
 from trainables.oneshot_folder import load_oneshot_folder
 
-SR = 16000                                               # the files' rate (the loader's minimum)
+SR = 16000  # the files' rate (the loader's minimum)
 SETTINGS = dict(sample_rate=8000, n_samples=8000, onset=256)
 
 
@@ -53,13 +54,14 @@ def test_same_inputs_reuse_the_entry_memory_mapped(pack, tmp_path):
     again = load_folder(pack, cache, **SETTINGS)
     assert torch.all(again.audio == 0.25) and again.names == first.names
     assert entries(cache) == [name] and not list(cache.glob(".tmp-*"))
-    mapped = read(cache, key, pack)                                     # memory-mapped, not read into memory
+    mapped = read(cache, key, pack)  # memory-mapped, not read into memory
     assert str(cache / name / "audio.npy") in open("/proc/self/maps").read()
     assert torch.all(mapped.audio == 0.25)
 
 
-@pytest.mark.parametrize("change", ["touch", "same-size-edit", "edit-and-restore-mtime", "add", "remove", "rename",
-                                    "settings"])
+@pytest.mark.parametrize(
+    "change", ["touch", "same-size-edit", "edit-and-restore-mtime", "add", "remove", "rename", "settings"]
+)
 def test_any_change_rebuilds_and_is_never_stale(pack, tmp_path, change):
     cache = tmp_path / "cache"
     before = load_folder(pack, cache, **SETTINGS)
@@ -71,9 +73,9 @@ def test_any_change_rebuilds_and_is_never_stale(pack, tmp_path, change):
         kick.touch()
     elif change in ("same-size-edit", "edit-and-restore-mtime"):
         st = kick.stat()
-        soundfile.write(kick, tone(777), SR, format="WAV")             # same length, same size, new audio
+        soundfile.write(kick, tone(777), SR, format="WAV")  # same length, same size, new audio
         assert kick.stat().st_size == st.st_size
-        if change == "edit-and-restore-mtime":                          # e.g. rsync -t, cp -p: mtime lies
+        if change == "edit-and-restore-mtime":  # e.g. rsync -t, cp -p: mtime lies
             os.utime(kick, ns=(st.st_atime_ns, st.st_mtime_ns))
     elif change == "add":
         soundfile.write(pack / "kit" / "tom.wav", tone(150), SR)
@@ -84,22 +86,22 @@ def test_any_change_rebuilds_and_is_never_stale(pack, tmp_path, change):
     else:
         settings["onset"] = 512
     after = load_folder(pack, cache, **settings)
-    expected = load_oneshot_folder(pack, **settings)                   # what decoding the files gives now
+    expected = load_oneshot_folder(pack, **settings)  # what decoding the files gives now
     assert torch.equal(after.audio, expected.audio) and after.names == expected.names
     if change in ("same-size-edit", "edit-and-restore-mtime"):
         assert not torch.equal(after.audio, before.audio)
     new = f"oneshots-{fingerprint(pack, **settings)[0]}"
     assert new != old
-    if change == "settings":                      # other settings: their own entry, the old one stays valid
+    if change == "settings":  # other settings: their own entry, the old one stays valid
         assert entries(cache) == sorted([old, new])
-    else:                                         # the older fingerprint of the same folder is removed
+    else:  # the older fingerprint of the same folder is removed
         assert entries(cache) == [new]
 
 
 def test_bad_files_are_cached_and_still_reported(pack, tmp_path):
     (pack / "kit" / "broken.flac").write_bytes(b"fLaC" + b"\x00" * 50)
     cache = tmp_path / "cache"
-    for _ in range(2):                                                  # written, then read back
+    for _ in range(2):  # written, then read back
         with pytest.raises(ValueError, match=r"1 bad file\(s\).*\n  - kit/broken.flac: "):
             load_folder(pack, cache, **SETTINGS)
         folder = load_folder(pack, cache, skip_bad=True, **SETTINGS)

@@ -1,5 +1,6 @@
 """One-shot datasets (paper §4.4, Table 12): deterministic splits (counts and fractions), batches, the
 folder source (generated files and a real library) and synthetic targets."""
+
 import math
 
 import numpy as np
@@ -42,7 +43,7 @@ def test_paper_split_sizes_disjoint_and_deterministic():
 
 def test_fractional_and_partial_splits():
     idx = split_indices(10, (5, 2, 1), seed=0)
-    assert sum(v.numel() for v in idx.values()) == 8                       # counts: 2 unused
+    assert sum(v.numel() for v in idx.values()) == 8  # counts: 2 unused
     idx = split_indices(754, (0.6, 0.2, 0.2), seed=0)
     assert [idx[k].numel() for k in ("train", "val", "test")] == [452, 151, 151]
     assert set(torch.cat(list(idx.values())).tolist()) == set(range(754))  # fractions: every example used
@@ -52,9 +53,12 @@ def test_fractional_and_partial_splits():
 def test_folder_dataset_splits_and_too_few_files(tmp_path):
     root = write_hits(tmp_path / "pack", 5)
     (root / "bad.wav").write_bytes(b"")
-    with pytest.raises(SplitSizeError, match=r"^data.split_sizes: too few usable audio files under .* for the "
-                                             r"split: 5 available but train 425 \+ val 128 \+ test 128 = 681 "
-                                             r"requested"):
+    with pytest.raises(
+        SplitSizeError,
+        match=r"^data.split_sizes: too few usable audio files under .* for the "
+        r"split: 5 available but train 425 \+ val 128 \+ test 128 = 681 "
+        r"requested",
+    ):
         OneShotData.from_folder(root, skip_bad=True)
     with pytest.raises(SplitSizeError, match=r"1 bad file\(s\) skipped"):
         OneShotData.from_folder(root, skip_bad=True, split_seed=1)
@@ -64,7 +68,7 @@ def test_folder_dataset_splits_and_too_few_files(tmp_path):
     assert set().union(*names) == set(data.names) and sum(len(n) for n in names) == 5
     train = data.split("train")
     assert train.theta is None and train.audio.shape == (3, 1, SR)
-    torch.testing.assert_close(train.audio, data.audio[train.index])       # a split reads its parent's rows
+    torch.testing.assert_close(train.audio, data.audio[train.index])  # a split reads its parent's rows
     batch = train.batch_at_step(2, seed=0, step=0)
     assert batch.theta is None and batch.audio.shape == (2, 1, SR)
     assert list(batch.names) == [train.names[i] for i in batch.rows.tolist()]
@@ -79,13 +83,13 @@ def test_folder_dataset_through_the_decode_cache(tmp_path):
     again = OneShotData.from_folder(root, sizes=(0.5, 0.25, 0.25), split_seed=2, cache_dir=tmp_path / "cache")
     assert plain.counts == cached.counts == {"train": 2, "val": 2, "test": 2}
     assert torch.equal(plain.audio, cached.audio) and torch.equal(plain.audio, again.audio)
-    assert len(list((tmp_path / "cache").glob("oneshots-*"))) == 1          # one entry, written once
+    assert len(list((tmp_path / "cache").glob("oneshots-*"))) == 1  # one entry, written once
     assert torch.equal(cached.split("val").audio, plain.split("val").audio)
 
 
 def test_a_real_library_splits_60_20_20(hydrogen_kits):
     data = OneShotData.from_folder(hydrogen_kits, sizes=(0.6, 0.2, 0.2), split_seed=0, skip_bad=True)
-    n = len(data)                                                          # 854 usable of 856
+    n = len(data)  # 854 usable of 856
     assert n >= 840 and data.counts["val"] == data.counts["test"] == math.floor(0.2 * n + 0.5)
     assert sum(data.counts.values()) == n
     assert data.counts["train"] == n - 2 * data.counts["val"]
@@ -103,10 +107,10 @@ def test_batches_are_a_pure_function_of_seed_and_epoch():
     order = epoch_order(20, 5, 3)
     b = train.train_batch(8, seed=5, epoch=3, b=1)
     assert torch.equal(b.rows, order[8:16])
-    assert torch.equal(train.batch_at_step(8, 5, 3 * 2 + 1).rows, b.rows)         # resumable
+    assert torch.equal(train.batch_at_step(8, 5, 3 * 2 + 1).rows, b.rows)  # resumable
     assert [x.rows.tolist() for x in train.epoch_batches(8, 5, 3, start=1)] == [b.rows.tolist()]
     fixed = list(data.split("val").fixed_batches(4))
-    assert [len(x) for x in fixed] == [4, 4, 2]                                     # last partial kept
+    assert [len(x) for x in fixed] == [4, 4, 2]  # last partial kept
     assert [len(x) for x in data.split("val").fixed_batches(4, drop_last=True)] == [4, 4]
     with pytest.raises(ValueError, match="batch_size"):
         train.n_batches(21)
@@ -117,7 +121,9 @@ def test_batches_are_a_pure_function_of_seed_and_epoch():
 def test_synthetic_dataset_known_theta_rendered_by_the_synth():
     synth = TR808Synth(sample_rate=8192, n_samples=8192, onset=256, max_shift=0)
     data = OneShotData.synthetic(30, sizes=(0.6, 0.2, 0.2), split_seed=0, data_seed=7, synth=synth)
-    assert data.has_theta and data.theta.shape == (30, 14) and 0 <= float(data.theta.min()) <= float(data.theta.max()) <= 1
+    assert (
+        data.has_theta and data.theta.shape == (30, 14) and 0 <= float(data.theta.min()) <= float(data.theta.max()) <= 1
+    )
     assert torch.equal(data.theta, OneShotData.synthetic(30, (0.6, 0.2, 0.2), 5, 7, synth).theta)  # data_seed
     assert not torch.equal(data.theta, OneShotData.synthetic(30, (0.6, 0.2, 0.2), 0, 8, synth).theta)
     test = data.split("test")
@@ -126,7 +132,7 @@ def test_synthetic_dataset_known_theta_rendered_by_the_synth():
     assert batch.labels == ("synthetic", "synthetic") and batch.names[0].startswith("synthetic/")
     assert test.audio.shape == (6, 1, 8192) and torch.equal(test.seed, test.index)
     default = OneShotData.synthetic(3, sizes=(1, 1, 1))
-    assert default.synth.max_shift == 0 and default.synth.n_samples == SR    # aligned TR-808 targets
+    assert default.synth.max_shift == 0 and default.synth.n_samples == SR  # aligned TR-808 targets
 
 
 def test_dataset_argument_checks():

@@ -1,4 +1,5 @@
 """`python -m trainables.paths`: the path listing users read θ-IS probabilities with."""
+
 import json
 import subprocess
 import sys

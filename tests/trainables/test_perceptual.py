@@ -1,5 +1,6 @@
 """TR-808 evaluation metrics (paper Tables 4, 8, 9): timbre features, transient/decay split, MSS,
 pluggable JTFS, Fréchet distance and pluggable FAD embedding."""
+
 import math
 
 import numpy as np
@@ -10,8 +11,17 @@ from scipy import linalg
 from analysis import schema
 from trainables.baselines import MSSLogLinearLoss
 from trainables.perceptual import (
-    METRICS, TIMBRE_METRICS, AudioEmbedding, PerceptualMetrics, TimbreFeatures, a_weighting,
-    embedding_statistics, frechet_audio_distance, frechet_distance, hz_to_mel, load_embedding,
+    METRICS,
+    TIMBRE_METRICS,
+    AudioEmbedding,
+    PerceptualMetrics,
+    TimbreFeatures,
+    a_weighting,
+    embedding_statistics,
+    frechet_audio_distance,
+    frechet_distance,
+    hz_to_mel,
+    load_embedding,
 )
 from trainables.synths.tr808 import TR808Synth
 
@@ -28,9 +38,9 @@ def burst_then_tone(tone_hz: float, burst: str = "noise", seed: int = 0) -> torc
         b = torch.randn(n_burst, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)).clamp(-3, 3) / 6
     else:
         b = 0.5 * torch.sin(2 * math.pi * 5000 * torch.arange(n_burst, dtype=torch.float64) / SR)
-    x[ONSET:ONSET + n_burst] = b
+    x[ONSET : ONSET + n_burst] = b
     x[ONSET] = 0.5
-    x[start:start + n_tone] = 0.1 * torch.sin(2 * math.pi * tone_hz * torch.arange(n_tone, dtype=torch.float64) / SR)
+    x[start : start + n_tone] = 0.1 * torch.sin(2 * math.pi * tone_hz * torch.arange(n_tone, dtype=torch.float64) / SR)
     return x.view(1, 1, SR)
 
 
@@ -45,8 +55,13 @@ def pair():
 
 def test_metric_names_match_the_schema_columns():
     assert len(METRICS) == 9 and TIMBRE_METRICS == (
-        "transient_loudness_l1", "transient_centroid_l1", "transient_flatness_l1",
-        "decay_loudness_l1", "decay_centroid_l1", "decay_flatness_l1")
+        "transient_loudness_l1",
+        "transient_centroid_l1",
+        "transient_flatness_l1",
+        "decay_loudness_l1",
+        "decay_centroid_l1",
+        "decay_flatness_l1",
+    )
     assert tuple(schema.tr808_column(m) for m in METRICS) == schema.TR808_METRICS
 
 
@@ -69,14 +84,14 @@ def test_frame_features_of_known_signals():
     sine = torch.sin(2 * math.pi * 1000 * t).view(1, 1, SR)
     f, centres = tf.frames(sine)
     mid = slice(5, -5)
-    assert f["loudness"][0, mid].mean().item() == pytest.approx(-3.01, abs=0.05)      # full-scale 1 kHz sine
+    assert f["loudness"][0, mid].mean().item() == pytest.approx(-3.01, abs=0.05)  # full-scale 1 kHz sine
     assert f["centroid"][0, mid].mean().item() == pytest.approx(float(hz_to_mel(torch.tensor(1000.0))), rel=0.02)
     assert f["flatness"][0, mid].mean().item() < -40
     noise = torch.randn(1, 1, SR, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 0.1
     fn, _ = tf.frames(noise)
-    assert fn["flatness"][0, mid].mean().item() == pytest.approx(-2.5, abs=0.5)   # e^−γ of a periodogram
+    assert fn["flatness"][0, mid].mean().item() == pytest.approx(-2.5, abs=0.5)  # e^−γ of a periodogram
     fs, _ = tf.frames(torch.zeros(1, 1, SR))
-    assert torch.all(fs["loudness"] == -80.0)                                       # floor
+    assert torch.all(fs["loudness"] == -80.0)  # floor
     assert torch.equal(centres, torch.arange(centres.numel()) * 256)
     assert float(a_weighting(torch.tensor(1000.0))) == pytest.approx(1.0, abs=1e-3)
     assert 20 * math.log10(float(a_weighting(torch.tensor(100.0)))) == pytest.approx(-19.1, abs=0.1)
@@ -85,12 +100,12 @@ def test_frame_features_of_known_signals():
 def test_transient_and_decay_are_measured_separately():
     tf = TimbreFeatures(onset=ONSET)
     x = burst_then_tone(300.0)
-    other_decay = tf(burst_then_tone(3000.0), x)           # same transient, different decay
+    other_decay = tf(burst_then_tone(3000.0), x)  # same transient, different decay
     for name in ("loudness", "centroid", "flatness"):
         assert float(other_decay[f"transient_{name}_l1"]) == 0.0
-    assert float(other_decay["decay_centroid_l1"]) > 1000          # mel(3000) − mel(300) ≈ 1300
+    assert float(other_decay["decay_centroid_l1"]) > 1000  # mel(3000) − mel(300) ≈ 1300
     assert float(other_decay["decay_flatness_l1"]) > 0
-    other_transient = tf(burst_then_tone(300.0, burst="sine"), x)   # different transient, same decay
+    other_transient = tf(burst_then_tone(300.0, burst="sine"), x)  # different transient, same decay
     for name in ("loudness", "centroid", "flatness"):
         assert float(other_transient[f"decay_{name}_l1"]) == 0.0
     assert float(other_transient["transient_flatness_l1"]) > 10 and float(other_transient["transient_centroid_l1"]) > 50
@@ -106,9 +121,14 @@ def test_detected_onsets_make_the_timbre_metrics_shift_invariant():
 
 
 def test_timbre_argument_checks():
-    for kwargs, arg in [(dict(n_fft=1023), "n_fft"), (dict(hop=0), "hop"), (dict(transient_ms=0), "transient_ms"),
-                        (dict(onset="first"), "onset"), (dict(floor_db=10), "floor_db"),
-                        (dict(onset_threshold=0), "onset_threshold")]:
+    for kwargs, arg in [
+        (dict(n_fft=1023), "n_fft"),
+        (dict(hop=0), "hop"),
+        (dict(transient_ms=0), "transient_ms"),
+        (dict(onset="first"), "onset"),
+        (dict(floor_db=10), "floor_db"),
+        (dict(onset_threshold=0), "onset_threshold"),
+    ]:
         with pytest.raises(ValueError, match=arg):
             TimbreFeatures(**kwargs)
     with pytest.raises(ValueError, match="no transient or no decay"):
@@ -122,14 +142,14 @@ def test_mss_per_example_matches_the_loss(pair):
     values = PerceptualMetrics().per_example(x_hat, x)["mss_log_lin"]
     loss = MSSLogLinearLoss(SR)
     for i in range(4):
-        assert float(values[i]) == pytest.approx(float(loss(x_hat[i:i + 1], x[i:i + 1])), rel=1e-6)
+        assert float(values[i]) == pytest.approx(float(loss(x_hat[i : i + 1], x[i : i + 1])), rel=1e-6)
     assert float(values.mean()) == pytest.approx(float(loss(x_hat, x)), rel=1e-4)
 
 
 def test_pluggable_jtfs_and_fad_accumulate_over_batches(pair):
     x_hat, x = pair
-    l1 = lambda a, b: (a - b).abs().mean()                        # stand-in for a JTFSLoss module
-    embed = lambda a: torch.stack([a.std(-1), a.abs().amax(-1), a.abs().mean(-1)], -1)[:, 0]   # (B, 3)
+    l1 = lambda a, b: (a - b).abs().mean()  # stand-in for a JTFSLoss module
+    embed = lambda a: torch.stack([a.std(-1), a.abs().amax(-1), a.abs().mean(-1)], -1)[:, 0]  # (B, 3)
     metrics = PerceptualMetrics(jtfs=l1, fad_embedding=embed)
     assert metrics.names == METRICS
     first = metrics.update(x_hat[:2], x[:2])
@@ -175,7 +195,7 @@ def test_frechet_audio_distance_from_embedding_sets():
     mu_a, cov_a = embedding_statistics(a)
     np.testing.assert_allclose(cov_a, np.cov(a, rowvar=False))
     assert frechet_audio_distance(a, b) == pytest.approx(frechet_distance(mu_a, cov_a, *embedding_statistics(b)))
-    assert frechet_audio_distance(a, b) == pytest.approx(7.0, abs=0.8)          # population value 7
+    assert frechet_audio_distance(a, b) == pytest.approx(7.0, abs=0.8)  # population value 7
     assert frechet_audio_distance(a, a) == pytest.approx(0.0, abs=1e-9)
     with pytest.raises(ValueError, match="n >= 2"):
         embedding_statistics(a[:1])
@@ -187,8 +207,8 @@ class _Embed(torch.nn.Module):
         self.proj = torch.nn.Linear(4, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        frames = x[:, 0, : (x.shape[-1] // 4) * 4].reshape(x.shape[0], -1, 4)   # (B, T, 4)
-        return self.proj(frames)                                                # (B, T, 3) frame embeddings
+        frames = x[:, 0, : (x.shape[-1] // 4) * 4].reshape(x.shape[0], -1, 4)  # (B, T, 4)
+        return self.proj(frames)  # (B, T, 3) frame embeddings
 
 
 def test_load_embedding_from_a_local_checkpoint(tmp_path):

@@ -1,4 +1,5 @@
 """TR808Synth (paper §4.4, Table 12): normalisers, interface, shift, randomness, filter, gradients."""
+
 import math
 
 import numpy as np
@@ -8,8 +9,15 @@ from scipy import signal
 
 from trainables.synths import Synth
 from trainables.synths.tr808 import (
-    MESO_MAX_SHIFT, TR808_ONSET, TR808_RANGES, TR808_THETA_NAMES, ParamRange, TR808Synth, default_ranges,
-    highpass_magnitude, shift_and_zero,
+    MESO_MAX_SHIFT,
+    TR808_ONSET,
+    TR808_RANGES,
+    TR808_THETA_NAMES,
+    ParamRange,
+    TR808Synth,
+    default_ranges,
+    highpass_magnitude,
+    shift_and_zero,
 )
 
 SR = 44100
@@ -32,7 +40,7 @@ def test_fourteen_named_parameters_with_documented_ranges():
     assert r["osc1_gain"] == r["osc2_gain"] == r["noise_gain"] == ParamRange(-60.0, 0.0, "linear", "dB")
     for name in ("osc1_decay", "osc2_decay", "noise_decay", "pitch_decay", "noise_cutoff", "noise_q"):
         assert r[name].scale == "log"
-    assert r["osc1_freq"].high * 2 ** r["osc1_mod"].high < SR / 2      # the sweep stays below Nyquist
+    assert r["osc1_freq"].high * 2 ** r["osc1_mod"].high < SR / 2  # the sweep stays below Nyquist
 
 
 @pytest.mark.parametrize("name", TR808_THETA_NAMES)
@@ -67,15 +75,23 @@ def test_synth_physical_and_normalise_are_inverse():
         synth.normalise({"osc1_freq": 100.0})
 
 
-@pytest.mark.parametrize("kwargs, arg", [
-    (dict(sample_rate=0), "sample_rate"), (dict(n_samples=-1), "n_samples"),
-    (dict(max_shift=44100), "max_shift"), (dict(max_shift=-1), "max_shift"), (dict(max_shift=1.5), "max_shift"),
-    (dict(onset=44100), "onset"), (dict(onset=-2), "onset"),
-    (dict(ranges={"nope": ParamRange(1, 2)}), "ranges"), (dict(ranges={"osc1_freq": (20, 2000)}), "ranges"),
-    (dict(ranges={"osc1_mod": ParamRange(0, 5)}), "ranges"),            # 2000 Hz · 2^5 > Nyquist
-    (dict(ranges={"noise_cutoff": ParamRange(20, 30000, "log")}), "ranges"),
-    (dict(ranges=[1, 2]), "ranges"),
-])
+@pytest.mark.parametrize(
+    "kwargs, arg",
+    [
+        (dict(sample_rate=0), "sample_rate"),
+        (dict(n_samples=-1), "n_samples"),
+        (dict(max_shift=44100), "max_shift"),
+        (dict(max_shift=-1), "max_shift"),
+        (dict(max_shift=1.5), "max_shift"),
+        (dict(onset=44100), "onset"),
+        (dict(onset=-2), "onset"),
+        (dict(ranges={"nope": ParamRange(1, 2)}), "ranges"),
+        (dict(ranges={"osc1_freq": (20, 2000)}), "ranges"),
+        (dict(ranges={"osc1_mod": ParamRange(0, 5)}), "ranges"),  # 2000 Hz · 2^5 > Nyquist
+        (dict(ranges={"noise_cutoff": ParamRange(20, 30000, "log")}), "ranges"),
+        (dict(ranges=[1, 2]), "ranges"),
+    ],
+)
 def test_constructor_validation_names_the_argument(kwargs, arg):
     with pytest.raises(ValueError, match=arg):
         TR808Synth(**kwargs)
@@ -99,7 +115,7 @@ def test_interface_shape_dtype_range_and_silence_before_onset():
     theta = torch.rand(3, 14, generator=torch.Generator().manual_seed(2))
     x = synth(theta, torch.tensor([0, 1, 2]))
     assert x.shape == (3, 1, SR) and x.dtype == torch.float32
-    assert torch.isfinite(x).all() and x.abs().max() <= 1.0                # tanh output
+    assert torch.isfinite(x).all() and x.abs().max() <= 1.0  # tanh output
     assert torch.all(x[..., :TR808_ONSET] == 0) and x[..., TR808_ONSET:].abs().amax(-1).min() > 0
     assert synth(theta.double(), torch.tensor([0, 1, 2])).dtype == torch.float64
 
@@ -107,13 +123,13 @@ def test_interface_shape_dtype_range_and_silence_before_onset():
 def test_same_seed_same_audio_other_seed_other_noise():
     synth = TR808Synth()
     theta = torch.full((2, 14), 0.5)
-    theta[:, TR808_THETA_NAMES.index("noise_gain")] = 1.0                   # loud noise
+    theta[:, TR808_THETA_NAMES.index("noise_gain")] = 1.0  # loud noise
     a = synth(theta, torch.tensor([7, 8]))
     assert torch.equal(a, synth(theta, torch.tensor([7, 8])))
     assert not torch.allclose(a[0], a[1])
     micro = TR808Synth(max_shift=0)
     b = micro(theta, torch.tensor([7, 8]))
-    assert not torch.allclose(b[0], b[1])                                   # noise differs even unshifted
+    assert not torch.allclose(b[0], b[1])  # noise differs even unshifted
 
 
 def test_micro_has_no_shift_meso_shifts_within_range():
@@ -136,9 +152,9 @@ def test_meso_output_is_the_voice_rolled_with_the_wrap_zeroed():
         d = int(shift[b])
         expect = torch.zeros(SR, dtype=torch.float64)
         if d >= 0:
-            expect[d:] = voice[b, :SR - d]
+            expect[d:] = voice[b, : SR - d]
         else:
-            expect[:SR + d] = voice[b, -d:]
+            expect[: SR + d] = voice[b, -d:]
         torch.testing.assert_close(x[b], expect)
     torch.testing.assert_close(shift_and_zero(voice, shift), x)
     # the draws depend on the seed only (not on θ)
@@ -150,16 +166,21 @@ def test_meso_output_is_the_voice_rolled_with_the_wrap_zeroed():
 def test_highpass_matches_rbj_cookbook_freqz():
     omega = torch.linspace(0, math.pi, 513, dtype=torch.float64)
     for fc, q in [(100.0, 0.707), (2000.0, 4.0), (15000.0, 0.5)]:
-        mag = highpass_magnitude(omega, torch.tensor([fc], dtype=torch.float64),
-                                 torch.tensor([q], dtype=torch.float64), SR)[0]
+        mag = highpass_magnitude(
+            omega, torch.tensor([fc], dtype=torch.float64), torch.tensor([q], dtype=torch.float64), SR
+        )[0]
         w0 = 2 * math.pi * fc / SR
         alpha = math.sin(w0) / (2 * q)
         b = np.array([(1 + math.cos(w0)) / 2, -(1 + math.cos(w0)), (1 + math.cos(w0)) / 2])
         a = np.array([1 + alpha, -2 * math.cos(w0), 1 - alpha])
         _, h = signal.freqz(b, a, worN=omega.numpy())
         np.testing.assert_allclose(mag.numpy(), np.abs(h), rtol=1e-9, atol=1e-12)
-        at_w0 = highpass_magnitude(torch.tensor([w0], dtype=torch.float64), torch.tensor([fc], dtype=torch.float64),
-                                   torch.tensor([q], dtype=torch.float64), SR)
+        at_w0 = highpass_magnitude(
+            torch.tensor([w0], dtype=torch.float64),
+            torch.tensor([fc], dtype=torch.float64),
+            torch.tensor([q], dtype=torch.float64),
+            SR,
+        )
         assert float(at_w0) == pytest.approx(q) and float(mag[0]) == 0.0 and float(mag[-1]) == pytest.approx(1.0)
 
 
@@ -168,24 +189,25 @@ def test_noise_source_is_the_zero_phase_filtered_noise():
     theta = theta_of(synth, noise_cutoff=5000.0, noise_q=2.0, noise_gain=0.0, noise_decay=2.0)
     noise = torch.randn(1, synth.n_voice, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     src = synth.sources(theta, noise)["noise"][0]
-    mag = highpass_magnitude(synth.omega, torch.tensor([5000.0], dtype=torch.float64),
-                             torch.tensor([2.0], dtype=torch.float64), SR)[0]
+    mag = highpass_magnitude(
+        synth.omega, torch.tensor([5000.0], dtype=torch.float64), torch.tensor([2.0], dtype=torch.float64), SR
+    )[0]
     filtered = torch.fft.irfft(torch.fft.rfft(noise[0]) * mag, n=synth.n_voice)
     env = torch.exp(-math.log(1000) * synth.t / 2.0)
     torch.testing.assert_close(src, filtered * env)
     spec = torch.fft.rfft(src).abs() ** 2
     f = torch.fft.rfftfreq(synth.n_voice, 1 / SR)
-    assert spec[f < 1000].mean() < 0.02 * spec[(f > 6000) & (f < 10000)].mean()   # high-passed
+    assert spec[f < 1000].mean() < 0.02 * spec[(f > 6000) & (f < 10000)].mean()  # high-passed
 
 
 def test_oscillator_frequency_sweep_decay_and_no_click():
     synth = TR808Synth(max_shift=0)
     theta = theta_of(synth, osc1_freq=100.0, osc1_mod=0.0, osc1_decay=0.1, osc1_gain=0.0)
     osc = synth.sources(theta, torch.zeros(1, synth.n_voice, dtype=torch.float64))["osc1"][0]
-    assert float(osc[0]) == 0.0                                             # starts at phase 0
+    assert float(osc[0]) == 0.0  # starts at phase 0
     # mod = 0: a 100 Hz sine; T60 = 0.1 s = 4410 samples = 10 whole periods → power ratio exactly 1e-6
     a, w = 441, 4410
-    ratio = osc[a + 4410:a + 4410 + w].pow(2).sum() / osc[a:a + w].pow(2).sum()
+    ratio = osc[a + 4410 : a + 4410 + w].pow(2).sum() / osc[a : a + w].pow(2).sum()
     assert float(ratio) == pytest.approx(1e-6, rel=1e-6)
     spec = torch.fft.rfft(osc[:4410] * torch.hann_window(4410, dtype=torch.float64)).abs()
     assert float(torch.fft.rfftfreq(4410, 1 / SR)[spec.argmax()]) == pytest.approx(100.0, abs=10.0)

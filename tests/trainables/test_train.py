@@ -1,4 +1,5 @@
 """The training loop: metrics and reports, exact resume, NaN handling, θ-IS, the CLI."""
+
 import io
 import subprocess
 import sys
@@ -27,23 +28,38 @@ def test_reports_once_per_epoch_then_final_metrics():
     assert [c[0] for c in calls] == [9, 18, 27, 27]
     assert all(isinstance(c[2], dict) for c in calls[:3]) and calls[-1][2] is None
     val = calls[0][1]
-    for key in (schema.VAL_THETA_L1, "val_theta_l1_am", "val_theta_l1_fm", "val_loss", schema.TRAIN_LOSS,
-                schema.ELAPSED_S, schema.PATH_ENTROPY):
+    for key in (
+        schema.VAL_THETA_L1,
+        "val_theta_l1_am",
+        "val_theta_l1_fm",
+        "val_loss",
+        schema.TRAIN_LOSS,
+        schema.ELAPSED_S,
+        schema.PATH_ENTROPY,
+    ):
         assert key in val
     assert val["epoch"] == 1.0 and steps_per_epoch == 9
     final = result.metrics
-    for key in (schema.TEST_THETA_L1, "test_theta_l1_am", "test_theta_l1_fm", schema.VAL_TOTAL_VARIATION,
-                schema.STEPS_PER_SECOND):
+    for key in (
+        schema.TEST_THETA_L1,
+        "test_theta_l1_am",
+        "test_theta_l1_fm",
+        schema.VAL_TOTAL_VARIATION,
+        schema.STEPS_PER_SECOND,
+    ):
         assert key in final
     curve = [h[schema.VAL_THETA_L1] for h in result.history]
     assert final[schema.VAL_TOTAL_VARIATION] == pytest.approx(sum(abs(b - a) for a, b in zip(curve, curve[1:])) / 3)
     assert result.examples.shape == (3, 2, 4096) and torch.isfinite(result.examples).all()
 
 
-@pytest.mark.parametrize("dotted", [
-    {"train.p_adam": True, "train.p_saga": True},   # SGD after P-Adam + P-SAGA, path sampler
-    {"train.loss": "mss-random"},                     # AdamW, loss with its own random resolutions
-])
+@pytest.mark.parametrize(
+    "dotted",
+    [
+        {"train.p_adam": True, "train.p_saga": True},  # SGD after P-Adam + P-SAGA, path sampler
+        {"train.loss": "mss-random"},  # AdamW, loss with its own random resolutions
+    ],
+)
 def test_interrupted_and_resumed_run_equals_an_uninterrupted_run(dotted):
     cfg = smoke(**dotted)
     full = train(cfg)
@@ -63,10 +79,12 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_run(dotted):
     for k, v in full.state["model"].items():
         assert torch.equal(v, resumed.state["model"][k]), k
     timing = {schema.STEPS_PER_SECOND}
-    assert {k: v for k, v in resumed.metrics.items() if k not in timing} == \
-        {k: v for k, v in full.metrics.items() if k not in timing}
-    assert [{k: v for k, v in h.items() if k != schema.ELAPSED_S} for h in resumed.history] == \
-        [{k: v for k, v in h.items() if k != schema.ELAPSED_S} for h in full.history]
+    assert {k: v for k, v in resumed.metrics.items() if k not in timing} == {
+        k: v for k, v in full.metrics.items() if k not in timing
+    }
+    assert [{k: v for k, v in h.items() if k != schema.ELAPSED_S} for h in resumed.history] == [
+        {k: v for k, v in h.items() if k != schema.ELAPSED_S} for h in full.history
+    ]
 
 
 def test_resume_refuses_another_config():
@@ -102,19 +120,42 @@ def test_theta_is_run_uses_the_given_distribution():
 
 
 def test_cli_runs_a_smoke_training_and_rejects_bad_fields(tmp_path):
-    ok = subprocess.run([sys.executable, "-m", "trainables.train", "--preset", "smoke-chirplet-lo-lo", "--loss",
-                         "p-loss", "--max-steps", "4", "--out", str(tmp_path)], capture_output=True, text=True)
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainables.train",
+            "--preset",
+            "smoke-chirplet-lo-lo",
+            "--loss",
+            "p-loss",
+            "--max-steps",
+            "4",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     assert "final:" in ok.stdout and (tmp_path / "metrics.json").exists()
-    bad = subprocess.run([sys.executable, "-m", "trainables.train", "--set", "train.lr=-1"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "trainables.train", "--set", "train.lr=-1"], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "train.lr: must be > 0" in bad.stderr
 
 
 # --- TR-808: one-shot targets, audio metrics -------------------------------------------------------
-PERCEPTUAL = ["test_mss_log_lin", "test_jtfs", "test_transient_loudness_l1", "test_transient_centroid_l1",
-              "test_transient_flatness_l1", "test_decay_loudness_l1", "test_decay_centroid_l1",
-              "test_decay_flatness_l1"]
+PERCEPTUAL = [
+    "test_mss_log_lin",
+    "test_jtfs",
+    "test_transient_loudness_l1",
+    "test_transient_centroid_l1",
+    "test_transient_flatness_l1",
+    "test_decay_loudness_l1",
+    "test_decay_centroid_l1",
+    "test_decay_flatness_l1",
+]
 
 
 def test_tr808_smoke_run_reports_the_audio_metrics_of_tables_4_8_9():
@@ -147,9 +188,17 @@ def write_oneshots(root, n, sample_rate=22050):
 
 
 def folder_config(root, **dotted):
-    return override(get_preset("smoke-tr808"), **{"data.source": "oneshot-folder", "data.oneshot_root": str(root),
-                                                  "data.split_sizes": (8, 4, 4), "data.batch_size": 4,
-                                                  "eval.jtfs": False, **dotted})
+    return override(
+        get_preset("smoke-tr808"),
+        **{
+            "data.source": "oneshot-folder",
+            "data.oneshot_root": str(root),
+            "data.split_sizes": (8, 4, 4),
+            "data.batch_size": 4,
+            "eval.jtfs": False,
+            **dotted,
+        },
+    )
 
 
 def test_training_on_a_folder_of_recordings_has_no_theta_metrics(tmp_path):

@@ -1,4 +1,5 @@
 """θ-IS warm-up of a run config: π by the factored operator equals the released double-backward one."""
+
 import pytest
 import torch
 

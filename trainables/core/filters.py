@@ -10,6 +10,7 @@ formulas follow ``../shared/notes/algorithm.md`` §2 (filter banks) and §3 (pat
   ``n_fr = 0`` low-pass of width ``2**J_fr`` (spin 0), ``1..K`` spin +1 wavelets, ``K+1..2K`` their
   spin -1 mirrors; and the frequential low-pass ``phi_F`` (width ``F``).
 """
+
 from __future__ import annotations
 
 import math
@@ -17,12 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from kymatio.scattering1d.filter_bank import (
-    compute_params_filterbank,
-    compute_temporal_support,
-    gauss_1d,
-    morlet_1d,
-)
+from kymatio.scattering1d.filter_bank import compute_params_filterbank, compute_temporal_support, gauss_1d, morlet_1d
 
 SIGMA0 = 0.1  # width of the low-pass at j = 0 (kymatio default)
 ALPHA = 5.0  # aliasing tolerance of the dyadic subsampling (kymatio default)
@@ -206,7 +202,15 @@ class JTFSFilterBank:
         rows = []
         for p in range(self.n_paths):
             n2, n_fr = self.path(p)
-            rows.append(dict(index=p, n2=n2, n_fr=n_fr, spin=int(self.spin[n_fr]), j2=int(self.j2[n2]),
-                             rate_hz=float(xi2[n2] * sample_rate),
-                             scale_cyc_per_oct=float(abs(self.xi_fr[n_fr]) * self.Q1)))
+            rows.append(
+                dict(
+                    index=p,
+                    n2=n2,
+                    n_fr=n_fr,
+                    spin=int(self.spin[n_fr]),
+                    j2=int(self.j2[n2]),
+                    rate_hz=float(xi2[n2] * sample_rate),
+                    scale_cyc_per_oct=float(abs(self.xi_fr[n_fr]) * self.Q1),
+                )
+            )
         return rows

@@ -8,6 +8,7 @@ resolution) and, for real inputs, read the needed bins from a half-length ``rfft
 a real signal's spectrum is the conjugate mirror of the lower half). Along the short n1 axis the
 filters become small precomputed matrices.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,7 +47,7 @@ class _RFFT(torch.autograd.Function):
     def backward(ctx, g: Tensor) -> Tensor:
         n = ctx.n
         scale = torch.ones(g.shape[-1], 1, dtype=g.real.dtype, device=g.device)
-        scale[1:(n + 1) // 2] = 0.5
+        scale[1 : (n + 1) // 2] = 0.5
         g = torch.view_as_complex((torch.view_as_real(g) * scale).contiguous())
         return torch.fft.irfft(g, n=n, norm="forward")
 

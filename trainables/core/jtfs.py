@@ -14,6 +14,7 @@ Filters at coarse rates are periodised with the SUM convention (notes §2.4); de
 is the MEAN over blocks. The output keeps the padded time axis (the released single-path code does),
 while ``full_coefficients`` un-pads time like the full-JTFS baseline.
 """
+
 from __future__ import annotations
 
 import torch
@@ -81,14 +82,25 @@ class JTFSPaths(nn.Module):
     # Elements of one frequential-stage block (rows x time samples): time is cut into blocks this size.
     FREQUENTIAL_BLOCK = 2**18
 
-    def __init__(self, shape: int, J: int, Q1: int, Q2: int, J_fr: int, Q_fr: int,
-                 T: int | None = None, F: int | None = None, dtype: torch.dtype = torch.float32,
-                 batch_chunk: int | None = None) -> None:
+    def __init__(
+        self,
+        shape: int,
+        J: int,
+        Q1: int,
+        Q2: int,
+        J_fr: int,
+        Q_fr: int,
+        T: int | None = None,
+        F: int | None = None,
+        dtype: torch.dtype = torch.float32,
+        batch_chunk: int | None = None,
+    ) -> None:
         super().__init__()
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-        if batch_chunk is not None and (isinstance(batch_chunk, bool) or not isinstance(batch_chunk, int)
-                                        or batch_chunk < 1):
+        if batch_chunk is not None and (
+            isinstance(batch_chunk, bool) or not isinstance(batch_chunk, int) or batch_chunk < 1
+        ):
             raise ValueError(f"batch_chunk must be a positive integer or None, got {batch_chunk!r}")
         self.batch_chunk = batch_chunk
         cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128

@@ -6,6 +6,7 @@ without the paper's factor P (notes §11.1). ρ is the identity, or ``log1p(s / 
 ``use_rho_log1p`` (TR-808). The target's coefficients are computed without a graph unless ``x``
 itself requires a gradient.
 """
+
 from __future__ import annotations
 
 from contextlib import nullcontext
@@ -23,8 +24,21 @@ def path_distance(S_hat: Tensor, S: Tensor, p: int = 2) -> Tensor:
 
 
 class _JTFSDistance(nn.Module):
-    def __init__(self, shape: int, J: int, Q1: int, Q2: int, J_fr: int, Q_fr: int, T: int | None,
-                 F: int | None, p: int, use_rho_log1p: bool, log1p_eps: float, dtype: torch.dtype) -> None:
+    def __init__(
+        self,
+        shape: int,
+        J: int,
+        Q1: int,
+        Q2: int,
+        J_fr: int,
+        Q_fr: int,
+        T: int | None,
+        F: int | None,
+        p: int,
+        use_rho_log1p: bool,
+        log1p_eps: float,
+        dtype: torch.dtype,
+    ) -> None:
         super().__init__()
         if p not in (1, 2):
             raise ValueError(f"p must be 1 or 2, got {p!r}")
@@ -63,14 +77,31 @@ class SCRAPLLoss(_JTFSDistance):
     ``dtype`` (float32, or float64 for exactness checks).
     """
 
-    def __init__(self, shape: int, J: int, Q1: int, Q2: int, J_fr: int, Q_fr: int,
-                 T: int | None = None, F: int | None = None, p: int = 2, use_rho_log1p: bool = False,
-                 log1p_eps: float = 1e-3, probs=None, seed: int = 0, use_p_adam: bool = False,
-                 use_p_saga: bool = False, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        shape: int,
+        J: int,
+        Q1: int,
+        Q2: int,
+        J_fr: int,
+        Q_fr: int,
+        T: int | None = None,
+        F: int | None = None,
+        p: int = 2,
+        use_rho_log1p: bool = False,
+        log1p_eps: float = 1e-3,
+        probs=None,
+        seed: int = 0,
+        use_p_adam: bool = False,
+        use_p_saga: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         if use_p_adam or use_p_saga:
-            raise ValueError("use_p_adam/use_p_saga: P-Adam and P-SAGA are an optimizer here, not loss "
-                             "hooks: build trainables.core.PathwiseSGD(params, n_paths=loss.n_paths, "
-                             "use_p_adam=..., use_p_saga=...) and call optimizer.step(loss.last_path)")
+            raise ValueError(
+                "use_p_adam/use_p_saga: P-Adam and P-SAGA are an optimizer here, not loss "
+                "hooks: build trainables.core.PathwiseSGD(params, n_paths=loss.n_paths, "
+                "use_p_adam=..., use_p_saga=...) and call optimizer.step(loss.last_path)"
+            )
         super().__init__(shape, J, Q1, Q2, J_fr, Q_fr, T, F, p, use_rho_log1p, log1p_eps, dtype)
         self.sampler = PathSampler(self.n_paths, probs, seed)
         self.last_path: int | None = None
@@ -91,9 +122,21 @@ class JTFSLoss(_JTFSDistance):
     (the 1+K first-order ``phi_t`` paths and the P SCRAPL paths, time un-padded) of the same
     unsquared per-path norm. Inputs ``(batch, 1, N)``."""
 
-    def __init__(self, shape: int, J: int, Q1: int, Q2: int, J_fr: int, Q_fr: int,
-                 T: int | None = None, F: int | None = None, p: int = 2, use_rho_log1p: bool = False,
-                 log1p_eps: float = 1e-3, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        shape: int,
+        J: int,
+        Q1: int,
+        Q2: int,
+        J_fr: int,
+        Q_fr: int,
+        T: int | None = None,
+        F: int | None = None,
+        p: int = 2,
+        use_rho_log1p: bool = False,
+        log1p_eps: float = 1e-3,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         super().__init__(shape, J, Q1, Q2, J_fr, Q_fr, T, F, p, use_rho_log1p, log1p_eps, dtype)
 
     @property

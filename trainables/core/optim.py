@@ -30,6 +30,7 @@ bits. ``"paper"`` uses the running sum too.
 Only the buffers the enabled toggles need are allocated: ``m`` and ``v`` (P × |w| each) for P-Adam,
 ``G`` (P × |w|) for P-SAGA (and ``G_sum``, |w| in float64, for the running sum).
 """
+
 from __future__ import annotations
 
 import copy
@@ -43,9 +44,23 @@ VARIANTS = ("released", "running-sum", "paper")
 _PATHS = "paths"  # key of the state shared by all parameters (step counter, tau, seen)
 
 
-def pathwise_transform(g: Tensor, state: dict, p: int, t: int, tau_p: int, n_paths: int,
-                       saga_divisor: int, *, use_p_adam: bool, use_p_saga: bool, beta1: float,
-                       beta2: float, eps: float, eps_inside_sqrt: bool, running_sum: bool = False) -> Tensor:
+def pathwise_transform(
+    g: Tensor,
+    state: dict,
+    p: int,
+    t: int,
+    tau_p: int,
+    n_paths: int,
+    saga_divisor: int,
+    *,
+    use_p_adam: bool,
+    use_p_saga: bool,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    eps_inside_sqrt: bool,
+    running_sum: bool = False,
+) -> Tensor:
     """Apply P-Adam then P-SAGA to one parameter's (already ``grad_mult``-scaled) gradient ``g``,
     updating ``state["m"], state["v"], state["G"]`` row ``p`` (and ``state["G_sum"]`` with
     ``running_sum``) in place. Returns the new direction."""
@@ -95,9 +110,20 @@ class PathwiseSGD(Optimizer):
     Call ``step(path_idx)`` after ``backward()`` with the path the loss used.
     """
 
-    def __init__(self, params: Iterable, n_paths: int, lr: float, *, use_p_adam: bool = True,
-                 use_p_saga: bool = True, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.01, grad_mult: float = 1e8, variant: str = "released") -> None:
+    def __init__(
+        self,
+        params: Iterable,
+        n_paths: int,
+        lr: float,
+        *,
+        use_p_adam: bool = True,
+        use_p_saga: bool = True,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+        grad_mult: float = 1e8,
+        variant: str = "released",
+    ) -> None:
         if isinstance(n_paths, bool) or not isinstance(n_paths, int) or n_paths < 1:
             raise ValueError(f"n_paths must be a positive integer, got {n_paths!r}")
         if not lr > 0:
@@ -114,16 +140,26 @@ class PathwiseSGD(Optimizer):
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         # Every hyperparameter lives in ``defaults`` (so in each param group and in ``state_dict()``);
         # only P, which fixes the shape of the per-path state, is an attribute.
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, use_p_adam=bool(use_p_adam),
-                        use_p_saga=bool(use_p_saga), grad_mult=float(grad_mult), variant=variant)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            use_p_adam=bool(use_p_adam),
+            use_p_saga=bool(use_p_saga),
+            grad_mult=float(grad_mult),
+            variant=variant,
+        )
         super().__init__(params, defaults)
         self.n_paths = n_paths
 
     def _paths_state(self) -> dict:
         if _PATHS not in self.state:
-            self.state[_PATHS] = {"step": torch.tensor(0, dtype=torch.int64),
-                                  "tau": torch.zeros(self.n_paths, dtype=torch.int64),
-                                  "seen": torch.zeros(self.n_paths, dtype=torch.bool)}
+            self.state[_PATHS] = {
+                "step": torch.tensor(0, dtype=torch.int64),
+                "tau": torch.zeros(self.n_paths, dtype=torch.int64),
+                "seen": torch.zeros(self.n_paths, dtype=torch.bool),
+            }
         return self.state[_PATHS]
 
     def _param_state(self, w: Tensor, group: dict) -> dict:
@@ -159,8 +195,10 @@ class PathwiseSGD(Optimizer):
         seen_p = bool(shared["seen"][p])
         variants = {group["variant"] for group in self.param_groups}
         if len(variants) != 1 or not variants <= set(VARIANTS):
-            raise ValueError(f"variant must be one of {VARIANTS} and the same in every param group "
-                             f"(tau is shared), got {sorted(variants)}")
+            raise ValueError(
+                f"variant must be one of {VARIANTS} and the same in every param group "
+                f"(tau is shared), got {sorted(variants)}"
+            )
         released = variants <= {"released", "running-sum"}  # the released update rule
         t = k + 1 if released else k
         saga_divisor = max(1, seen_before + (0 if seen_p else 1) - 1) if released else max(1, seen_before)
@@ -171,9 +209,21 @@ class PathwiseSGD(Optimizer):
                     continue
                 g = group["grad_mult"] * w.grad
                 g = pathwise_transform(
-                    g, self._param_state(w, group), p, t, tau_p, self.n_paths, saga_divisor,
-                    use_p_adam=group["use_p_adam"], use_p_saga=group["use_p_saga"], beta1=beta1, beta2=beta2,
-                    eps=group["eps"], eps_inside_sqrt=not released, running_sum=group["variant"] != "released")
+                    g,
+                    self._param_state(w, group),
+                    p,
+                    t,
+                    tau_p,
+                    self.n_paths,
+                    saga_divisor,
+                    use_p_adam=group["use_p_adam"],
+                    use_p_saga=group["use_p_saga"],
+                    beta1=beta1,
+                    beta2=beta2,
+                    eps=group["eps"],
+                    eps_inside_sqrt=not released,
+                    running_sum=group["variant"] != "released",
+                )
                 if group["weight_decay"]:
                     g = g.add(w, alpha=group["weight_decay"])
                 w.add_(g, alpha=-group["lr"])
@@ -197,5 +247,10 @@ class PathwiseSGD(Optimizer):
 
     def buffer_bytes(self) -> int:
         """Bytes held by the per-path buffers (m, v, G) allocated so far."""
-        return sum(t.numel() * t.element_size() for key, s in self.state.items() if key != _PATHS
-                   for t in s.values() if isinstance(t, Tensor))
+        return sum(
+            t.numel() * t.element_size()
+            for key, s in self.state.items()
+            if key != _PATHS
+            for t in s.values()
+            if isinstance(t, Tensor)
+        )

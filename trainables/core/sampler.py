@@ -4,6 +4,7 @@
 ``torch.multinomial`` from the sampler's own seeded ``torch.Generator``, so the path sequence depends
 on nothing else in the program and ``state_dict()`` resumes it exactly.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,11 @@ class PathSampler:
         if isinstance(n_paths, bool) or not isinstance(n_paths, int) or n_paths < 1:
             raise ValueError(f"n_paths must be a positive integer, got {n_paths!r}")
         self.n_paths = n_paths
-        self.probs = (torch.full((n_paths,), 1.0 / n_paths, dtype=torch.float64) if probs is None
-                      else validate_probs(probs, n_paths))
+        self.probs = (
+            torch.full((n_paths,), 1.0 / n_paths, dtype=torch.float64)
+            if probs is None
+            else validate_probs(probs, n_paths)
+        )
         self.uniform = probs is None
         self.generator = torch.Generator().manual_seed(int(seed))
         self.counts = torch.zeros(n_paths, dtype=torch.int64)
@@ -55,8 +59,12 @@ class PathSampler:
         return float(-(freq * freq.log()).sum())
 
     def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state(), "counts": self.counts.clone(),
-                "probs": self.probs.clone(), "uniform": self.uniform}
+        return {
+            "generator": self.generator.get_state(),
+            "counts": self.counts.clone(),
+            "probs": self.probs.clone(),
+            "uniform": self.uniform,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         probs = torch.as_tensor(state["probs"], dtype=torch.float64)

@@ -1,4 +1,5 @@
 """Validated JTFS hyperparameters (the arguments of ``JTFSPaths`` / ``SCRAPLLoss``) and named configs."""
+
 from __future__ import annotations
 
 import math
@@ -43,11 +44,14 @@ class JTFSSettings:
         if self.log2_T < max(j2):
             raise ValueError(
                 f"T must be >= 2**{max(j2)} = {2 ** max(j2)} for J={self.J}, Q2={self.Q2} "
-                f"(the coarsest second-order wavelet subsamples by 2**{max(j2)}), got T={self.T_}")
+                f"(the coarsest second-order wavelet subsamples by 2**{max(j2)}), got T={self.T_}"
+            )
         n1 = len(morlet_params(self.J, self.Q1)[0])
         if self.filter_bank.N_fr < n1:
-            raise ValueError(f"J_fr={self.J_fr} and F={self.F_} give a frequential length "
-                             f"{self.filter_bank.N_fr} shorter than the {n1} first-order filters")
+            raise ValueError(
+                f"J_fr={self.J_fr} and F={self.F_} give a frequential length "
+                f"{self.filter_bank.N_fr} shorter than the {n1} first-order filters"
+            )
         if max(self.filter_bank.padding[1:]) >= N:
             raise ValueError(f"shape={N} is too short for T={self.T_}: the padding would exceed it")
 
@@ -67,12 +71,14 @@ class JTFSSettings:
 
     @cached_property
     def filter_bank(self) -> JTFSFilterBank:
-        return JTFSFilterBank(N=self.shape, J=self.J, Q1=self.Q1, Q2=self.Q2, J_fr=self.J_fr,
-                              Q_fr=self.Q_fr, T=self.T_, F=self.F_)
+        return JTFSFilterBank(
+            N=self.shape, J=self.J, Q1=self.Q1, Q2=self.Q2, J_fr=self.J_fr, Q_fr=self.Q_fr, T=self.T_, F=self.F_
+        )
 
     def as_kwargs(self) -> dict[str, int | None]:
-        return dict(shape=self.shape, J=self.J, Q1=self.Q1, Q2=self.Q2, J_fr=self.J_fr,
-                    Q_fr=self.Q_fr, T=self.T, F=self.F)
+        return dict(
+            shape=self.shape, J=self.J, Q1=self.Q1, Q2=self.Q2, J_fr=self.J_fr, Q_fr=self.Q_fr, T=self.T, F=self.F
+        )
 
 
 # The paper's configurations (notes §1) plus the timing-only "tiny" one, with their sample rates.

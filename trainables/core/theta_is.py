@@ -67,6 +67,7 @@ Design choices:
   silently modified. The computation only uses ``torch.autograd.grad``, so it never writes ``.grad``.
   Only weights with ``requires_grad=True`` form ``w``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -199,8 +200,9 @@ def _check_batches(batches: Sequence[tuple[Tensor, Tensor]]) -> list[tuple[Tenso
         if not isinstance(x, Tensor) or x.ndim < 2:
             raise ValueError(f"batches[{i}]: x must be a tensor of shape (B, 1, N)")
         if not isinstance(seed_hat, Tensor) or seed_hat.shape != (x.shape[0],):
-            raise ValueError(f"batches[{i}]: seed_hat must have shape ({x.shape[0]},), "
-                             f"got {tuple(getattr(seed_hat, 'shape', ()))}")
+            raise ValueError(
+                f"batches[{i}]: seed_hat must have shape ({x.shape[0]},), got {tuple(getattr(seed_hat, 'shape', ()))}"
+            )
     return batches
 
 
@@ -290,11 +292,15 @@ def curvature(
         if not w.requires_grad:
             continue
         if w.grad is not None:
-            raise ValueError(f"encoder parameter {name!r} already holds a .grad; θ-IS must run on clean "
-                             "weights — call encoder.zero_grad(set_to_none=True) first")
+            raise ValueError(
+                f"encoder parameter {name!r} already holds a .grad; θ-IS must run on clean "
+                "weights — call encoder.zero_grad(set_to_none=True) first"
+            )
         if getattr(w, "_backward_hooks", None):
-            raise ValueError(f"encoder parameter {name!r} has gradient hooks (SCRAPL's hooks?); they "
-                             "would alter the HVPs — attach them after θ-IS")
+            raise ValueError(
+                f"encoder parameter {name!r} has gradient hooks (SCRAPL's hooks?); they "
+                "would alter the HVPs — attach them after θ-IS"
+            )
     groups = [list(range(len(weights)))] if agg == "none" else [[i] for i in range(len(weights))]
 
     modes = [(m, m.training) for m in encoder.modules()]
@@ -319,27 +325,60 @@ def curvature(
                 t0 = time.perf_counter()
                 if factored is not None:
                     for b, ((x, seed_hat), fb) in enumerate(zip(batches, factored)):
-                        fb.set_path(*path_derivatives(synth, path_loss, thetas[b], seed_hat, x, p, theta_dims,
-                                                      check=row == 0 and b == 0))
+                        fb.set_path(
+                            *path_derivatives(
+                                synth, path_loss, thetas[b], seed_hat, x, p, theta_dims, check=row == 0 and b == 0
+                            )
+                        )
                 values, iterations, n_hvp = _path_curvature(
-                    encoder, synth, path_loss, weights, batches, p, theta_dims, groups,
-                    n_iter=n_iter, tol=tol, agg=agg, seed=seed, rebuild_graphs=rebuild_graphs, factored=factored)
+                    encoder,
+                    synth,
+                    path_loss,
+                    weights,
+                    batches,
+                    p,
+                    theta_dims,
+                    groups,
+                    n_iter=n_iter,
+                    tol=tol,
+                    agg=agg,
+                    seed=seed,
+                    rebuild_graphs=rebuild_graphs,
+                    factored=factored,
+                )
                 out[row] = values
                 if progress is not None:
-                    progress(PathCurvature(p, theta_dims, values.clone(), iterations, n_hvp,
-                                           time.perf_counter() - t0))
+                    progress(PathCurvature(p, theta_dims, values.clone(), iterations, n_hvp, time.perf_counter() - t0))
     finally:
         for module, mode in modes:
             module.training = mode
     return out
 
 
-def _path_curvature(encoder, synth, path_loss, weights, batches, p, theta_dims, groups, *,
-                    n_iter, tol, agg, seed, rebuild_graphs, factored=None):
+def _path_curvature(
+    encoder,
+    synth,
+    path_loss,
+    weights,
+    batches,
+    p,
+    theta_dims,
+    groups,
+    *,
+    n_iter,
+    tol,
+    agg,
+    seed,
+    rebuild_graphs,
+    factored=None,
+):
     """One row ``C[p, theta_dims]``, the iteration counts and the number of HVPs (operator applications
     times batches). ``factored``: one ``FactoredBatch`` per batch, set to path ``p`` (method "factored")."""
-    cached = None if rebuild_graphs or factored is not None else [
-        HVPGraph(encoder, synth, path_loss, weights, x, seed_hat, p, theta_dims) for x, seed_hat in batches]
+    cached = (
+        None
+        if rebuild_graphs or factored is not None
+        else [HVPGraph(encoder, synth, path_loss, weights, x, seed_hat, p, theta_dims) for x, seed_hat in batches]
+    )
     n_hvp = 0
     values = torch.empty(len(theta_dims), dtype=torch.float64)
     iterations = torch.zeros(len(theta_dims), len(groups), dtype=torch.int64)
@@ -357,8 +396,11 @@ def _path_curvature(encoder, synth, path_loss, weights, batches, p, theta_dims, 
                     if factored is not None:
                         parts = factored[b].apply(u, group, vs)
                     else:
-                        graph = cached[b] if cached is not None else HVPGraph(
-                            encoder, synth, path_loss, weights, x, seed_hat, p, (u,))
+                        graph = (
+                            cached[b]
+                            if cached is not None
+                            else HVPGraph(encoder, synth, path_loss, weights, x, seed_hat, p, (u,))
+                        )
                         parts = graph.hvp(u, group, weights, vs)
                     y = torch.cat([t.reshape(-1) for t in parts])
                     total = y if total is None else total + y

@@ -21,6 +21,7 @@ respect to ``s``), one more backward gives ``Jᵀ c``. The encoder graph does no
 one batch it is built once for all paths. ``path_derivatives`` checks the block structure on the first
 path it is given (``ValueError`` otherwise: use ``method="hvp"``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -35,8 +36,9 @@ def encoder_output(encoder, x: Tensor) -> Tensor:
     """``θ̂ = encoder(x)`` with its graph, checked to be ``(B, U)`` and to depend on trainable weights."""
     theta_hat = encoder(x)
     if not isinstance(theta_hat, Tensor) or theta_hat.ndim != 2 or theta_hat.shape[0] != x.shape[0]:
-        raise ValueError(f"encoder must map x {tuple(x.shape)} to theta_hat (B, U); "
-                         f"got {tuple(getattr(theta_hat, 'shape', ()))}")
+        raise ValueError(
+            f"encoder must map x {tuple(x.shape)} to theta_hat (B, U); got {tuple(getattr(theta_hat, 'shape', ()))}"
+        )
     if not theta_hat.requires_grad:
         raise ValueError("encoder output does not depend on any trainable weight")
     return theta_hat
@@ -62,14 +64,17 @@ class HVPGraph:
     def __init__(self, encoder, synth, path_loss, weights, x, seed_hat, path, dims):
         theta_hat = encoder_output(encoder, x)
         loss = path_loss_value(path_loss, synth, theta_hat, seed_hat, x, path)
-        (s,) = torch.autograd.grad(loss, theta_hat, create_graph=True)          # (B, U), Eq. 11
+        (s,) = torch.autograd.grad(loss, theta_hat, create_graph=True)  # (B, U), Eq. 11
         self.h: dict[int, list[Tensor | None]] = {}
         for u in dims:
             mask = torch.zeros_like(s)
             mask[:, u] = 1.0
             # h_u = Σ_b s[b,u] ∇_w θ̂[b,u]; None where a weight does not reach θ̂.
-            self.h[u] = list(torch.autograd.grad(theta_hat, weights, grad_outputs=s * mask,
-                                                 create_graph=True, retain_graph=True, allow_unused=True))
+            self.h[u] = list(
+                torch.autograd.grad(
+                    theta_hat, weights, grad_outputs=s * mask, create_graph=True, retain_graph=True, allow_unused=True
+                )
+            )
 
     def hvp(self, u: int, group: Sequence[int], weights: Sequence[Tensor], vs: Sequence[Tensor]) -> list[Tensor]:
         """``[∇_{w_i} ⟨h_u, v⟩ for i in group]``, h restricted to the group's tensors."""
@@ -89,8 +94,9 @@ class HVPGraph:
 # ------------------------------------------------------------------------------- method "factored"
 
 
-def path_derivatives(synth, path_loss, theta: Tensor, seed_hat: Tensor, x: Tensor, path: int,
-                     dims: Sequence[int], check: bool = False) -> tuple[Tensor, dict[int, Tensor]]:
+def path_derivatives(
+    synth, path_loss, theta: Tensor, seed_hat: Tensor, x: Tensor, path: int, dims: Sequence[int], check: bool = False
+) -> tuple[Tensor, dict[int, Tensor]]:
     """``s = ∂ℓ/∂θ̂`` (B, U) and, for each ``u`` in ``dims``, the column ``H_b[:, u]`` of every example's
     ``U × U`` block of ``∂²ℓ/∂θ̂²`` as a (B, U) tensor, at ``θ̂ = theta`` (a constant here).
 
@@ -104,8 +110,7 @@ def path_derivatives(synth, path_loss, theta: Tensor, seed_hat: Tensor, x: Tenso
     if not s.requires_grad:  # ℓ linear in θ̂: H = 0
         return s.detach(), {u: torch.zeros_like(s) for u in dims}
     for k, u in enumerate(dims):
-        (col,) = torch.autograd.grad(s[:, u].sum(), theta, retain_graph=check or k < len(dims) - 1,
-                                     allow_unused=True)
+        (col,) = torch.autograd.grad(s[:, u].sum(), theta, retain_graph=check or k < len(dims) - 1, allow_unused=True)
         cols[u] = torch.zeros_like(s) if col is None else col.detach()
     if check and len(dims):
         u = dims[0]
@@ -115,8 +120,10 @@ def path_derivatives(synth, path_loss, theta: Tensor, seed_hat: Tensor, x: Tenso
         expected = r[:, None] * cols[u]
         scale = float(expected.abs().max())
         if float((mixed - expected).abs().max()) > 1e-3 * scale + 1e-30:
-            raise ValueError("method='factored' needs a synth and a path loss that treat examples independently "
-                             "(∂²ℓ/∂θ̂² block diagonal over the batch); these couple examples: use method='hvp'")
+            raise ValueError(
+                "method='factored' needs a synth and a path loss that treat examples independently "
+                "(∂²ℓ/∂θ̂² block diagonal over the batch); these couple examples: use method='hvp'"
+            )
     return s.detach(), cols
 
 
@@ -153,8 +160,11 @@ class FactoredBatch:
         s_u[:, u] = self.s[:, u]
         s_u.requires_grad_(True)
         ws = [self.weights[i] for i in group]
-        h = list(torch.autograd.grad(theta_hat, ws, grad_outputs=s_u, create_graph=True, retain_graph=True,
-                                     allow_unused=True))
+        h = list(
+            torch.autograd.grad(
+                theta_hat, ws, grad_outputs=s_u, create_graph=True, retain_graph=True, allow_unused=True
+            )
+        )
         if self.keep_graph:
             self._q[key] = (h, s_u)
         return h, s_u

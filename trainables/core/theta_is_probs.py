@@ -3,6 +3,7 @@ apply Eq. 10 (with the released code's floor, notes §8). Also the index checks 
 
 Arrays are indexed ``C[p, u]``, shape ``(P, U)`` (one row per path), as ``theta_is.curvature`` returns them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -57,8 +58,9 @@ def merge_curvature(
         dims = check_indices(f"blocks[{k}] theta_dims", dims, n_theta)
         values = torch.as_tensor(values, dtype=torch.float64).cpu()
         if values.shape != (len(paths), len(dims)):
-            raise ValueError(f"blocks[{k}] values must have shape ({len(paths)}, {len(dims)}), "
-                             f"got {tuple(values.shape)}")
+            raise ValueError(
+                f"blocks[{k}] values must have shape ({len(paths)}, {len(dims)}), got {tuple(values.shape)}"
+            )
         rows, cols = torch.tensor(paths)[:, None], torch.tensor(dims)[None, :]
         overlap = seen[rows, cols].nonzero()
         if len(overlap):
@@ -91,11 +93,10 @@ def probabilities(C: Tensor, min_prob_frac: float = 0.0) -> Tensor:
         raise ValueError("C must be finite")
     if (C < 0).any():
         raise ValueError("C must be non-negative")
-    if isinstance(min_prob_frac, bool) or not isinstance(min_prob_frac, (int, float)) \
-            or not 0.0 <= min_prob_frac < 1.0:
+    if isinstance(min_prob_frac, bool) or not isinstance(min_prob_frac, (int, float)) or not 0.0 <= min_prob_frac < 1.0:
         raise ValueError(f"min_prob_frac must be in [0, 1), got {min_prob_frac!r}")
     n_paths = C.shape[0]
     log_c = C.clamp_min(1e-12).log()
-    q = (log_c - torch.logsumexp(log_c, dim=0, keepdim=True)).exp()        # (P, U), columns sum to 1
+    q = (log_c - torch.logsumexp(log_c, dim=0, keepdim=True)).exp()  # (P, U), columns sum to 1
     pi = ((1.0 - min_prob_frac) * q + min_prob_frac / n_paths).mean(dim=1)
     return pi / pi.sum()

@@ -6,6 +6,7 @@ Every synth follows one interface (``Synth``): ``theta_names``, ``sample_rate``,
 function of ``(theta, seed)``; the random draws depend on ``seed`` only, so ``x`` and ``x_hat``
 rendered with the same seed share grains / time shifts.
 """
+
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable

@@ -4,6 +4,7 @@ Two parameters in ``[0, 1]``: ``am`` (amplitude-modulation rate, Hz) and ``fm`` 
 modulation rate, octaves/s), each mapped log-uniformly onto a range. The four configurations of
 paper Table 3 come in two versions (notes §11.11), see ``CHIRPLET_CONFIGS``.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,9 +30,11 @@ class ChirpletRanges:
     def __post_init__(self) -> None:
         for name in ("am_hz", "fm_oct_per_s"):
             value = getattr(self, name)
-            if (not isinstance(value, tuple) or len(value) != 2
-                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                               for v in value)):
+            if (
+                not isinstance(value, tuple)
+                or len(value) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            ):
                 raise ValueError(f"{name} must be a (min, max) tuple of numbers, got {value!r}")
             lo, hi = value
             if not 0 < lo < hi:
@@ -103,8 +106,9 @@ class ChirpletSynth(nn.Module):
         super().__init__()
         if isinstance(ranges, str):
             if ranges not in CHIRPLET_CONFIGS:
-                raise ValueError(f"ranges must be a ChirpletRanges or one of "
-                                 f"{sorted(CHIRPLET_CONFIGS)}, got {ranges!r}")
+                raise ValueError(
+                    f"ranges must be a ChirpletRanges or one of {sorted(CHIRPLET_CONFIGS)}, got {ranges!r}"
+                )
             ranges = CHIRPLET_CONFIGS[ranges]
         if not isinstance(ranges, ChirpletRanges):
             raise ValueError(f"ranges must be a ChirpletRanges or a config name, got {ranges!r}")
@@ -116,21 +120,21 @@ class ChirpletSynth(nn.Module):
             raise ValueError(f"f0_hz must be below Nyquist ({sample_rate / 2} Hz), got {f0_hz}")
         self.bw_oct = check_positive("bw_oct", bw_oct)
         self.sigma0 = check_positive("sigma0", sigma0)
-        if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not (
-                0 <= max_shift < n_samples):
-            raise ValueError(f"max_shift must be an integer in [0, n_samples={n_samples}), "
-                             f"got {max_shift!r}")
+        if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not (0 <= max_shift < n_samples):
+            raise ValueError(f"max_shift must be an integer in [0, n_samples={n_samples}), got {max_shift!r}")
         self.max_shift = max_shift
         # The phase grows like 2^(fm·t) with |t| <= N/(2 sr): keep it far from float32 overflow
         # (the window makes those samples zero, but inf·0 would be NaN).
         half_duration = n_samples / (2 * sample_rate)
         if ranges.fm_oct_per_s[1] * half_duration > 64:
-            raise ValueError(f"ranges.fm_oct_per_s max {ranges.fm_oct_per_s[1]} oct/s sweeps more "
-                             f"than 64 octaves over ±{half_duration} s; reduce it or n_samples")
+            raise ValueError(
+                f"ranges.fm_oct_per_s max {ranges.fm_oct_per_s[1]} oct/s sweeps more "
+                f"than 64 octaves over ±{half_duration} s; reduce it or n_samples"
+            )
         n = torch.arange(n_samples, dtype=torch.float64) - n_samples / 2
         # Derived from the arguments (not in the state_dict); float64, cast to θ's dtype.
-        self.register_buffer("t", n / sample_rate, persistent=False)               # s
-        self.register_buffer("n_centered", n, persistent=False)                   # samples
+        self.register_buffer("t", n / sample_rate, persistent=False)  # s
+        self.register_buffer("n_centered", n, persistent=False)  # samples
 
     @property
     def n_params(self) -> int:
@@ -146,8 +150,7 @@ class ChirpletSynth(nn.Module):
 
     def draw_shift(self, seed: Tensor) -> Tensor:
         """``seed`` (B,) → integer shifts ``δ`` (B,) int64 in ``[−max_shift, max_shift]``."""
-        out = [torch.randint(-self.max_shift, self.max_shift + 1, (1,), generator=g)
-               for g in example_generators(seed)]
+        out = [torch.randint(-self.max_shift, self.max_shift + 1, (1,), generator=g) for g in example_generators(seed)]
         return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
 
     def unshifted(self, theta: Tensor) -> Tensor:
@@ -155,8 +158,8 @@ class ChirpletSynth(nn.Module):
         am = self.am_hz(theta[:, 0]).unsqueeze(-1)
         fm = self.fm_oct_per_s(theta[:, 1]).unsqueeze(-1)
         t, n = self.t.to(theta), self.n_centered.to(theta)
-        phase = self.f0_hz / (fm * math.log(2)) * (torch.exp2(fm * t) - 1.0)   # cycles
-        std = self.sigma0 * self.bw_oct * self.sample_rate / fm                # samples
+        phase = self.f0_hz / (fm * math.log(2)) * (torch.exp2(fm * t) - 1.0)  # cycles
+        std = self.sigma0 * self.bw_oct * self.sample_rate / fm  # samples
         window = torch.exp(-0.5 * (n / std).pow(2))
         return torch.sin(2 * math.pi * phase) * fm * window * torch.sin(math.pi * am * t)
 
@@ -164,13 +167,15 @@ class ChirpletSynth(nn.Module):
         """``theta`` (B, 2) = (am, fm) in [0, 1], ``seed`` (B,) int64 → x (B, 1, N)."""
         check_theta_seed(theta, seed, self.n_params)
         x = self.unshifted(theta)
-        shift = self.draw_shift(seed).to(theta.device).unsqueeze(-1)          # (B, 1)
-        source = torch.arange(self.n_samples, device=theta.device) - shift    # (B, N): n − δ
+        shift = self.draw_shift(seed).to(theta.device).unsqueeze(-1)  # (B, 1)
+        source = torch.arange(self.n_samples, device=theta.device) - shift  # (B, N): n − δ
         valid = (source >= 0) & (source < self.n_samples)
         y = torch.gather(x, 1, source.clamp(0, self.n_samples - 1)) * valid.to(x.dtype)
         return y.unsqueeze(1)
 
     def extra_repr(self) -> str:
-        return (f"ranges={self.ranges}, sample_rate={self.sample_rate}, "
-                f"n_samples={self.n_samples}, f0_hz={self.f0_hz}, bw_oct={self.bw_oct}, "
-                f"sigma0={self.sigma0}, max_shift={self.max_shift}")
+        return (
+            f"ranges={self.ranges}, sample_rate={self.sample_rate}, "
+            f"n_samples={self.n_samples}, f0_hz={self.f0_hz}, bw_oct={self.bw_oct}, "
+            f"sigma0={self.sigma0}, max_shift={self.max_shift}"
+        )

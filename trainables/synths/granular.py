@@ -6,6 +6,7 @@ example's seed draws the grain pitches and onsets; these draws never depend on `
 target ``x = synth(theta, seed)`` and a reconstruction ``synth(theta_hat, seed)`` share the same
 grains and differ only through ``theta``.
 """
+
 from __future__ import annotations
 
 import math
@@ -93,15 +94,13 @@ class GranularSynth(nn.Module):
         self.n_grains = check_int("n_grains", n_grains, 1)
         self.grain_n_samples = check_int("grain_n_samples", grain_n_samples, 1)
         if self.grain_n_samples < 2 or self.grain_n_samples > self.n_samples:
-            raise ValueError(f"grain_n_samples must be in [2, n_samples={n_samples}], "
-                             f"got {grain_n_samples}")
+            raise ValueError(f"grain_n_samples must be in [2, n_samples={n_samples}], got {grain_n_samples}")
         self.f0_min_hz = check_positive("f0_min_hz", f0_min_hz)
         self.f0_max_hz = check_positive("f0_max_hz", f0_max_hz)
         if not self.f0_min_hz < self.f0_max_hz:
             raise ValueError(f"f0_min_hz must be below f0_max_hz, got {f0_min_hz} >= {f0_max_hz}")
         if not self.f0_max_hz < sample_rate / 2:
-            raise ValueError(f"f0_max_hz must be below Nyquist ({sample_rate / 2} Hz), "
-                             f"got {f0_max_hz}")
+            raise ValueError(f"f0_max_hz must be below Nyquist ({sample_rate / 2} Hz), got {f0_max_hz}")
         if isinstance(max_theta_slope, bool) or not 0 < max_theta_slope < 1:
             raise ValueError(f"max_theta_slope must be in (0, 1), got {max_theta_slope!r}")
         self.max_theta_slope = float(max_theta_slope)
@@ -114,8 +113,7 @@ class GranularSynth(nn.Module):
         # dtype in forward.
         self.register_buffer("tau", (n - L / 2) / sample_rate, persistent=False)
         self.register_buffer("hann", torch.sin(math.pi * n / L).pow(2), persistent=False)
-        self.register_buffer("grain_index", torch.arange(self.n_grains, dtype=torch.float64),
-                             persistent=False)
+        self.register_buffer("grain_index", torch.arange(self.n_grains, dtype=torch.float64), persistent=False)
 
     @property
     def n_params(self) -> int:
@@ -124,8 +122,7 @@ class GranularSynth(nn.Module):
     @property
     def max_chirp_rate(self) -> float:
         """``|γ|`` at θ_s ∈ {0, 1}, octaves/s (8.47 at the paper's sizes)."""
-        return math.tan(self.max_theta_slope * math.pi / 2) * self.sample_rate / (
-            self.Q * self.hop) / 4
+        return math.tan(self.max_theta_slope * math.pi / 2) * self.sample_rate / (self.Q * self.hop) / 4
 
     def grain_amplitudes(self, theta_density: Tensor) -> Tensor:
         """Density law: ``theta_density`` (B,) → amplitudes ``a`` (B, G) with ``max_i a_i = 1``."""
@@ -151,8 +148,7 @@ class GranularSynth(nn.Module):
         log2_f0, onset = [], []
         for g in example_generators(seed):
             log2_f0.append(lo + torch.rand(G, generator=g) * (hi - lo))
-            onset.append(torch.floor(torch.rand(G, generator=g)
-                                     * (self.n_samples - self.grain_n_samples)))
+            onset.append(torch.floor(torch.rand(G, generator=g) * (self.n_samples - self.grain_n_samples)))
         if not log2_f0:
             return torch.empty(0, G), torch.empty(0, G, dtype=torch.long)
         return torch.exp2(torch.stack(log2_f0)), torch.stack(onset).long()
@@ -164,23 +160,25 @@ class GranularSynth(nn.Module):
         f0, onset = self.draw_grains(seed)
         f0, onset = f0.to(theta), onset.to(theta.device)
 
-        amp = self.grain_amplitudes(theta[:, 0])                              # (B, G)
-        gamma = self.chirp_rate(theta[:, 1])                                  # (B,)
-        tau = self.tau.to(theta)                                              # (L,)
+        amp = self.grain_amplitudes(theta[:, 0])  # (B, G)
+        gamma = self.chirp_rate(theta[:, 1])  # (B,)
+        tau = self.tau.to(theta)  # (L,)
         # φ_n = 2π·cumsum_n(f0·2^(γτ)/sr) = (2π f0/sr)·cumsum_n(2^(γτ)): the cumsum is shared by
         # all grains of an example, so only one (B, G, L) product is needed.
         sweep = torch.cumsum(torch.exp2(gamma.unsqueeze(-1) * tau), dim=-1)  # (B, L)
         phase = ((2 * math.pi / self.sample_rate) * f0).unsqueeze(-1) * sweep.unsqueeze(1)
-        gain = amp / f0.sqrt()                                                # (B, G)
+        gain = amp / f0.sqrt()  # (B, G)
         grains = torch.sin(phase) * (gain.unsqueeze(-1) * self.hann.to(theta))  # (B, G, L)
 
-        index = onset.unsqueeze(-1) + torch.arange(L, device=theta.device)   # (B, G, L)
+        index = onset.unsqueeze(-1) + torch.arange(L, device=theta.device)  # (B, G, L)
         x = theta.new_zeros(B, N).scatter_add(1, index.view(B, G * L), grains.view(B, G * L))
         x = x / torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(1e-12)
         return x.unsqueeze(1)
 
     def extra_repr(self) -> str:
-        return (f"sample_rate={self.sample_rate}, n_samples={self.n_samples}, "
-                f"n_grains={self.n_grains}, grain_n_samples={self.grain_n_samples}, "
-                f"f0_hz=({self.f0_min_hz}, {self.f0_max_hz}), "
-                f"max_theta_slope={self.max_theta_slope}, Q={self.Q}, hop={self.hop}")
+        return (
+            f"sample_rate={self.sample_rate}, n_samples={self.n_samples}, "
+            f"n_grains={self.n_grains}, grain_n_samples={self.grain_n_samples}, "
+            f"f0_hz=({self.f0_min_hz}, {self.f0_max_hz}), "
+            f"max_theta_slope={self.max_theta_slope}, Q={self.Q}, hop={self.hop}"
+        )

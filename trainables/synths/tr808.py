@@ -36,6 +36,7 @@ biquad), versus a sample-by-sample recursion (44 100 sequential Python steps) or
 ``forward(theta, seed)``: ``theta`` (B, 14) in [0, 1] (order ``TR808_THETA_NAMES``), ``seed`` (B,)
 int64 → ``x`` (B, 1, N). Differentiable in all 14 parameters.
 """
+
 from __future__ import annotations
 
 import math
@@ -98,10 +99,19 @@ class ParamRange:
 
 
 TR808_THETA_NAMES: tuple[str, ...] = (
-    "osc1_freq", "osc1_mod", "osc1_decay", "osc1_gain",
-    "osc2_freq", "osc2_mod", "osc2_decay", "osc2_gain",
+    "osc1_freq",
+    "osc1_mod",
+    "osc1_decay",
+    "osc1_gain",
+    "osc2_freq",
+    "osc2_mod",
+    "osc2_decay",
+    "osc2_gain",
     "pitch_decay",
-    "noise_decay", "noise_cutoff", "noise_q", "noise_gain",
+    "noise_decay",
+    "noise_cutoff",
+    "noise_q",
+    "noise_gain",
     "drive",
 )
 """The 14 θ of the voice, in the order of the columns of ``theta``."""
@@ -112,20 +122,20 @@ _DECAY = ParamRange(0.01, 2.0, "log", "s (T60)")
 _GAIN = ParamRange(-60.0, 0.0, "linear", "dB")
 
 TR808_RANGES: dict[str, ParamRange] = {
-    "osc1_freq": _FREQ,       # base (settling) frequency of oscillator 1
-    "osc1_mod": _MOD,         # pitch-envelope amount: start at f·2^mod (≤ 2000·8 = 16 kHz < Nyquist)
-    "osc1_decay": _DECAY,     # amplitude T60 of oscillator 1
+    "osc1_freq": _FREQ,  # base (settling) frequency of oscillator 1
+    "osc1_mod": _MOD,  # pitch-envelope amount: start at f·2^mod (≤ 2000·8 = 16 kHz < Nyquist)
+    "osc1_decay": _DECAY,  # amplitude T60 of oscillator 1
     "osc1_gain": _GAIN,
     "osc2_freq": _FREQ,
     "osc2_mod": _MOD,
     "osc2_decay": _DECAY,
     "osc2_gain": _GAIN,
-    "pitch_decay": ParamRange(0.002, 0.5, "log", "s (T60)"),   # shared pitch envelope
+    "pitch_decay": ParamRange(0.002, 0.5, "log", "s (T60)"),  # shared pitch envelope
     "noise_decay": _DECAY,
-    "noise_cutoff": ParamRange(20.0, 20000.0, "log", "Hz"),    # high-pass biquad f0
-    "noise_q": ParamRange(0.5, 10.0, "log", ""),               # biquad Q (0.707 = Butterworth)
+    "noise_cutoff": ParamRange(20.0, 20000.0, "log", "Hz"),  # high-pass biquad f0
+    "noise_q": ParamRange(0.5, 10.0, "log", ""),  # biquad Q (0.707 = Butterworth)
     "noise_gain": _GAIN,
-    "drive": ParamRange(-24.0, 24.0, "linear", "dB"),          # tanh input gain
+    "drive": ParamRange(-24.0, 24.0, "linear", "dB"),  # tanh input gain
 }
 """Default normalisers (choices: Shier et al. and the paper give no numeric ranges; the oscillator
 frequencies follow the brief, 20–2000 Hz log-uniform)."""
@@ -142,8 +152,10 @@ def default_ranges(sample_rate: int) -> dict[str, ParamRange]:
     osc_high = min(2000.0, 0.95 * nyq / 2 ** TR808_RANGES["osc1_mod"].high)
     cutoff_high = min(20000.0, 0.95 * nyq)
     if osc_high <= _FREQ.low or cutoff_high <= TR808_RANGES["noise_cutoff"].low:
-        raise ValueError(f"sample_rate={sample_rate} is too low for the TR-808 ranges "
-                         f"(oscillators from {_FREQ.low} Hz with 3 octaves of sweep)")
+        raise ValueError(
+            f"sample_rate={sample_rate} is too low for the TR-808 ranges "
+            f"(oscillators from {_FREQ.low} Hz with 3 octaves of sweep)"
+        )
     out = dict(TR808_RANGES)
     if osc_high < _FREQ.high:
         out["osc1_freq"] = out["osc2_freq"] = ParamRange(_FREQ.low, osc_high, "log", "Hz")
@@ -165,7 +177,7 @@ def highpass_magnitude(omega: Tensor, cutoff_hz: Tensor, q: Tensor, sample_rate:
     ``a = (1+α, −2 cos w0, 1−α)``; ``|B(e^{jω})| = b0·2(1 − cos ω)`` (double zero at DC), and
     ``|H| = |B|/|A|``. ``|H(0)| = 0``, ``|H(π)| = 1``, ``|H(e^{j w0})| = Q``.
     """
-    w0 = (2 * math.pi / sample_rate) * cutoff_hz.unsqueeze(-1)              # (B, 1)
+    w0 = (2 * math.pi / sample_rate) * cutoff_hz.unsqueeze(-1)  # (B, 1)
     cw = torch.cos(w0)
     alpha = torch.sin(w0) / (2 * q.unsqueeze(-1))
     a0, a1, a2 = 1 + alpha, -2 * cw, 1 - alpha
@@ -228,15 +240,13 @@ class TR808Synth(nn.Module):
         self.n_samples = check_int("n_samples", n_samples, 1)
         for name, value in (("max_shift", max_shift), ("onset", onset)):
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n_samples:
-                raise ValueError(f"{name} must be an integer in [0, n_samples={n_samples}), "
-                                 f"got {value!r}")
+                raise ValueError(f"{name} must be an integer in [0, n_samples={n_samples}), got {value!r}")
         self.max_shift, self.onset = max_shift, onset
         if ranges is not None and not isinstance(ranges, Mapping):
             raise ValueError(f"ranges must be a mapping name -> ParamRange, got {ranges!r}")
         unknown = sorted(set(ranges or {}) - set(TR808_THETA_NAMES))
         if unknown:
-            raise ValueError(f"ranges has unknown parameter name(s) {unknown}; "
-                             f"known: {', '.join(TR808_THETA_NAMES)}")
+            raise ValueError(f"ranges has unknown parameter name(s) {unknown}; known: {', '.join(TR808_THETA_NAMES)}")
         merged = dict(default_ranges(sample_rate), **(ranges or {}))
         for name, r in merged.items():
             if not isinstance(r, ParamRange):
@@ -246,9 +256,11 @@ class TR808Synth(nn.Module):
             f, m = merged[f"osc{i}_freq"], merged[f"osc{i}_mod"]
             if not (f.low > 0 and m.low >= 0):
                 raise ValueError(f"ranges: osc{i}_freq must be > 0 Hz and osc{i}_mod >= 0 octaves")
-            if f.high * 2 ** m.high >= nyquist:
-                raise ValueError(f"ranges: osc{i}_freq max {f.high} Hz × 2^(osc{i}_mod max "
-                                 f"{m.high}) reaches Nyquist ({nyquist} Hz): reduce them")
+            if f.high * 2**m.high >= nyquist:
+                raise ValueError(
+                    f"ranges: osc{i}_freq max {f.high} Hz × 2^(osc{i}_mod max "
+                    f"{m.high}) reaches Nyquist ({nyquist} Hz): reduce them"
+                )
         if merged["noise_cutoff"].low <= 0 or merged["noise_cutoff"].high >= nyquist:
             raise ValueError(f"ranges: noise_cutoff must lie in (0, Nyquist={nyquist}) Hz")
         for name in ("pitch_decay", "osc1_decay", "osc2_decay", "noise_decay", "noise_q"):
@@ -259,10 +271,8 @@ class TR808Synth(nn.Module):
         L = n_samples - onset
         self.n_voice = L
         # Derived from the arguments (not in the state_dict): float64, cast in forward.
-        self.register_buffer("t", torch.arange(L, dtype=torch.float64) / sample_rate,
-                             persistent=False)
-        self.register_buffer("omega", 2 * math.pi * torch.arange(L // 2 + 1, dtype=torch.float64) / L,
-                             persistent=False)
+        self.register_buffer("t", torch.arange(L, dtype=torch.float64) / sample_rate, persistent=False)
+        self.register_buffer("omega", 2 * math.pi * torch.arange(L // 2 + 1, dtype=torch.float64) / L, persistent=False)
 
     @property
     def n_params(self) -> int:
@@ -271,8 +281,7 @@ class TR808Synth(nn.Module):
     # --- parameters ------------------------------------------------------------------------------
     def physical(self, theta: Tensor) -> dict[str, Tensor]:
         """``theta`` (B, 14) in [0, 1] → {name: physical value (B,)} (Hz, octaves, s, dB, Q)."""
-        return {name: self.ranges[name].to_physical(theta[:, i])
-                for i, name in enumerate(self.theta_names)}
+        return {name: self.ranges[name].to_physical(theta[:, i]) for i, name in enumerate(self.theta_names)}
 
     def normalise(self, values: Mapping[str, Tensor | float]) -> Tensor:
         """Physical values {name: (B,) or scalar} (all 14 names) → θ (B, 14); inverse of
@@ -280,8 +289,7 @@ class TR808Synth(nn.Module):
         missing = [n for n in self.theta_names if n not in values]
         if missing:
             raise ValueError(f"values is missing parameter(s) {missing}")
-        cols = [self.ranges[n].to_unit(torch.as_tensor(values[n], dtype=torch.float64))
-                for n in self.theta_names]
+        cols = [self.ranges[n].to_unit(torch.as_tensor(values[n], dtype=torch.float64)) for n in self.theta_names]
         return torch.stack(torch.broadcast_tensors(*cols), dim=-1)
 
     # --- randomness ------------------------------------------------------------------------------
@@ -302,8 +310,7 @@ class TR808Synth(nn.Module):
     def draw_shift(self, seed: Tensor) -> Tensor:
         """``seed`` (B,) → integer shifts δ (B,) int64 in ``[−max_shift, max_shift]`` (the first draw
         of ``draw_randomness``, without drawing the noise)."""
-        out = [torch.randint(-self.max_shift, self.max_shift + 1, (1,), generator=g)
-               for g in example_generators(seed)]
+        out = [torch.randint(-self.max_shift, self.max_shift + 1, (1,), generator=g) for g in example_generators(seed)]
         return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
 
     # --- signal ----------------------------------------------------------------------------------
@@ -312,10 +319,10 @@ class TR808Synth(nn.Module):
         onset on: ``osc1``, ``osc2``, ``noise`` (gains and decays applied)."""
         p = self.physical(theta)
         dtype = theta.dtype
-        t = self.t.to(device=theta.device)                                   # float64 (L,)
+        t = self.t.to(device=theta.device)  # float64 (L,)
         t_x = t.to(dtype)
 
-        def decay(t60: Tensor) -> Tensor:                                   # (B,) → (B, L)
+        def decay(t60: Tensor) -> Tensor:  # (B,) → (B, L)
             return torch.exp((-_LN1000 / t60).unsqueeze(-1) * t_x)
 
         # pitch envelope and phases in float64 (the phase accumulates ~10^3–10^4 cycles)
@@ -323,18 +330,18 @@ class TR808Synth(nn.Module):
         out = {}
         for i in (1, 2):
             freq = p[f"osc{i}_freq"].double().unsqueeze(-1)
-            inst = freq * torch.exp2(p[f"osc{i}_mod"].double().unsqueeze(-1) * env_p)   # Hz
-            phase = (torch.cumsum(inst, dim=-1) - inst) / self.sample_rate             # cycles
+            inst = freq * torch.exp2(p[f"osc{i}_mod"].double().unsqueeze(-1) * env_p)  # Hz
+            phase = (torch.cumsum(inst, dim=-1) - inst) / self.sample_rate  # cycles
             phase = phase - torch.floor(phase.detach())
             amp = db_to_amplitude(p[f"osc{i}_gain"]).unsqueeze(-1) * decay(p[f"osc{i}_decay"])
             out[f"osc{i}"] = amp * torch.sin(2 * math.pi * phase).to(dtype)
 
         spectrum = torch.fft.rfft(noise.to(device=theta.device, dtype=dtype), dim=-1)
-        mag = highpass_magnitude(self.omega.to(device=theta.device, dtype=dtype),
-                                 p["noise_cutoff"], p["noise_q"], self.sample_rate)
+        mag = highpass_magnitude(
+            self.omega.to(device=theta.device, dtype=dtype), p["noise_cutoff"], p["noise_q"], self.sample_rate
+        )
         filtered = torch.fft.irfft(spectrum * mag, n=self.n_voice, dim=-1)
-        out["noise"] = db_to_amplitude(p["noise_gain"]).unsqueeze(-1) * decay(p["noise_decay"]) \
-            * filtered
+        out["noise"] = db_to_amplitude(p["noise_gain"]).unsqueeze(-1) * decay(p["noise_decay"]) * filtered
         return out
 
     def voice(self, theta: Tensor, noise: Tensor) -> Tensor:
@@ -348,17 +355,31 @@ class TR808Synth(nn.Module):
         """``theta`` (B, 14) in [0, 1], ``seed`` (B,) int64 → x (B, 1, N)."""
         check_theta_seed(theta, seed, self.n_params)
         if theta.numel() and not bool(((theta >= 0) & (theta <= 1)).all()):
-            raise ValueError(f"theta must lie in [0, 1], got values in "
-                             f"[{float(theta.min()):.4g}, {float(theta.max()):.4g}]")
+            raise ValueError(
+                f"theta must lie in [0, 1], got values in [{float(theta.min()):.4g}, {float(theta.max()):.4g}]"
+            )
         shift, noise = self.draw_randomness(seed)
         x = self.voice(theta, noise)
         return shift_and_zero(x, shift.to(theta.device)).unsqueeze(1)
 
     def extra_repr(self) -> str:
-        return (f"sample_rate={self.sample_rate}, n_samples={self.n_samples}, "
-                f"max_shift={self.max_shift}, onset={self.onset}")
+        return (
+            f"sample_rate={self.sample_rate}, n_samples={self.n_samples}, "
+            f"max_shift={self.max_shift}, onset={self.onset}"
+        )
 
 
-__all__ = ["MESO_MAX_SHIFT", "ParamRange", "TR808Synth", "TR808_N_SAMPLES", "TR808_ONSET",
-           "TR808_RANGES", "TR808_SAMPLE_RATE", "TR808_THETA_NAMES", "db_to_amplitude", "default_ranges",
-           "highpass_magnitude", "shift_and_zero"]
+__all__ = [
+    "MESO_MAX_SHIFT",
+    "ParamRange",
+    "TR808Synth",
+    "TR808_N_SAMPLES",
+    "TR808_ONSET",
+    "TR808_RANGES",
+    "TR808_SAMPLE_RATE",
+    "TR808_THETA_NAMES",
+    "db_to_amplitude",
+    "default_ranges",
+    "highpass_magnitude",
+    "shift_and_zero",
+]

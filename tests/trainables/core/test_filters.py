@@ -1,4 +1,5 @@
 """Filter banks and the path set against the numbers of notes §2–3 (acceptance tests §12.1–2)."""
+
 import math
 from collections import Counter
 
@@ -11,11 +12,14 @@ from trainables.core.settings import NAMED_SETTINGS, JTFSSettings
 GRANULAR, TR808, TINY = (NAMED_SETTINGS[k][0] for k in ("granular", "tr808", "tiny"))
 
 
-@pytest.mark.parametrize("settings, P, n_fr, N_pad, pads, N_fr", [
-    (GRANULAR, 315, 15, 65536, (16384, 16384), 168),
-    (TR808, 483, 23, 131072, (43486, 43486), 96),
-    (TINY, 195, 15, 16384, (4096, 4096), 136),
-])
+@pytest.mark.parametrize(
+    "settings, P, n_fr, N_pad, pads, N_fr",
+    [
+        (GRANULAR, 315, 15, 65536, (16384, 16384), 168),
+        (TR808, 483, 23, 131072, (43486, 43486), 96),
+        (TINY, 195, 15, 16384, (4096, 4096), 136),
+    ],
+)
 def test_path_counts_padding_and_frequential_length(settings, P, n_fr, N_pad, pads, N_fr):
     fb = settings.filter_bank
     assert fb.n_paths == P
@@ -60,7 +64,9 @@ def test_path_index_order_and_rates():
     for n2, hz in [(23, 0.99), (21, 1.98), (19, 3.96), (17, 7.92)]:
         assert table[(n2, 0)]["rate_hz"] == pytest.approx(hz, abs=0.01)
     assert table[(4, 0)]["rate_hz"] == pytest.approx(716.8, abs=0.1)
-    assert table[(4, 1)]["scale_cyc_per_oct"] == pytest.approx(2.8) and table[(4, 8)]["scale_cyc_per_oct"] == pytest.approx(2.8)
+    assert table[(4, 1)]["scale_cyc_per_oct"] == pytest.approx(2.8) and table[(4, 8)][
+        "scale_cyc_per_oct"
+    ] == pytest.approx(2.8)
     assert (table[(4, 1)]["spin"], table[(4, 8)]["spin"], table[(4, 0)]["spin"]) == (1, -1, 0)
     with pytest.raises(ValueError, match="not a SCRAPL path"):
         fb.path_index(3, 0)
@@ -79,17 +85,20 @@ def test_unpadded_frames():
     assert TR808.filter_bank.unpadded_frames() == (22, 43)
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    (dict(shape=8192, J=8, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=16384), "T"),
-    (dict(shape=8192, J=14, Q1=8, Q2=2, J_fr=3, Q_fr=2), "J"),
-    (dict(shape=8192, J=8, Q1=-1, Q2=2, J_fr=3, Q_fr=2), "Q1"),
-    (dict(shape=8192, J=8, Q1=8, Q2=0, J_fr=3, Q_fr=2), "Q2"),
-    (dict(shape=8192, J=8, Q1=8, Q2=2, J_fr=3, Q_fr=-2), "Q_fr"),
-    (dict(shape=8192, J=8, Q1=8, Q2=2, J_fr=3, Q_fr=2, F=16), "F"),
-    (dict(shape=8192, J=8, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=16), "T"),
-    (dict(shape=8192, J=8.5, Q1=8, Q2=2, J_fr=3, Q_fr=2), "J"),
-    (dict(shape=8, J=2, Q1=8, Q2=2, J_fr=3, Q_fr=2), "shape"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        (dict(shape=8192, J=8, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=16384), "T"),
+        (dict(shape=8192, J=14, Q1=8, Q2=2, J_fr=3, Q_fr=2), "J"),
+        (dict(shape=8192, J=8, Q1=-1, Q2=2, J_fr=3, Q_fr=2), "Q1"),
+        (dict(shape=8192, J=8, Q1=8, Q2=0, J_fr=3, Q_fr=2), "Q2"),
+        (dict(shape=8192, J=8, Q1=8, Q2=2, J_fr=3, Q_fr=-2), "Q_fr"),
+        (dict(shape=8192, J=8, Q1=8, Q2=2, J_fr=3, Q_fr=2, F=16), "F"),
+        (dict(shape=8192, J=8, Q1=8, Q2=2, J_fr=3, Q_fr=2, T=16), "T"),
+        (dict(shape=8192, J=8.5, Q1=8, Q2=2, J_fr=3, Q_fr=2), "J"),
+        (dict(shape=8, J=2, Q1=8, Q2=2, J_fr=3, Q_fr=2), "shape"),
+    ],
+)
 def test_invalid_settings_name_the_argument(kwargs, field):
     with pytest.raises(ValueError, match=rf"^{field} must"):
         JTFSSettings(**kwargs)

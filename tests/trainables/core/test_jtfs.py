@@ -1,5 +1,6 @@
 """The path engine against golden values (notes §12.3), a literal reference implementation of notes §4,
 and invariants (shapes, gradients, channels, full JTFS consistency, bad input)."""
+
 import numpy as np
 import pytest
 import torch
@@ -25,7 +26,11 @@ def golden_inputs():
     n = np.arange(8192)
     sr = 8192
     x = np.sin(2 * np.pi * 440 * n / sr + 3 * np.sin(2 * np.pi * 3 * n / sr)) * np.exp(-(((n - 4096) / 1638.4) ** 2))
-    y = np.sin(2 * np.pi * 600 * n / sr) * (1 + 0.5 * np.sin(2 * np.pi * 5 * n / sr)) * np.exp(-(((n - 4096) / 2048) ** 2))
+    y = (
+        np.sin(2 * np.pi * 600 * n / sr)
+        * (1 + 0.5 * np.sin(2 * np.pi * 5 * n / sr))
+        * np.exp(-(((n - 4096) / 2048) ** 2))
+    )
     as_t = lambda a: torch.tensor(a.astype(np.float32)).view(1, 1, -1)  # noqa: E731
     return as_t(x), as_t(y)
 
@@ -68,8 +73,11 @@ def golden_measures(jtfs: JTFSPaths, p: int) -> tuple[float, float, float]:
     x, y = golden_inputs()
     Sx, Sy = jtfs.coefficients(x.to(jtfs.dtype), p), jtfs.coefficients(y.to(jtfs.dtype), p)
     log = lambda s: torch.log1p(s / 1e-3)  # noqa: E731
-    return (torch.linalg.vector_norm(Sx).item(), torch.linalg.vector_norm(Sx - Sy).item(),
-            torch.linalg.vector_norm(log(Sx) - log(Sy)).item())
+    return (
+        torch.linalg.vector_norm(Sx).item(),
+        torch.linalg.vector_norm(Sx - Sy).item(),
+        torch.linalg.vector_norm(log(Sx) - log(Sy)).item(),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +112,7 @@ def test_float64_engine_agrees_with_the_released_values(tiny64, p):
 def reference_path(fb, x: np.ndarray, p: int) -> np.ndarray:
     """Notes §4 pseudo-code, literally: full FFTs, decimation = mean over Fourier blocks,
     sub-level filters periodised by sum, float64."""
+
     def decim(H, k, axis=-1):
         H = np.moveaxis(H, axis, -1)
         out = H.reshape(*H.shape[:-1], 2**k, H.shape[-1] >> k).mean(-2) if k else H
@@ -163,11 +172,14 @@ def test_tiny_paths_match_the_literal_reference_in_float32(tiny, threads, p):
         assert relative_error(got[b], ref[b]) < LITERAL_FLOAT32_RTOL[p]
 
 
-@pytest.mark.parametrize("settings, shape", [
-    (dict(shape=32768, J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2), (21, 16)),
-    (dict(shape=44100, J=12, Q1=8, Q2=2, J_fr=5, Q_fr=2, T=2048, F=1), (96, 64)),
-    (TINY, (17, 64)),
-])
+@pytest.mark.parametrize(
+    "settings, shape",
+    [
+        (dict(shape=32768, J=12, Q1=8, Q2=2, J_fr=3, Q_fr=2), (21, 16)),
+        (dict(shape=44100, J=12, Q1=8, Q2=2, J_fr=5, Q_fr=2, T=2048, F=1), (96, 64)),
+        (TINY, (17, 64)),
+    ],
+)
 def test_output_shape_per_example(settings, shape):
     jtfs = JTFSPaths(**settings)
     out = jtfs.coefficients(torch.randn(2, 1, settings["shape"]), jtfs.n_paths - 1)  # a cheap path
@@ -205,13 +217,16 @@ def test_path_table_matches_the_filter_bank(tiny):
     assert (table[60]["n2"], table[60]["n_fr"]) == tiny.path(60) == (8, 0)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (lambda j: j.coefficients(torch.zeros(1, 1, 8192), 195), r"path_idx must be an integer in \[0, 195\)"),
-    (lambda j: j.coefficients(torch.zeros(1, 1, 8192), -1), r"path_idx"),
-    (lambda j: j.coefficients(torch.zeros(1, 1, 4096), 0), r"x must have shape \(batch, 1, 8192\)"),
-    (lambda j: j.coefficients(torch.zeros(1, 8192), 0), r"x must have shape"),
-    (lambda j: j.coefficients(torch.zeros(1, 1, 8192, dtype=torch.int64), 0), r"x must be a real floating-point"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda j: j.coefficients(torch.zeros(1, 1, 8192), 195), r"path_idx must be an integer in \[0, 195\)"),
+        (lambda j: j.coefficients(torch.zeros(1, 1, 8192), -1), r"path_idx"),
+        (lambda j: j.coefficients(torch.zeros(1, 1, 4096), 0), r"x must have shape \(batch, 1, 8192\)"),
+        (lambda j: j.coefficients(torch.zeros(1, 8192), 0), r"x must have shape"),
+        (lambda j: j.coefficients(torch.zeros(1, 1, 8192, dtype=torch.int64), 0), r"x must be a real floating-point"),
+    ],
+)
 def test_bad_input_raises_value_error(tiny, bad, match):
     with pytest.raises(ValueError, match=match):
         bad(tiny)
@@ -225,8 +240,10 @@ if __name__ == "__main__":  # print float64 golden values and the float32 spread
         for n in (1, 2):
             torch.set_num_threads(n)
             spread = max([spread] + [abs(a - b) / abs(b) for a, b in zip(golden_measures(f32, p), ref)])
-        print(f"{p}: ({ref[0]!r}, {ref[1]!r}, {ref[2]!r}),  # float32 spread {spread:.2g}, "
-              f"vs released {max(abs(a - b) / b for a, b in zip(ref, RELEASED[p])):.2g}")
+        print(
+            f"{p}: ({ref[0]!r}, {ref[1]!r}, {ref[2]!r}),  # float32 spread {spread:.2g}, "
+            f"vs released {max(abs(a - b) / b for a, b in zip(ref, RELEASED[p])):.2g}"
+        )
 
 
 def test_runs_on_another_device_with_no_cpu_tensor_left_behind():

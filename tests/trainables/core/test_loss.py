@@ -1,5 +1,6 @@
 """SCRAPLLoss / JTFSLoss: the per-path distance of notes §5, golden gradients, sampling, Proposition 3.1,
 bad input."""
+
 import numpy as np
 import pytest
 import torch
@@ -78,8 +79,10 @@ def test_per_path_loss_is_batch_mean_of_unsquared_frobenius_norms(signals):
     loss = SCRAPLLoss(**SMALL)
     jtfs = loss.jtfs
     for p in (0, 7, loss.n_paths - 1):
-        per_example = [torch.linalg.norm(jtfs.coefficients(x[b:b + 1], p)[0] - jtfs.coefficients(x_hat[b:b + 1], p)[0])
-                       for b in range(3)]
+        per_example = [
+            torch.linalg.norm(jtfs.coefficients(x[b : b + 1], p)[0] - jtfs.coefficients(x_hat[b : b + 1], p)[0])
+            for b in range(3)
+        ]
         torch.testing.assert_close(loss(x_hat, x, path_idx=p), torch.stack(per_example).mean())
 
 
@@ -152,20 +155,25 @@ def test_full_jtfs_loss_is_the_mean_over_all_joint_coefficients(signals):
     loss = JTFSLoss(**SMALL)
     jtfs = JTFSPaths(**SMALL)
     assert loss.n_coefficients == jtfs.n_paths + jtfs.fb.K + 1
-    norms = [torch.linalg.vector_norm(a - b, dim=(-2, -1)).mean()
-             for a, b in zip(jtfs.full_coefficients(x_hat), jtfs.full_coefficients(x))]
+    norms = [
+        torch.linalg.vector_norm(a - b, dim=(-2, -1)).mean()
+        for a, b in zip(jtfs.full_coefficients(x_hat), jtfs.full_coefficients(x))
+    ]
     torch.testing.assert_close(loss(x_hat, x), torch.stack(norms).mean())
     x_hat = x_hat.clone().requires_grad_(True)
     loss(x_hat, x).backward()
     assert torch.isfinite(x_hat.grad).all() and x_hat.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: SCRAPLLoss(**SMALL, use_p_adam=True), "PathwiseSGD"),
-    (lambda: SCRAPLLoss(**SMALL, p=3), "p must be 1 or 2"),
-    (lambda: SCRAPLLoss(**SMALL, log1p_eps=0.0), "log1p_eps"),
-    (lambda: SCRAPLLoss(**SMALL, probs=torch.ones(3)), r"probs must have shape"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: SCRAPLLoss(**SMALL, use_p_adam=True), "PathwiseSGD"),
+        (lambda: SCRAPLLoss(**SMALL, p=3), "p must be 1 or 2"),
+        (lambda: SCRAPLLoss(**SMALL, log1p_eps=0.0), "log1p_eps"),
+        (lambda: SCRAPLLoss(**SMALL, probs=torch.ones(3)), r"probs must have shape"),
+    ],
+)
 def test_bad_construction(make, match):
     with pytest.raises(ValueError, match=match):
         make()
@@ -191,5 +199,7 @@ if __name__ == "__main__":  # print float64 gradient golden values and the float
             torch.set_num_threads(n)
             d32, g32 = distance_and_gradient(f32, p)
             spread = max(spread, abs(d32 - d64) / d64, ((g32 - g64).norm() / g64.norm()).item())
-        print(f"{p}: ({d64!r}, {g64.norm().item()!r}, {(g64 @ noise(2).double().reshape(-1)).item()!r}),"
-              f"  # float32 spread {spread:.2g}")
+        print(
+            f"{p}: ({d64!r}, {g64.norm().item()!r}, {(g64 @ noise(2).double().reshape(-1)).item()!r}),"
+            f"  # float32 spread {spread:.2g}"
+        )

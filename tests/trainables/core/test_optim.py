@@ -1,4 +1,5 @@
 """P-Adam / P-SAGA optimizer: replay of notes §7, Adam special case, checkpoints, buffers, validation."""
+
 import copy
 import io
 import math
@@ -68,8 +69,9 @@ class ReleasedReplay:
 def test_replay_of_the_released_update_rule(use_p_adam, use_p_saga):
     P, lr, wd, gm = 14, 1e-3, 0.01, 1e8
     ours, ref = toy_model(), toy_model()
-    opt = PathwiseSGD(ours.parameters(), n_paths=P, lr=lr, weight_decay=wd, grad_mult=gm,
-                      use_p_adam=use_p_adam, use_p_saga=use_p_saga)
+    opt = PathwiseSGD(
+        ours.parameters(), n_paths=P, lr=lr, weight_decay=wd, grad_mult=gm, use_p_adam=use_p_adam, use_p_saga=use_p_saga
+    )
     replay = ReleasedReplay(ref.parameters(), P, lr, wd, gm, use_p_adam, use_p_saga)
     paths = torch.randint(0, P, (40,), generator=torch.Generator().manual_seed(0)).tolist()
     assert len(set(paths)) < len(paths)  # some paths are revisited (the n_seen - 1 divisor matters)
@@ -101,8 +103,16 @@ def test_one_path_paper_variant_is_adam():
     square root is torch's convention, so compare the released eps placement through the paper index
     only where they coincide: eps = 0)."""
     ours, ref = toy_model(), toy_model()
-    opt = PathwiseSGD(ours.parameters(), n_paths=1, lr=1e-2, weight_decay=0.0, grad_mult=1.0,
-                      use_p_saga=False, variant="paper", eps=0.0)
+    opt = PathwiseSGD(
+        ours.parameters(),
+        n_paths=1,
+        lr=1e-2,
+        weight_decay=0.0,
+        grad_mult=1.0,
+        use_p_saga=False,
+        variant="paper",
+        eps=0.0,
+    )
     adam = torch.optim.Adam(ref.parameters(), lr=1e-2, eps=0.0)
     for step in range(25):
         for model in (ours, ref):
@@ -180,14 +190,17 @@ def test_loading_does_not_share_buffers():
     assert int(opt.state["paths"]["step"]) == 1 and int(other.state["paths"]["step"]) == 2
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(n_paths=0, lr=1e-3), "n_paths"),
-    (dict(n_paths=3, lr=-1e-3), "lr must be > 0"),
-    (dict(n_paths=3, lr=1e-3, betas=(1.0, 0.9)), "betas"),
-    (dict(n_paths=3, lr=1e-3, weight_decay=-1), "weight_decay"),
-    (dict(n_paths=3, lr=1e-3, grad_mult=0), "grad_mult"),
-    (dict(n_paths=3, lr=1e-3, variant="v2"), "variant"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_paths=0, lr=1e-3), "n_paths"),
+        (dict(n_paths=3, lr=-1e-3), "lr must be > 0"),
+        (dict(n_paths=3, lr=1e-3, betas=(1.0, 0.9)), "betas"),
+        (dict(n_paths=3, lr=1e-3, weight_decay=-1), "weight_decay"),
+        (dict(n_paths=3, lr=1e-3, grad_mult=0), "grad_mult"),
+        (dict(n_paths=3, lr=1e-3, variant="v2"), "variant"),
+    ],
+)
 def test_invalid_hyperparameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         PathwiseSGD(toy_model().parameters(), **kwargs)
@@ -249,8 +262,18 @@ def test_paper_variant_with_p_saga_matches_eqs_6_to_9():
     assert abs(paper_replay(divisor="released") - expected) > 1e-3
     assert abs(paper_replay(eps_outside=True) - expected) > 1e-3
     w = torch.nn.Parameter(torch.tensor(1.0, dtype=torch.float64))
-    opt = PathwiseSGD([w], n_paths=hp["P"], lr=hp["lr"], weight_decay=hp["wd"], betas=(hp["b1"], hp["b2"]),
-                      eps=hp["eps"], grad_mult=1.0, use_p_adam=True, use_p_saga=True, variant="paper")
+    opt = PathwiseSGD(
+        [w],
+        n_paths=hp["P"],
+        lr=hp["lr"],
+        weight_decay=hp["wd"],
+        betas=(hp["b1"], hp["b2"]),
+        eps=hp["eps"],
+        grad_mult=1.0,
+        use_p_adam=True,
+        use_p_saga=True,
+        variant="paper",
+    )
     for k, p in enumerate(PAPER_PATHS, start=1):
         w.grad = torch.tensor(scalar_grads(k, p, w.item()), dtype=torch.float64)
         opt.step(p)
@@ -262,11 +285,16 @@ def test_paper_variant_with_p_saga_matches_eqs_6_to_9():
 
 def test_state_dict_describes_the_optimizer():
     model = toy_model()
-    opt = PathwiseSGD(model.parameters(), n_paths=5, lr=1e-3, use_p_adam=False, use_p_saga=True,
-                      grad_mult=3.0, variant="paper")
+    opt = PathwiseSGD(
+        model.parameters(), n_paths=5, lr=1e-3, use_p_adam=False, use_p_saga=True, grad_mult=3.0, variant="paper"
+    )
     group = opt.state_dict()["param_groups"][0]
-    assert {k: group[k] for k in ("use_p_adam", "use_p_saga", "grad_mult", "variant")} == \
-        {"use_p_adam": False, "use_p_saga": True, "grad_mult": 3.0, "variant": "paper"}
+    assert {k: group[k] for k in ("use_p_adam", "use_p_saga", "grad_mult", "variant")} == {
+        "use_p_adam": False,
+        "use_p_saga": True,
+        "grad_mult": 3.0,
+        "variant": "paper",
+    }
 
 
 def test_a_checkpoint_without_the_toggles_in_its_param_groups_still_loads():
@@ -296,8 +324,7 @@ def test_a_checkpoint_without_the_toggles_in_its_param_groups_still_loads():
 
 def test_param_groups_must_share_the_variant():
     a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
-    opt = PathwiseSGD([{"params": a.parameters()}, {"params": b.parameters(), "variant": "paper"}],
-                      n_paths=3, lr=1e-3)
+    opt = PathwiseSGD([{"params": a.parameters()}, {"params": b.parameters(), "variant": "paper"}], n_paths=3, lr=1e-3)
     (a(torch.ones(1, 2)).sum() + b(torch.ones(1, 2)).sum()).backward()
     with pytest.raises(ValueError, match="same in every param group"):
         opt.step(0)

@@ -1,4 +1,5 @@
 """Path sampler: distribution, seeding, resumable state, validation."""
+
 import io
 import math
 
@@ -55,13 +56,16 @@ def test_state_from_another_distribution_is_refused():
         b.load_state_dict(a.state_dict())
 
 
-@pytest.mark.parametrize("n, probs, match", [
-    (0, None, "n_paths"),
-    (3, [0.5, 0.5], r"shape \(3,\)"),
-    (2, [1.5, -0.5], "non-negative"),
-    (2, [0.2, 0.2], "sum to 1"),
-    (2, [float("nan"), 1.0], "finite"),
-])
+@pytest.mark.parametrize(
+    "n, probs, match",
+    [
+        (0, None, "n_paths"),
+        (3, [0.5, 0.5], r"shape \(3,\)"),
+        (2, [1.5, -0.5], "non-negative"),
+        (2, [0.2, 0.2], "sum to 1"),
+        (2, [float("nan"), 1.0], "finite"),
+    ],
+)
 def test_invalid_arguments(n, probs, match):
     with pytest.raises(ValueError, match=match):
         PathSampler(n, probs=probs)

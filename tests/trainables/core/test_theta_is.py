@@ -4,6 +4,7 @@ The toy problem has 46 encoder weights, so every M_u (46 × 46) is built with
 ``torch.autograd.functional.jacobian`` of an independently written ``h_u(w)`` and its eigenvalues
 computed densely.
 """
+
 from __future__ import annotations
 
 import math
@@ -107,8 +108,7 @@ def max_abs_eig(M: torch.Tensor) -> float:
 def toy():
     encoder = make_encoder()
     batches = [make_batch(0), make_batch(1)]
-    Ms = {(p, u, k): explicit_M(encoder, [batches[k]], p, u)
-          for p in range(P) for u in range(U) for k in range(2)}
+    Ms = {(p, u, k): explicit_M(encoder, [batches[k]], p, u) for p in range(P) for u in range(U) for k in range(2)}
     return encoder, batches, Ms
 
 
@@ -154,8 +154,7 @@ def test_operator_is_slightly_asymmetric(toy):
 def test_several_batches_sum_the_operators(toy):
     encoder, batches, Ms = toy
     C = curvature(encoder, synth, path_loss, batches, range(P), **TIGHT)
-    expected = torch.tensor([[max_abs_eig(Ms[p, u, 0] + Ms[p, u, 1]) for u in range(U)]
-                             for p in range(P)], dtype=DT)
+    expected = torch.tensor([[max_abs_eig(Ms[p, u, 0] + Ms[p, u, 1]) for u in range(U)] for p in range(P)], dtype=DT)
     torch.testing.assert_close(C, expected, rtol=1e-3, atol=0)
     # Caching both graphs instead of rebuilding them in every application gives the same numbers.
     C_cached = curvature(encoder, synth, path_loss, batches, range(P), rebuild_graphs=False, **TIGHT)
@@ -191,7 +190,7 @@ def test_float32_encoder_agrees_with_float64(toy):
 
 @pytest.mark.parametrize("rebuild, agg", [(False, "none"), (True, "none"), (False, "mean"), (True, "max")])
 def test_factored_method_is_the_released_operator(toy, rebuild, agg):
-    """"factored" (JTFS once per path and batch, encoder-only power iteration) and "hvp" (the released
+    """ "factored" (JTFS once per path and batch, encoder-only power iteration) and "hvp" (the released
     double backward through everything) give the same C, batch sums and per-tensor blocks included."""
     encoder, batches, _ = toy
     kw = dict(n_iter=6, tol=0.0, agg=agg, rebuild_graphs=rebuild)
@@ -219,7 +218,7 @@ def test_power_iteration_on_known_matrices():
     lam, steps = power_iteration(lambda v: A @ v, torch.tensor([0.3, 0.9, 0.2], dtype=DT), n_iter=200, tol=1e-12)
     assert math.isclose(lam, -5.0, rel_tol=1e-9) and steps < 200  # signed; C takes |λ|
     lam, steps = power_iteration(lambda v: torch.zeros_like(v), torch.ones(3, dtype=DT))
-    assert (lam, steps) == (0.0, 1)                               # ||y|| == 0 → λ = 0
+    assert (lam, steps) == (0.0, 1)  # ||y|| == 0 → λ = 0
     # First estimate uses the unnormalised init: v = (2, 0), A = 3·I → λ1 = v·Av = 12, then 3, 3.
     lam, steps = power_iteration(lambda v: 3 * v, torch.tensor([2.0, 0.0], dtype=DT), n_iter=1)
     assert (lam, steps) == (12.0, 1)
@@ -244,8 +243,7 @@ def test_probabilities_match_eq_10_by_hand():
     torch.testing.assert_close(pi, torch.tensor([0.375, 0.375, 0.25], dtype=DT), rtol=0, atol=1e-12)
     # Floor f = 0.5: π_p = 0.5·π_p(f=0) + 0.5/3.
     pi_f = probabilities(C, min_prob_frac=0.5)
-    torch.testing.assert_close(pi_f, 0.5 * torch.tensor([0.375, 0.375, 0.25], dtype=DT) + 0.5 / 3,
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(pi_f, 0.5 * torch.tensor([0.375, 0.375, 0.25], dtype=DT) + 0.5 / 3, rtol=0, atol=1e-12)
 
 
 def test_probabilities_sum_to_one_floor_and_column_scale_invariance():
@@ -260,8 +258,9 @@ def test_probabilities_sum_to_one_floor_and_column_scale_invariance():
     plain = (Cc / Cc.sum(0, keepdim=True)).mean(1)
     torch.testing.assert_close(probabilities(C), plain, rtol=0, atol=1e-12)
     C_pos = C + 1e-9  # away from the 1e-12 clamp
-    torch.testing.assert_close(probabilities(C_pos * torch.tensor([1e3, 1e-2], dtype=DT)),
-                               probabilities(C_pos), rtol=1e-12, atol=0)
+    torch.testing.assert_close(
+        probabilities(C_pos * torch.tensor([1e3, 1e-2], dtype=DT)), probabilities(C_pos), rtol=1e-12, atol=0
+    )
 
 
 # ------------------------------------------------------------------------------- chunking
@@ -278,12 +277,12 @@ def test_chunks_merge_to_the_full_call(toy):
     ]
     merged = merge_curvature(blocks, n_paths=P, n_theta=U)
     # Integer-like indices (NumPy / torch scalars, as a Ray fan-out may pass) are accepted.
-    torch.testing.assert_close(curvature(encoder, synth, path_loss, batches[:1], torch.arange(2, 4), **kw),
-                               blocks[0][2], rtol=0, atol=0)
+    torch.testing.assert_close(
+        curvature(encoder, synth, path_loss, batches[:1], torch.arange(2, 4), **kw), blocks[0][2], rtol=0, atol=0
+    )
     torch.testing.assert_close(merged, full, rtol=1e-12, atol=0)
     # Same seed, same values; the init depends on the seed.
-    torch.testing.assert_close(curvature(encoder, synth, path_loss, batches[:1], range(4), **kw), full,
-                               rtol=0, atol=0)
+    torch.testing.assert_close(curvature(encoder, synth, path_loss, batches[:1], range(4), **kw), full, rtol=0, atol=0)
     other = curvature(encoder, synth, path_loss, batches[:1], range(4), n_iter=1, seed=12)
     assert not torch.equal(other, curvature(encoder, synth, path_loss, batches[:1], range(4), n_iter=1, seed=11))
 
@@ -373,21 +372,24 @@ def test_frozen_weights_are_excluded_and_progress_reports_each_path(toy):
 # ------------------------------------------------------------------------------------ errors
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(paths=[]), "paths"),
-    (dict(paths=[0, 4], n_paths=4), "paths"),
-    (dict(paths=[1, 1]), "paths"),
-    (dict(paths=[-1]), "paths"),
-    (dict(paths=[0.5]), "paths"),
-    (dict(paths=[True]), "paths"),
-    (dict(theta_dims=[2]), "theta_dims"),
-    (dict(theta_dims=[]), "theta_dims"),
-    (dict(agg="median"), "agg"),
-    (dict(n_iter=0), "n_iter"),
-    (dict(tol=-1.0), "tol"),
-    (dict(batches=[]), "batches"),
-    (dict(n_paths=0), "n_paths"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(paths=[]), "paths"),
+        (dict(paths=[0, 4], n_paths=4), "paths"),
+        (dict(paths=[1, 1]), "paths"),
+        (dict(paths=[-1]), "paths"),
+        (dict(paths=[0.5]), "paths"),
+        (dict(paths=[True]), "paths"),
+        (dict(theta_dims=[2]), "theta_dims"),
+        (dict(theta_dims=[]), "theta_dims"),
+        (dict(agg="median"), "agg"),
+        (dict(n_iter=0), "n_iter"),
+        (dict(tol=-1.0), "tol"),
+        (dict(batches=[]), "batches"),
+        (dict(n_paths=0), "n_paths"),
+    ],
+)
 def test_bad_curvature_arguments(toy, kwargs, match):
     encoder, batches, _ = toy
     args = dict(encoder=encoder, synth=synth, path_loss=path_loss, batches=batches[:1], paths=[0])
@@ -405,15 +407,18 @@ def test_bad_seed_shape_and_non_scalar_loss(toy):
         curvature(encoder, synth, lambda xh, xx, p: (xh - xx).abs().mean(dim=(1, 2)), batches[:1], [0])
 
 
-@pytest.mark.parametrize("C, f, match", [
-    (torch.tensor([[1.0, -1.0]]), 0.0, "non-negative"),
-    (torch.tensor([[1.0, float("nan")]]), 0.0, "finite"),
-    (torch.tensor([[1.0, float("inf")]]), 0.0, "finite"),
-    (torch.ones(3), 0.0, "shape"),
-    (torch.ones(0, 2), 0.0, "shape"),
-    (torch.ones(3, 2), 1.0, "min_prob_frac"),
-    (torch.ones(3, 2), -0.1, "min_prob_frac"),
-])
+@pytest.mark.parametrize(
+    "C, f, match",
+    [
+        (torch.tensor([[1.0, -1.0]]), 0.0, "non-negative"),
+        (torch.tensor([[1.0, float("nan")]]), 0.0, "finite"),
+        (torch.tensor([[1.0, float("inf")]]), 0.0, "finite"),
+        (torch.ones(3), 0.0, "shape"),
+        (torch.ones(0, 2), 0.0, "shape"),
+        (torch.ones(3, 2), 1.0, "min_prob_frac"),
+        (torch.ones(3, 2), -0.1, "min_prob_frac"),
+    ],
+)
 def test_bad_probability_arguments(C, f, match):
     with pytest.raises(ValueError, match=match):
         probabilities(C, f)

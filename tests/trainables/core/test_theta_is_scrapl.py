@@ -1,5 +1,6 @@
 """θ-IS through the real JTFS path engine: its double backward gives exact Hessian-vector products,
 C equals the dominant |eigenvalue| of the explicitly built matrix, and π follows Eq. 10."""
+
 import math
 
 import pytest
