@@ -107,7 +107,8 @@ ARM_LIBRARY: dict[str, Arm] = _library()  # every named arm, e.g. for ``hpo(arm=
 
 
 def smoke_preset(preset: str) -> str:
-    """The smoke-scale twin of a preset (``granular`` or ``mini-granular`` → ``smoke-granular``);
+    """The smoke-scale twin of a preset (``granular``, ``mini-granular`` or ``repl-granular`` →
+    ``smoke-granular``);
     ``SpecError`` for an unknown preset (named as given)."""
     from trainables.presets import PRESETS
 
@@ -115,7 +116,7 @@ def smoke_preset(preset: str) -> str:
         raise SpecError("presets", f"unknown preset {preset!r}; choose one of: {', '.join(sorted(PRESETS))}")
     if preset.startswith("smoke-"):
         return preset
-    base = preset.split("-", 1)[1] if preset.startswith("mini-") else preset
+    base = preset.split("-", 1)[1] if preset.startswith(("mini-", "repl-")) else preset
     twin = f"smoke-{base}"
     if twin not in PRESETS:
         smoke = ", ".join(sorted(p for p in PRESETS if p.startswith("smoke-")))

@@ -20,6 +20,9 @@
 * ``mini-granular``, ``mini-chirplet-<cfg>`` — a reduced scale for real comparisons on a CPU in
   minutes: same signals, a JTFS with ``J = 9`` (T = 0.25 s, P = 49) that resolves modulations
   down to ~2 Hz, a 16-channel encoder, a 16×16 θ grid (307 training examples), batch 16, 40 epochs.
+* ``repl-granular``, ``repl-chirplet-<cfg>`` — the replication scale of issue 16 (calibrated on one CPU
+  core, ``results/replication/calibration.md``): the mini presets with a granular synth at 4096 Hz
+  (16 grains, J = 10) and, for the chirplets, encoder dropout 0.1; 2–3 CPU-minutes per trial.
 
 ``get_preset(name)`` returns a validated ``RunConfig``; arms and seeds are set on top of it.
 """
@@ -178,3 +181,27 @@ def get_preset(name: str) -> RunConfig:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(sorted(PRESETS))}") from None
+
+
+# Replication scale (issue 16): the mini presets calibrated on one CPU core (results/replication/calibration.md).
+# repl-granular: 4096 Hz, 2 s (8192 samples), 16 grains of 0.5 s between 128 and 1024 Hz, J = 10 (T = 0.25 s),
+# the mini encoder (dropout 0.5);
+# repl-chirplet-<cfg>: the mini chirplet (2048 Hz, 2 s, J = 9) with encoder dropout 0.1. Both keep the paper's
+# algorithm (released P-Adam/P-SAGA rule, grad_mult 1e8, 60/20/20 fold split, θ-IS with 20 power iterations).
+_REPL_GRANULAR_SYNTH = SynthConfig(
+    kind="granular",
+    sample_rate=4096,
+    n_samples=8192,
+    n_grains=16,
+    grain_n_samples=2048,
+    f0_min_hz=128.0,
+    f0_max_hz=1024.0,
+)
+PRESETS["repl-granular"] = replace(
+    PRESETS["mini-granular"], preset="repl-granular", synth=_REPL_GRANULAR_SYNTH, jtfs=replace(_MINI_JTFS, J=10)
+)
+for _name in CHIRPLET_CONFIGS:
+    _mini = PRESETS[f"mini-chirplet-{_name}"]
+    PRESETS[f"repl-chirplet-{_name}"] = replace(
+        _mini, preset=f"repl-chirplet-{_name}", encoder=replace(_mini.encoder, dropout=0.1)
+    )

@@ -2,8 +2,10 @@
 temporary folder, 127.0.0.1 only, run as the ``postgres`` user) as the backend store of an ``mlflow server``
 (``pg_mlflow_server``), with studies submitted by ``ray job submit`` to the ``ray start`` cluster.
 
-1. eight trials log concurrently through the server (``--cpus-per-trial 0.25`` on 2 CPUs): every metric
-   step arrives exactly once, and the trial runs really overlapped in time;
+1. ten trials run at once (``--cpus-per-trial 0.2`` on 2 CPUs) and log through the server: every metric
+   step arrives exactly once, and at least eight trial runs were open at the same instant (ten, not eight,
+   so that a slow worker start on a loaded CI machine does not leave the first run closed before the last
+   opens);
 2. two different studies submitted at once to the same cluster, server and study root: separate
    experiments, each run in its own study's experiment under its own parent run, nothing clobbered;
 3. the PostgreSQL database restarted mid-study (down while the trials train and when the study ends;
@@ -84,8 +86,8 @@ def max_overlap(runs) -> int:
 @pytest.mark.timeout(600)
 def test_eight_concurrent_trials_log_every_step_once(ray_head, pg_mlflow_server, tmp_path, study_runs):
     tic = time.time()
-    name, root, epochs = "e2e-pg-concurrent", tmp_path / "studies", 6
-    arms, seeds = ("scrapl", "p-adam"), (0, 1, 2, 3)
+    name, root, epochs = "e2e-pg-concurrent", tmp_path / "studies", 8
+    arms, seeds = ("scrapl", "p-adam"), (0, 1, 2, 3, 4)
     job_id = ray_head.submit(
         ray_head.study_entry(
             *study_args(
@@ -99,14 +101,14 @@ def test_eight_concurrent_trials_log_every_step_once(ray_head, pg_mlflow_server,
                 "--set",
                 f"train.epochs={epochs}",
                 "--cpus-per-trial",
-                "0.25",
+                "0.2",
             )
         )
     )
     info = ray_head.wait(job_id, timeout=540)
     logs = ray_head.logs(job_id)
     assert info["status"] == "SUCCEEDED", logs[-5000:]
-    assert f"study {name}: 8 finished, 0 failed, 0 unfinished" in logs, logs[-5000:]
+    assert f"study {name}: 10 finished, 0 failed, 0 unfinished" in logs, logs[-5000:]
 
     keys = {f"{PRESET}/{a}/{s}" for a in arms for s in seeds}
     r = assert_complete(study_runs, pg_mlflow_server.uri, name, keys, val_steps(epochs))
@@ -114,8 +116,8 @@ def test_eight_concurrent_trials_log_every_step_once(ray_head, pg_mlflow_server,
         for key in (schema.VAL_THETA_L1, "val_loss"):
             assert r.steps(run, key) == val_steps(epochs), (run.info.run_name, key)
     overlap = max_overlap(r.trials)
-    assert overlap == 8, f"at most {overlap} trial runs were open at once: the trials did not log concurrently"
-    print(f"\n[e2e] PostgreSQL-backed server: 8 trials, {overlap} logging at once; test {time.time() - tic:.0f} s")
+    assert overlap >= 8, f"at most {overlap} trial runs were open at once: the trials did not log concurrently"
+    print(f"\n[e2e] PostgreSQL-backed server: 10 trials, {overlap} logging at once; test {time.time() - tic:.0f} s")
 
 
 # --- 2 ------------------------------------------------------------------------------------------------
