@@ -8,8 +8,9 @@ convergence column means "never converged".
 Curve table (long): one row per (run, validation step): ``arm``, ``seed``, ``step``,
 ``val_theta_l1`` + optional ``preset``, ``elapsed_s``, ``val_theta_l1_<name>``.
 
-Selecting arms and pairing runs by seed is ``analysis.pairing``. Every loader validates everything it can and raises one ``ValueError`` listing each problem with the
-offending rows (CSV line numbers, counting the header as line 1, or MLflow run ids).
+Selecting arms and pairing runs by seed is ``analysis.pairing``. Every loader validates everything it
+can and raises one ``ValueError`` listing each problem with the offending rows (CSV line numbers,
+counting the header as line 1, or MLflow run ids).
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ def _check_duplicates(df: pd.DataFrame, keys: list[str], problems: list[str], wh
     parts = []
     for key, idx in list(groups.items())[:_MAX_LISTED]:
         key = key if isinstance(key, tuple) else (key,)
-        desc = ", ".join(f"{k}={v!r}" for k, v in zip(keys, key))
+        desc = ", ".join(f"{k}={v!r}" for k, v in zip(keys, key, strict=True))
         parts.append(f"({desc}) at {_where(df, idx)}")
     problems.append(f"duplicated {what}: " + "; ".join(parts))
 
@@ -289,7 +290,7 @@ def per_seed_from_curves(curves: pd.DataFrame) -> pd.DataFrame:
         run = run.sort_values(STEP_COLUMN)
         steps = run[STEP_COLUMN].to_numpy()
         summary = curve_fns.summarize_curve(steps, run[VAL_THETA_L1].to_numpy())
-        row = dict(zip(keys, key))
+        row = dict(zip(keys, key, strict=True))
         row[VAL_TOTAL_VARIATION] = summary[VAL_TOTAL_VARIATION]
         row[CONVERGENCE_STEP] = summary.get(CONVERGENCE_STEP, math.nan)
         for name in params:

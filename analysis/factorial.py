@@ -97,7 +97,11 @@ def factorial_effects(
         except ValueError:
             continue
         cells[levels] = arm
-    missing = ["+".join(f for f, on in zip(factors, lv) if on) or BASELINE_ARM for lv, a in cells.items() if a is None]
+    missing = [
+        "+".join(f for f, on in zip(factors, lv, strict=True) if on) or BASELINE_ARM
+        for lv, a in cells.items()
+        if a is None
+    ]
     if missing:
         raise ValueError(
             f"the factorial of {', '.join(factors)} needs all {len(cells)} arms; no runs for {', '.join(missing)}"
@@ -117,7 +121,7 @@ def factorial_effects(
     y = wide.to_numpy(dtype=np.float64)  # (n seeds, 2^k cells)
     level_matrix = np.array(list(cells), dtype=np.float64) * 2 - 1  # (2^k, k) of ±1
     long = pd.DataFrame({"seed": np.repeat(wide.index.to_numpy(), len(cells)), "y": y.ravel()})
-    for j, f in enumerate(factors):
+    for j in range(len(factors)):
         long[f"f{j}"] = np.tile(level_matrix[:, j], n)
     anova = AnovaRM(long, "y", "seed", within=[f"f{j}" for j in range(len(factors))]).fit().anova_table
     t975 = float(sps.t.ppf(0.975, n - 1))

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 from scipy import optimize
@@ -78,6 +78,11 @@ def _simpson_weights(n: int, h: float) -> np.ndarray:
     return w * h / 3.0
 
 
+def _exit_gap(c: float, *, grid: np.ndarray, mass: np.ndarray, t: float, dt: float, target: float) -> float:
+    """``_exit_probability(...) - target``: the root in ``c`` is the boundary that spends ``target``."""
+    return _exit_probability(grid, mass, c, t, dt) - target
+
+
 def _exit_probability(grid: np.ndarray, mass: np.ndarray, c: float, t: float, dt: float) -> float:
     """P(|S_k| ≥ c sqrt(t) and continued so far); ``mass`` = density × quadrature weight on ``grid``."""
     b, sd = c * math.sqrt(t), math.sqrt(dt)
@@ -101,9 +106,8 @@ def _boundaries(times: tuple[float, ...], alpha: float, spending: str) -> tuple[
             elif _exit_probability(grid, mass, 0.0, t, dt) <= target:
                 c = 0.0  # nothing left to protect: every continuing path stops
             else:
-                c = optimize.brentq(
-                    lambda x: _exit_probability(grid, mass, x, t, dt) - target, 0.0, _MAX_Z, xtol=1e-10, rtol=1e-12
-                )
+                gap = partial(_exit_gap, grid=grid, mass=mass, t=t, dt=dt, target=target)
+                c = optimize.brentq(gap, 0.0, _MAX_Z, xtol=1e-10, rtol=1e-12)
         out.append(c)
         # density of S_k on the continuation region |S_k| < c sqrt(t)
         b = c * math.sqrt(t)
@@ -123,7 +127,7 @@ def _check_times(times: Sequence[float]) -> tuple[float, ...]:
     t = tuple(float(x) for x in times)
     if not t:
         raise ValueError("information fractions: give at least one look")
-    if any(not (0 < x <= 1) for x in t) or any(b <= a for a, b in zip(t, t[1:])):
+    if any(not (0 < x <= 1) for x in t) or any(b <= a for a, b in zip(t, t[1:], strict=False)):
         raise ValueError(f"information fractions must increase strictly within (0, 1], got {list(t)}")
     return t
 
@@ -154,7 +158,7 @@ def crossing_probabilities(times: Sequence[float], bounds: Sequence[float], drif
     out = []
     grid = mass = None
     previous_t = 0.0
-    for tk, c in zip(t, bounds):
+    for tk, c in zip(t, bounds, strict=True):
         b, mean_step, dt = c * math.sqrt(tk), drift * (tk - previous_t), tk - previous_t
         sd = math.sqrt(dt)
         if grid is None:

@@ -111,7 +111,7 @@ def _experiment(client, uri: str, study: str):
     name = experiment_name(study)
     try:
         exp = client.get_experiment_by_name(name)
-    except Exception as exc:  # connection problems surface here first
+    except Exception as exc:  # noqa: BLE001 - re-raised as ValueError; connection problems surface here first
         raise ValueError(f"cannot read MLflow at {uri}: {exc}") from None
     if exp is None:
         names = sorted(e.name for e in client.search_experiments() if e.name.startswith(EXPERIMENT_PREFIX))

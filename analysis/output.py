@@ -37,7 +37,7 @@ def atomic_paths(targets: Sequence[str | Path]) -> Iterator[list[Path]]:
             temps.append(Path(name))
             os.chmod(name, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
         yield temps
-        for tmp, t in zip(temps, targets):
+        for tmp, t in zip(temps, targets, strict=True):
             os.replace(tmp, t)
     finally:
         for tmp in temps:

@@ -89,7 +89,7 @@ class Pairing:
     b: np.ndarray
     dropped: dict[str, list[int]] = field(default_factory=dict)
 
-    def both_finite(self) -> "Pairing":
+    def both_finite(self) -> Pairing:
         """The pairs where both values exist (e.g. both runs converged)."""
         ok = np.isfinite(self.a) & np.isfinite(self.b)
         return Pairing(self.arm_a, self.arm_b, self.column, self.seeds[ok], self.a[ok], self.b[ok], self.dropped)
@@ -140,7 +140,7 @@ def pair_by_seed(
     b = sb.loc[common].to_numpy(dtype=np.float64)
     if not allow_missing_values:
         for arm, v in ((arm_a, a), (arm_b, b)):
-            bad = [s for s, x in zip(common, v) if not np.isfinite(x)]
+            bad = [s for s, x in zip(common, v, strict=True) if not np.isfinite(x)]
             if bad:
                 raise ValueError(f"arm {arm!r} has no {column!r} value for seed(s) {', '.join(map(str, bad))}")
     dropped = {k: v for k, v in ((arm_a, only_a), (arm_b, only_b)) if v}

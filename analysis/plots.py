@@ -17,16 +17,16 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
 
-from analysis import stats  # noqa: E402
-from analysis.output import atomic_paths  # noqa: E402
-from analysis.pairing import curve_matrix, select_arms  # noqa: E402
-from analysis.schema import (  # noqa: E402
+from analysis import stats
+from analysis.output import atomic_paths
+from analysis.pairing import curve_matrix, select_arms
+from analysis.schema import (
     ARM_COLUMN,
     CONVERGENCE_THRESHOLD,
     ELAPSED_S,
@@ -35,8 +35,8 @@ from analysis.schema import (  # noqa: E402
     TEST_THETA_L1,
     VAL_THETA_L1,
 )
-from analysis.table_parts import arm_labels  # noqa: E402
-from analysis.theta_is import path_grid  # noqa: E402
+from analysis.table_parts import arm_labels
+from analysis.theta_is import path_grid
 
 __all__ = ["plot_curves", "plot_cost", "plot_paths", "save_figure", "X_AXES"]
 
@@ -80,7 +80,7 @@ def plot_curves(
     if "elapsed" in axes_kinds and (ELAPSED_S not in curves.columns or curves[ELAPSED_S].isna().all()):
         raise ValueError(f"the curves have no {ELAPSED_S!r} values: plot against steps (--x step)")
     fig, axes = plt.subplots(1, len(axes_kinds), figsize=(5.5 * len(axes_kinds), 4), squeeze=False)
-    for ax, kind in zip(axes[0], axes_kinds):
+    for ax, kind in zip(axes[0], axes_kinds, strict=True):
         for arm in arms:
             steps, elapsed, values = curve_matrix(curves, arm, column)
             mean, half, n = stats.curve_band(values * PAPER_SCALE, ci)

@@ -189,15 +189,15 @@ def to_csv(table: Table) -> str:
     id_cols = [c for c in table.columns if c.text]
     fields: list[str] = []
     for row in table.rows:
-        for col, cell in zip(table.columns, row):
+        for col, cell in zip(table.columns, row, strict=True):
             if not col.text:
                 fields += [k for k in cell.data if k not in fields]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([c.key for c in id_cols] + ["column"] + fields)
     for row in table.rows:
-        ids = [cell.value for col, cell in zip(table.columns, row) if col.text]
-        for col, cell in zip(table.columns, row):
+        ids = [cell.value for col, cell in zip(table.columns, row, strict=True) if col.text]
+        for col, cell in zip(table.columns, row, strict=True):
             if col.text or not cell.data:
                 continue
             writer.writerow(ids + [col.key] + [_csv_number(cell.data.get(k)) for k in fields])

@@ -58,6 +58,6 @@ def write_tables(
     }
     Path(out_dir).mkdir(parents=True, exist_ok=True)  # only now: a failed table leaves nothing behind
     with atomic_paths(list(texts)) as temps:
-        for tmp, text in zip(temps, texts.values()):
+        for tmp, text in zip(temps, texts.values(), strict=True):
             tmp.write_text(text, encoding="utf-8")
     return list(texts)

@@ -202,7 +202,7 @@ def consecutive_differences(
     from analysis.pairing import pair_by_seed  # lazy: keeps this module free of pandas for the bench loop
 
     out = {}
-    for a, b in zip(arms[:-1], arms[1:]):
+    for a, b in zip(arms[:-1], arms[1:], strict=True):
         for metric in metrics:
             pair = pair_by_seed(per_seed, a, b, metric, allow_missing_values=True)
             order = list(pair.seeds) if seeds is None else list(seeds)
@@ -248,7 +248,7 @@ def decide(
     if any(c.ndim != 1 for c in columns) or len({c.size for c in columns}) != 1:
         raise ValueError(
             "every comparison needs one difference per seed, the same seeds for all: shapes "
-            + ", ".join(f"{k} {c.shape}" for k, c in zip(names, columns))
+            + ", ".join(f"{k} {c.shape}" for k, c in zip(names, columns, strict=True))
         )
     n_seeds = columns[0].size
     if n_seeds > design.max_seeds:
@@ -258,7 +258,7 @@ def decide(
         if not looks or looks[-1] != n_seeds:
             looks.append(n_seeds)
     looks = [int(n) for n in looks]
-    if not looks or looks[0] < 1 or any(b <= a for a, b in zip(looks, looks[1:])) or looks[-1] > n_seeds:
+    if not looks or looks[0] < 1 or any(b <= a for a, b in zip(looks, looks[1:], strict=False)) or looks[-1] > n_seeds:
         raise ValueError(f"looks must be increasing seed counts within 1..{n_seeds}, got {looks}")
     st = look_statistics(np.column_stack(columns), looks)
     m = len(names)

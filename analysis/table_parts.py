@@ -60,7 +60,7 @@ def arm_labels(arms: Sequence[str], labels: Sequence[str] | None) -> dict[str, s
         return {a: a for a in arms}
     if len(labels) != len(arms):
         raise ValueError(f"--labels has {len(labels)} entries but --arms has {len(arms)}")
-    return dict(zip(arms, labels))
+    return dict(zip(arms, labels, strict=True))
 
 
 def ci_text(method: str, n_resamples: int, seed: int | None) -> str:
@@ -139,7 +139,7 @@ def require_values(df: pd.DataFrame, column: str, where: str) -> None:
     """Every run has a value of ``column``; the error lists the runs without one."""
     bad = df[df[column].isna()]
     if len(bad):
-        runs = ", ".join(f"{a}/seed {s}" for a, s in zip(bad[ARM_COLUMN], bad[SEED_COLUMN]))
+        runs = ", ".join(f"{a}/seed {s}" for a, s in zip(bad[ARM_COLUMN], bad[SEED_COLUMN], strict=True))
         raise ValueError(f"{column!r} has no value for {runs}{where}")
 
 

@@ -205,7 +205,7 @@ def deltas_table(
 
     results: list[list[tuple[stats.PairedResult | None, Pairing, int]]] = []
     dropped_notes, pair_counts, partial_steps = [], {}, []
-    for a, b in zip(arms[:-1], arms[1:]):
+    for a, b in zip(arms[:-1], arms[1:], strict=True):
         row_results = []
         for key, _, _, scaled in _DELTA_METRICS:
             pairing = pair_by_seed(
@@ -234,10 +234,10 @@ def deltas_table(
     n_tests = int(np.isfinite(flat_p).sum())
 
     rows = []
-    for i, (a, b) in enumerate(zip(arms[:-1], arms[1:])):
+    for i, (a, b) in enumerate(zip(arms[:-1], arms[1:], strict=True)):
         # the paper names a row by the technique it adds ("+ P-Adam"): with --paper, the later arm's label
         row = [Cell(names[b] if paper else f"{names[b]} vs {names[a]}", text=True)]
-        for j, (key, _, _, scaled) in enumerate(_DELTA_METRICS):
+        for j, (_, _, _, scaled) in enumerate(_DELTA_METRICS):
             result, pairing, n_all = results[i][j]
             p_adj = float(adjusted[i * len(_DELTA_METRICS) + j])
             note = f"{pairing.seeds.size}/{n_all} pairs" if pairing.seeds.size < n_all else None
@@ -290,8 +290,8 @@ def deltas_table(
         parts.append("Unpaired runs dropped (--drop-unpaired): " + "; ".join(dropped_notes) + ".")
     if not paper:
         parts.append(
-            f"{correction.capitalize()} p: {correction.capitalize()}-adjusted across the {n_tests} t-tests of this table "
-            "(statsmodels multipletests); d_z = mean(d) / std(d, ddof=1); Wilcoxon p: two-sided "
+            f"{correction.capitalize()} p: {correction.capitalize()}-adjusted across the {n_tests} t-tests of this "
+            "table (statsmodels multipletests); d_z = mean(d) / std(d, ddof=1); Wilcoxon p: two-sided "
             "signed-rank test of d (scipy.stats.wilcoxon)."
         )
     parts.append("Negative Δ = improvement; bold: largest improvement per column.")

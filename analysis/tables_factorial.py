@@ -59,7 +59,7 @@ def factorial_table(
     rows = []
     for i in range(n_terms):
         row = [Cell(results[0][i].label, text=True)]
-        for j, (key, _, _, scaled) in enumerate(FACTORIAL_METRICS):
+        for j, (_, _, _, scaled) in enumerate(FACTORIAL_METRICS):
             e, p_adj = results[j][i], float(adjusted[j * n_terms + i])
             half = (e.ci_high - e.ci_low) / 2
             data = {

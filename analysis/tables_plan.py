@@ -52,7 +52,7 @@ def plan_seeds_table(
         )
     df = select_arms(df, arms)
     names = arm_labels(arms, labels)
-    comparisons = [(a, b, m) for a, b in zip(arms[:-1], arms[1:]) for m in metrics]
+    comparisons = [(a, b, m) for a, b in zip(arms[:-1], arms[1:], strict=True) for m in metrics]
     level = power_fns.adjusted_alpha(alpha, len(comparisons), correction)
     columns = [
         Column("comparison", "Comparison", "Comparison", text=True),

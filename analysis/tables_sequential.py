@@ -44,7 +44,7 @@ def sequential_table(verdict: Mapping, rows: Sequence[Mapping[str, str]], *, not
         Column("decision", "Decision", "Decision", text=True),
     ]
     body = []
-    for label, c in zip(rows, comparisons):
+    for label, c in zip(rows, comparisons, strict=True):
         k = PAPER_SCALE if label["metric"] in _SCALED else 1.0
         est, low, high = (_finite(c.get(x)) * k for x in ("estimate", "ci_low", "ci_high"))
         low = -math.inf if c.get("ci_low") is None and c.get("n_pairs") else low
@@ -85,7 +85,8 @@ def sequential_table(verdict: Mapping, rows: Sequence[Mapping[str, str]], *, not
     looks = ", ".join(map(str, verdict["looks"]))
     parts = [
         f"Adaptive seeds: {verdict['n_seeds']} seeds run (looks at {looks}; at most {design['max_seeds']}, "
-        f"waves of {design['wave']} from {design['min_seeds']}). {verdict['reason'][0].upper()}{verdict['reason'][1:]}.",
+        f"waves of {design['wave']} from {design['min_seeds']}). "
+        f"{verdict['reason'][0].upper()}{verdict['reason'][1:]}.",
         f"Group-sequential paired t-tests at family-wise α = {design['alpha']:g} across all looks and "
         f"comparisons: {spending} Lan–DeMets α-spending, {design['correction'].capitalize()} as a graph across "
         f"comparisons; futility (non-binding) below {design['futility']:g} conditional power.",

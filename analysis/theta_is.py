@@ -139,7 +139,7 @@ def path_grid(pi: np.ndarray, table: dict[str, np.ndarray]) -> tuple[np.ndarray,
     scales, row = np.unique(signed, return_inverse=True)
     ratio = np.full((scales.size, rates.size), np.nan)
     seen = np.zeros_like(ratio, dtype=bool)
-    for p, (r, c) in enumerate(zip(row, col)):
+    for p, (r, c) in enumerate(zip(row, col, strict=True)):
         if seen[r, c]:
             raise ValueError(f"two paths share rate {rates[c]:g} Hz and scale {scales[r]:g} (index {p})")
         seen[r, c] = True

@@ -148,11 +148,11 @@ def worker(args: argparse.Namespace) -> dict:
     jtfs = loss.jtfs
     paths = range(0, loss.n_paths, args.every)
     if memory:
-        return {"scrapl_peak_mb": max(peak_memory_mb(lambda: loss(x_hat, x, path_idx=p)) for p in paths)}
+        return {"scrapl_peak_mb": max(peak_memory_mb(lambda p=p: loss(x_hat, x, path_idx=p)) for p in paths)}
     timed(lambda: loss(x_hat, x, path_idx=0))  # warm-up
     per_path, stages = [], []
     for p in paths:
-        per_path.append(statistics.median(timed(lambda: loss(x_hat, x, path_idx=p)) for _ in range(args.reps)))
+        per_path.append(statistics.median(timed(lambda p=p: loss(x_hat, x, path_idx=p)) for _ in range(args.reps)))
         if args.stages:
             stages.append(stage_split(jtfs, x, x_hat, p, sync, clock))
     lo, hi = quartiles(per_path)
@@ -176,7 +176,7 @@ def stage_split(jtfs, x, x_hat, p: int, sync, now=time.perf_counter) -> dict[str
     examples grouped as the engine groups them (``batch_chunk``)."""
     size = jtfs._chunk_size(x.reshape(-1, jtfs.N)) if hasattr(jtfs, "_chunk_size") else x.shape[0]
     clock: dict[str, float] = {}
-    for xc, xhc in zip(x.split(size), x_hat.split(size)):
+    for xc, xhc in zip(x.split(size), x_hat.split(size), strict=True):
         for name, t in _stage_split(jtfs, xc, xhc, p, sync, now).items():
             clock[name] = clock.get(name, 0.0) + t
     return clock

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     tic = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         runs = []
-        for r in pool.map(run_one, *zip(*jobs)):
+        for r in pool.map(run_one, *zip(*jobs, strict=True)):
             runs.append(r)
             print(
                 f"  [{len(runs)}/{len(jobs)} {time.perf_counter() - tic:6.0f} s] {r['arm']} seed {r['seed']}: "

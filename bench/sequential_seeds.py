@@ -48,7 +48,7 @@ from statsmodels.stats.multitest import multipletests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from analysis.sequential import Design, decide, look_statistics  # noqa: E402
+from analysis.sequential import Design, decide, look_statistics
 
 # Table 6 of the paper: (technique, metric) -> (Δ, 95 % half-width); L1 and TV × 1000, steps raw.
 TABLE6 = {
@@ -84,7 +84,7 @@ def csv_pilot(path: str, arms: list[str]) -> tuple[list[str], np.ndarray]:
 
     df = load_per_seed_csv(path)
     names, cols, seeds = [], [], None
-    for a, b in zip(arms[:-1], arms[1:]):
+    for a, b in zip(arms[:-1], arms[1:], strict=True):
         for metric in (TEST_THETA_L1, VAL_TOTAL_VARIATION, CONVERGENCE_STEP):
             pair = pair_by_seed(df, a, b, metric, allow_missing_values=metric == CONVERGENCE_STEP)
             if seeds is not None and not np.array_equal(seeds, pair.seeds):
@@ -163,7 +163,7 @@ def simulate(
             power=float(per_seq.mean()),
             power_fixed=float(per_fix.mean()),
             per_comparison={
-                k: {"power": float(a), "power_fixed": float(b)} for k, a, b in zip(names, per_seq, per_fix)
+                k: {"power": float(a), "power_fixed": float(b)} for k, a, b in zip(names, per_seq, per_fix, strict=True)
             },
             wrong_sign=float(((seq_sign != 0) & (seq_sign != truth)).any(axis=1).mean()),
         )

@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{result['trials']} smoke trials ({args.preset}), Ray runtime with {args.num_cpus} CPUs, 1 CPU per trial")
     print(f"  1 concurrent trial : {result['one_concurrent_s']:6.1f} s")
     print(
-        f"  2 concurrent trials: {result['two_concurrent_s']:6.1f} s   speedup {result['speedup']:.2f}x (target >= 1.7x)"
+        f"  2 concurrent trials: {result['two_concurrent_s']:6.1f} s   "
+        f"speedup {result['speedup']:.2f}x (target >= 1.7x)"
     )
     for label, o in (("1 at a time", o1), ("2 at a time", o2)):
         print(

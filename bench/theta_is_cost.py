@@ -78,13 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     with torch.enable_grad():
         for p in paths:
             t_hvp = timed(
-                lambda: HVPGraph(encoder, synth, path_loss, weights, x, seed_hat, p, (0,)).hvp(0, group, weights, v)
+                lambda p=p: HVPGraph(encoder, synth, path_loss, weights, x, seed_hat, p, (0,)).hvp(0, group, weights, v)
             )
             batch = FactoredBatch(encoder, weights, x, keep_graph=False)
             t_deriv = timed(
-                lambda: batch.set_path(*path_derivatives(synth, path_loss, theta0, seed_hat, x, p, tuple(range(U))))
+                lambda batch=batch, p=p: batch.set_path(
+                    *path_derivatives(synth, path_loss, theta0, seed_hat, x, p, tuple(range(U)))
+                )
             )
-            t_app = timed(lambda: batch.apply(0, group, v))
+            t_app = timed(lambda batch=batch: batch.apply(0, group, v))
             rows.append(
                 {
                     "path": p,

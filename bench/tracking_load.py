@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pwd
 import random
-import os
 import secrets
 import shutil
 import socket

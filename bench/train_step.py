@@ -62,7 +62,7 @@ DEFAULT_ARMS = [
 
 
 def weighted_median(values: list[float], weights: list[float]) -> float:
-    pairs = sorted(zip(values, weights))
+    pairs = sorted(zip(values, weights, strict=True))
     half, acc = sum(weights) / 2, 0.0
     for v, w in pairs:
         acc += w
@@ -77,7 +77,7 @@ def build_run(preset: str, arm: str):
     from trainables.presets import get_preset
     from trainables.train import Run
 
-    cfg = override(get_preset(preset), **ARMS[arm], **{"device": "cpu"})
+    cfg = override(get_preset(preset), **ARMS[arm], device="cpu")
     run = Run(cfg)
     variant = OPTIMIZER_VARIANT.get(arm)
     if variant is not None and run.optimizer.param_groups[0].get("variant", "released") != variant:
@@ -181,11 +181,11 @@ def measure(preset: str, arm: str, args, tables: dict) -> dict:
     rest_s = statistics.median(rest)
     per_path = [rest_s + t for t in table.values()]
     row.update(
-        step_mean_s=sum(w * s for w, s in zip(weights, per_path)) / total,
+        step_mean_s=sum(w * s for w, s in zip(weights, per_path, strict=True)) / total,
         step_median_s=weighted_median(per_path, weights),
         step_measured_median_s=statistics.median(real) if real else None,
         rest_s=rest_s,
-        loss_path_mean_s=sum(w * t for w, t in zip(weights, table.values())) / total,
+        loss_path_mean_s=sum(w * t for w, t in zip(weights, table.values(), strict=True)) / total,
         loss_path_median_s=weighted_median(list(table.values()), weights),
         loss_path_max_s=max(table.values()),
         paths_timed=len(table),

@@ -140,7 +140,7 @@ class Fault:
         _check_int("faults", self.step, 1)
 
     @classmethod
-    def parse(cls, text: str) -> "Fault":
+    def parse(cls, text: str) -> Fault:
         """``ARM/SEED:KIND@STEP``, e.g. ``p-adam/1:nan@5``."""
         m = re.fullmatch(r"([^/]+)/(\d+):([a-z-]+)@(\d+)", text.strip())
         if not m:
@@ -463,7 +463,7 @@ class StudySpec:
         return out
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> "StudySpec":
+    def from_dict(cls, doc: Mapping[str, Any]) -> StudySpec:
         """Inverse of ``to_dict``; unknown keys anywhere raise ``SpecError`` naming them."""
         if not isinstance(doc, Mapping):
             raise SpecError("spec", f"expected a JSON object, got {type(doc).__name__}")

@@ -50,7 +50,7 @@ Say = Callable[[str], None]
 def _write_table(table, out_stem: Path, formats: Sequence[str] = ("markdown", "csv")) -> list[Path]:
     texts = {out_stem.with_suffix(SUFFIXES[f]): render(table, f) for f in formats}
     with atomic_paths(list(texts)) as temps:
-        for tmp, text in zip(temps, texts.values()):
+        for tmp, text in zip(temps, texts.values(), strict=True):
             tmp.write_text(text, encoding="utf-8")
     return list(texts)
 

@@ -155,7 +155,7 @@ def hpo_plan(ctx: FitContext) -> TunePlan:
 
     @lru_cache(maxsize=1024)
     def reports(values: tuple) -> int:
-        return expected_reports(override(base, **dict(zip(tuned, values))))
+        return expected_reports(override(base, **dict(zip(tuned, values, strict=True))))
 
     def longest(values: tuple) -> int:
         try:

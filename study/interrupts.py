@@ -50,7 +50,7 @@ class Interrupts:
                 signal.signal(s, h)
 
     @contextlib.contextmanager
-    def raising(self, stage: str = "the study") -> Iterator["Interrupts"]:
+    def raising(self, stage: str = "the study") -> Iterator[Interrupts]:
         """SIGINT and SIGTERM raise ``KeyboardInterrupt`` inside (recorded first)."""
 
         def handler(signum, frame):
@@ -67,7 +67,7 @@ class Interrupts:
     @contextlib.contextmanager
     def deferred(
         self, say: Callable[[str], None], stage: str = "closing the study's MLflow runs"
-    ) -> Iterator["Interrupts"]:
+    ) -> Iterator[Interrupts]:
         """SIGINT and SIGTERM are recorded inside, not raised; the driver finishes the step first (and says
         so after it: printing from a signal handler can break a print the main thread is in)."""
         got: list[int] = []

@@ -37,7 +37,7 @@ class StudyDir:
     path: Path
 
     @classmethod
-    def of(cls, root: str | Path, name: str) -> "StudyDir":
+    def of(cls, root: str | Path, name: str) -> StudyDir:
         return cls(Path(root).expanduser().resolve() / name)
 
     # --- files -------------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ _RAY_JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray for the driver of a `
 class StudyBusy(Exception):
     """Another driver holds the study's lock. Not a ``StudyError``: the input is fine (exit status 5)."""
 
-    def __init__(self, study: str, info: "LockInfo", path: Path, timeout_s: float) -> None:
+    def __init__(self, study: str, info: LockInfo, path: Path, timeout_s: float) -> None:
         self.study, self.info, self.path = study, info, path
         super().__init__(_busy_message(study, info, path, timeout_s))
 
@@ -115,7 +115,7 @@ class LockInfo:
     command: str = ""
 
     @classmethod
-    def mine(cls, token: str, now: float) -> "LockInfo":
+    def mine(cls, token: str, now: float) -> LockInfo:
         return cls(
             host=socket.gethostname(),
             pid=os.getpid(),
@@ -129,7 +129,7 @@ class LockInfo:
         )
 
     @classmethod
-    def from_json(cls, doc: Any) -> "LockInfo":
+    def from_json(cls, doc: Any) -> LockInfo:
         if not isinstance(doc, dict):
             raise ValueError("not a JSON object")
         return cls(
@@ -298,7 +298,7 @@ class DriverLock:
         if current is not None and current.token == self.info.token:
             self.path.unlink(missing_ok=True)
 
-    def __enter__(self) -> "DriverLock":
+    def __enter__(self) -> DriverLock:
         return self
 
     def __exit__(self, *exc) -> None:

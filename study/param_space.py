@@ -2,8 +2,8 @@
 
 A grid study's trials are its cells (``study.cell`` = ``preset/arm/seed``, seed-major so a partly run
 study holds complete seed pairs). ``CellSearcher`` hands Tune one complete flat config per cell: each
-trial's config is exactly its flattened ``RunConfig`` plus ``study.*`` keys (``study.searchers``), so Tune's result columns
-(``config/train.lr``), MLflow params and config fields share one name. Neither a cross-product
+trial's config is exactly its flattened ``RunConfig`` plus ``study.*`` keys (``study.searchers``), so
+Tune's result columns (``config/train.lr``), MLflow params and config fields share one name. Neither a cross-product
 ``grid_search`` (the ``losses`` study runs fewer seeds for its ``jtfs`` arm) nor per-key
 ``sample_from`` lookups (Ray 2.60 restores not-yet-started trials with unresolved ``sample_from``
 placeholders after a driver crash, and they then fail) would do.

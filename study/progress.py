@@ -1,6 +1,6 @@
 """A compact live summary of a running study instead of Ray's trial tables (a ``tune.Callback``).
 
-    [ablation-demo 00:41] 5/12 done · 2 running · 5 pending · 0 failed · ETA 00:58 · best val_theta_l1 0.1834 (p-adam+p-saga s1)
+  [ablation-demo 00:41] 5/12 done · 2 running · 5 pending · 0 failed · ETA 00:58 · best val_theta_l1 0.1834 (p-adam s1)
 
 On a terminal the line is rewritten in place; in a log (``ray job logs``, CI) a new line is printed
 when a count changes or every ``interval`` seconds. Failures are printed as they happen, with their
@@ -13,8 +13,9 @@ a finished trial, without calling ``on_trial_complete``. So a trial counts as do
 completed it (``on_trial_complete``: it ran to the end, or a scheduler stopped it) or its final
 result says so (``scrapl_done``/``scrapl_skipped``), or it was TERMINATED before this driver started
 (restored from Tune's saved state, which is saved before the clean-up); a TERMINATED trial without
-either was stopped by the interruption and counts as running (unfinished). ``stop_trial_actors`` then makes sure no actor
-of such a trial is still alive (and writing to MLflow) when the driver closes the study's runs.
+either was stopped by the interruption and counts as running (unfinished). ``stop_trial_actors`` then
+makes sure no actor of such a trial is still alive (and writing to MLflow) when the driver closes the
+study's runs.
 """
 
 from __future__ import annotations
@@ -77,10 +78,10 @@ class TrialRecord:
         return "running" if self.status == "RUNNING" else "pending"
 
 
-_ACTIVE: list["SummaryLine"] = []
+_ACTIVE: list[SummaryLine] = []
 
 
-def _active_summary() -> "SummaryLine":
+def _active_summary() -> SummaryLine:
     """Unpickling target: the summary of the study running in this driver (see ``__reduce__``)."""
     if not _ACTIVE:
         raise RuntimeError("no active study summary to attach the restored callback to")
@@ -120,7 +121,7 @@ class SummaryLine(tune.Callback):
     # Tune pickles callbacks into its experiment state and ``Tuner.restore`` brings the old objects
     # back (stale clock, stale counts). A summary pickles as a reference to the summary registered by
     # the driver that is running now, so a restored study reports through the new one.
-    def activate(self) -> "SummaryLine":
+    def activate(self) -> SummaryLine:
         _ACTIVE.append(self)
         return self
 

@@ -39,10 +39,10 @@ from search_spaces.spec import SpecError, StudySpec
 from study import cluster, preflight, stages, theta_is_stage, tracking, waves
 from study.errors import StudyError
 from study.finish import Outcome, finish
-from study.guard import Guard, guarded
-from study.lock import check_free
 from study.fit import FitContext
+from study.guard import Guard, guarded
 from study.layout import StudyDir, write_json_atomic
+from study.lock import check_free
 from study.settings import Settings
 
 __all__ = ["Settings", "Outcome", "run", "resume", "load_study", "git_info"]

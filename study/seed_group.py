@@ -71,7 +71,7 @@ def _mean(dicts: Sequence[dict[str, Any]], seeds: Sequence[int], *, per_seed: bo
         values = [float(d[k]) for d in dicts if isinstance(d.get(k), (int, float)) and math.isfinite(d[k])]
         out[k] = sum(values) / len(values) if values else math.nan
     if per_seed:
-        for s, d in zip(seeds, dicts):
+        for s, d in zip(seeds, dicts, strict=True):
             out.update(
                 {
                     per_seed_key(k, s): float(v)

@@ -144,7 +144,7 @@ def _adaptive(sdir) -> dict[str, Any] | None:
                     **label,
                     **{k: c[k] for k in ("estimate", "ci_low", "ci_high", "z", "boundary", "n_pairs", "decision")},
                 }
-                for label, c in zip(last["labels"], last["comparisons"])
+                for label, c in zip(last["labels"], last["comparisons"], strict=True)
             ],
         )
     return out

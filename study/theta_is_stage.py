@@ -60,7 +60,7 @@ def compute_pi(cfg, n_tasks: int) -> tuple[Any, dict[str, Any]]:
     results = ray.get(futures)
     merged = [
         (paths, dims if dims is not None else list(range(U)), torch.from_numpy(np.array(C)))
-        for (paths, dims), (C, _) in zip(chunks, results)
+        for (paths, dims), (C, _) in zip(chunks, results, strict=True)
     ]
     pi = warmup.probs_from_chunks(cfg, merged)
     wall = time.perf_counter() - tic

@@ -11,8 +11,8 @@ arm, the trial's stable key, injected faults). ``run_trial``:
 3. resumes from ``tune.get_checkpoint()`` (``torch.load(weights_only=True)``), tagging the step it
    resumed from and back-filling MLflow with validation points the checkpoint has and MLflow lacks;
 4. calls ``train(cfg, report, resume_state)`` (or, for an HPO trial on K seeds, ``study.seed_group``'s
-   ``train_group``, which trains them in lockstep and reports their mean); ``report`` logs each validation's metrics (buffered,
-   never twice for a step) and ``tune.report(metrics, checkpoint=...)`` once per epoch;
+   ``train_group``, which trains them in lockstep and reports their mean); ``report`` logs each
+   validation's metrics (buffered, never twice for a step) and ``tune.report(metrics, checkpoint=...)`` once per epoch;
 5. logs final metrics and artifacts and ends the run FINISHED, or FAILED with the reason. A NaN loss
    is deterministic under exact resume, so it ends the trial without a Tune retry (the result
    carries ``scrapl_failed = 1`` and ``failure_reason``); any other exception is re-raised for
@@ -59,7 +59,7 @@ class TrialContext:
     seeds: tuple[int, ...] = ()  # an HPO trial on several paired seeds (study.seed_group); () = cfg.seed alone
 
     @classmethod
-    def from_config(cls, study: dict[str, Any]) -> "TrialContext":
+    def from_config(cls, study: dict[str, Any]) -> TrialContext:
         faults = tuple((str(k), int(s)) for k, s in (study.get("faults") or ()))
         return cls(
             name=study["name"],

@@ -92,7 +92,7 @@ class TrialLog:
     @classmethod
     def from_header(
         cls, uri: str, spool_dir: str | Path, header: Mapping[str, Any], *, warn: Warn | None = None
-    ) -> "TrialLog":
+    ) -> TrialLog:
         """The log a spool's ``open`` record describes (to replay the spool into ``uri``)."""
         log = cls(uri, header["experiment_id"], header["parent_run_id"], header["key"], spool_dir, warn=warn)
         log.run_name, log.tags, log.params = header["run_name"], dict(header["tags"]), dict(header["params"])
@@ -156,7 +156,7 @@ class TrialLog:
     # -- lifecycle -------------------------------------------------------------------------------------
     def open(
         self, run_name: str, tags: Mapping[str, str], params: Mapping[str, Any], *, new_attempt: bool = True
-    ) -> "TrialLog":
+    ) -> TrialLog:
         """Find or create the run, mark it RUNNING, count the attempt, remember what is logged."""
         self.run_name, self.tags = run_name, dict(tags)
         self.params = {k: _param_value(v) for k, v in params.items()}

@@ -121,7 +121,7 @@ def comparisons(spec: StudySpec, per_seed: pd.DataFrame) -> tuple[dict[str, np.n
     rows: list[dict[str, str]] = []
     for preset in spec.presets:
         sub = df[df[schema.PRESET_COLUMN] == preset] if has_preset else df
-        present = {(str(a), int(s)) for a, s in zip(sub[schema.ARM_COLUMN], sub[schema.SEED_COLUMN])}
+        present = {(str(a), int(s)) for a, s in zip(sub[schema.ARM_COLUMN], sub[schema.SEED_COLUMN], strict=True)}
         holes = [
             {schema.ARM_COLUMN: a, schema.SEED_COLUMN: s} for a in arms for s in spec.seeds if (a, s) not in present
         ]  # failed or unfinished runs: no pair for that seed
@@ -130,7 +130,7 @@ def comparisons(spec: StudySpec, per_seed: pd.DataFrame) -> tuple[dict[str, np.n
         sub = sub.astype({schema.SEED_COLUMN: int})
         diffs = consecutive_differences(sub, arms, METRICS, seeds=list(spec.seeds))
         prefix = f"{preset}: " if len(spec.presets) > 1 else ""
-        for (a, b), metric in ((pair, m) for pair in zip(arms[:-1], arms[1:]) for m in METRICS):
+        for (a, b), metric in ((pair, m) for pair in zip(arms[:-1], arms[1:], strict=True) for m in METRICS):
             name = f"{b} vs {a}: {metric}"
             out[prefix + name] = diffs[name]
             rows.append({"name": prefix + name, "preset": preset, "arm": b, "baseline": a, "metric": metric})
@@ -180,7 +180,7 @@ def look(ctx: FitContext, spec: StudySpec, design: Design) -> Verdict | None:
     doc["verdicts"] = [v for v in doc["verdicts"] if v["n_seeds"] != verdict.n_seeds] + [record]
     write_json_atomic(_file(ctx.sdir), doc)
     ctx.say(f"adaptive seeds, look at {verdict.n_seeds} seeds: {verdict.reason}")
-    for c, label in zip(verdict.comparisons, record["labels"]):
+    for c, label in zip(verdict.comparisons, record["labels"], strict=True):
         ctx.say(
             f"  {label['comparison']}, {label['metric']}: Δ {c.estimate:.4g} [{c.ci_low:.4g}, {c.ci_high:.4g}], "
             f"|z| {abs(c.z):.3g} vs {c.boundary:.3g} → {c.decision}"
@@ -214,6 +214,6 @@ def write_table(sdir: StudyDir, record: Mapping[str, Any]) -> list:
     sdir.tables.mkdir(parents=True, exist_ok=True)
     texts = {sdir.tables / f"sequential{SUFFIXES[f]}": render(table, f) for f in ("markdown", "csv")}
     with atomic_paths(list(texts)) as temps:
-        for tmp, text in zip(temps, texts.values()):
+        for tmp, text in zip(temps, texts.values(), strict=True):
             tmp.write_text(text, encoding="utf-8")
     return list(texts)

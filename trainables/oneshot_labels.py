@@ -90,7 +90,7 @@ def name_label(name: str) -> str | None:
     """The label one name (a file stem or a folder name) gives, or None: its whole (joined) text first,
     then adjacent word pairs, then single words, each from left to right."""
     ws = words(name)
-    for key in ["".join(ws)] + [a + b for a, b in zip(ws, ws[1:])] + ws:
+    for key in ["".join(ws)] + [a + b for a, b in zip(ws, ws[1:], strict=False)] + ws:
         label = _lookup(key)
         if label is not None:
             return label

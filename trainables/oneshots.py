@@ -191,7 +191,7 @@ class OneShotData:
         *,
         cache_dir: str | Path | None = None,
         **loader_kwargs,
-    ) -> "OneShotData":
+    ) -> OneShotData:
         """Recordings under ``root`` (``load_oneshot_folder(root, **loader_kwargs)``, e.g.
         ``skip_bad=True``), split by ``split_seed``; with ``cache_dir`` through the decode cache
         (``trainables.oneshot_cache.load_folder``: decoded once, memory-mapped). Too few usable files
@@ -205,7 +205,7 @@ class OneShotData:
     @classmethod
     def from_loaded(
         cls, folder: OneShotFolder, sizes: Sequence[int] | Sequence[float] = PAPER_SPLIT, split_seed: int = 0
-    ) -> "OneShotData":
+    ) -> OneShotData:
         """A dataset over an already loaded ``OneShotFolder``, split by ``split_seed``."""
         return cls(
             names=folder.names,
@@ -226,7 +226,7 @@ class OneShotData:
         split_seed: int = 0,
         data_seed: int = 0,
         synth: nn.Module | None = None,
-    ) -> "OneShotData":
+    ) -> OneShotData:
         """``n_examples`` targets ``synth(θ_i, i)`` with ``θ_i ~ U[0, 1]^U`` drawn from a generator
         seeded by ``order_seed(data_seed, 2**42)`` and synth seed ``i`` (row index, disjoint from the
         reconstruction seeds ``trainables.data.SEED_HAT_LOW..``). The default synth is

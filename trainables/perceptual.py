@@ -313,7 +313,7 @@ def load_embedding(
     if factory is None:
         try:
             module = torch.jit.load(str(path), map_location="cpu")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - re-raised as ValueError naming the file
             raise ValueError(
                 f"{path}: not a TorchScript file ({exc}); for a state_dict pass factory=<callable returning the module>"
             ) from None
@@ -321,7 +321,7 @@ def load_embedding(
         module = factory()
         try:
             module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - re-raised as ValueError naming the file
             raise ValueError(f"{path}: cannot load the state_dict into factory()'s module ({exc})") from None
     module.eval()
     return AudioEmbedding(module, sample_rate, input_rate)

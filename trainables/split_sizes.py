@@ -71,7 +71,7 @@ def split_counts(n: int, sizes: Sequence[int | float], *, what: str = "examples"
         raise ValueError(f"n must be an integer >= 0, got {n!r}")
     sizes = check_sizes(sizes)
     if not is_fractional(sizes):
-        counts = dict(zip(SPLITS, sizes))
+        counts = dict(zip(SPLITS, sizes, strict=True))
         total = sum(sizes)
         if total > n:
             _fail(

@@ -106,7 +106,7 @@ def _log_trial(
     metrics = []
     if retry_step is not None:  # an attempt that died after logging this step with another value
         metrics.append(Metric(schema.VAL_THETA_L1, 0.9, ts, retry_step))
-    for i, (step, y) in enumerate(zip(MLFLOW_STEPS, curve)):
+    for i, (step, y) in enumerate(zip(MLFLOW_STEPS, curve, strict=True)):
         metrics += [
             Metric(schema.VAL_THETA_L1, y, ts + 10 + i, step),
             Metric(schema.per_param(schema.VAL_THETA_L1, "am"), y / 2, ts + 10 + i, step),

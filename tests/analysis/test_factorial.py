@@ -30,7 +30,9 @@ ARMS = [
 def two_by_two(values):
     """values[seed] = (y scrapl, y p-adam, y p-saga, y p-adam+p-saga)."""
     arms = ["scrapl", "p-adam", "p-saga", "p-adam+p-saga"]
-    return pd.DataFrame([{"arm": a, "seed": s, "y": v} for s, row in enumerate(values) for a, v in zip(arms, row)])
+    return pd.DataFrame(
+        [{"arm": a, "seed": s, "y": v} for s, row in enumerate(values) for a, v in zip(arms, row, strict=True)]
+    )
 
 
 def test_factor_levels_and_terms():
@@ -51,9 +53,9 @@ def test_factor_levels_and_terms():
 
 def test_two_by_two_hand_worked():
     # per seed (scrapl, p-adam, p-saga, both):
-    #   seed 0: 10, 8, 9, 5   P-Adam effect = ((8 − 10) + (5 − 9)) / 2 = −3;  interaction = ((5 − 9) − (8 − 10)) / 2 = −1
-    #   seed 1: 12, 9, 11, 7  P-Adam effect = (−3 + −4) / 2 = −3.5;           interaction = (−4 + 3) / 2 = −0.5
-    #   seed 2: 11, 9, 10, 7  P-Adam effect = (−2 + −3) / 2 = −2.5;           interaction = (−3 + 2) / 2 = −0.5
+    #   seed 0: 10, 8, 9, 5   P-Adam effect ((8 − 10) + (5 − 9)) / 2 = −3;  interaction ((5 − 9) − (8 − 10)) / 2 = −1
+    #   seed 1: 12, 9, 11, 7  P-Adam effect (−3 + −4) / 2 = −3.5;           interaction (−4 + 3) / 2 = −0.5
+    #   seed 2: 11, 9, 10, 7  P-Adam effect (−2 + −3) / 2 = −2.5;           interaction (−3 + 2) / 2 = −0.5
     df = two_by_two([(10, 8, 9, 5), (12, 9, 11, 7), (11, 9, 10, 7)])
     effects = {
         e.term: e for e in factorial_effects(df, "y", ["p-adam", "p-saga"], labels={"p-adam": "A", "p-saga": "S"})

@@ -109,7 +109,7 @@ def test_deltas_cross_check_against_scipy_and_statsmodels():
     df = data.validate_per_seed(pd.DataFrame(rows))
     t = tables.deltas_table(df, list("ABCD"))
     ps = []
-    for a, b in zip("ABC", "BCD"):
+    for a, b in zip("ABC", "BCD", strict=True):
         for key in ("test_theta_l1", "val_total_variation", "convergence_step"):
             xa = df[df.arm == a].set_index("seed")[key]
             xb = df[df.arm == b].set_index("seed")[key]

@@ -21,7 +21,7 @@ def test_a_training_step_moves_the_encoder(loss):
     before = [w.detach().clone() for w in step.encoder.parameters()]
     step()
     assert step.k == 1
-    assert any(not torch.equal(a, b) for a, b in zip(before, step.encoder.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, step.encoder.parameters(), strict=True))
     if loss.startswith("scrapl"):
         assert int(step.optimizer.state["paths"]["seen"].sum()) == 1  # stepped with the drawn path
 

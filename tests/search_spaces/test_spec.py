@@ -4,8 +4,20 @@ import json
 
 import pytest
 
-from search_spaces import ARM_LIBRARY, Arm, Cell, Fault, Param, SpecError, StudySpec, parse_seeds
-from search_spaces import ablation, hpo, losses, theta_is
+from search_spaces import (
+    ARM_LIBRARY,
+    Arm,
+    Cell,
+    Fault,
+    Param,
+    SpecError,
+    StudySpec,
+    ablation,
+    hpo,
+    losses,
+    parse_seeds,
+    theta_is,
+)
 from search_spaces.studies import CHIRPLET_PRESETS, default_hpo_params, smoke_preset
 from trainables.config import flatten
 from trainables.presets import get_preset

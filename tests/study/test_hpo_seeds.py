@@ -40,7 +40,7 @@ def test_lockstep_seeds_are_the_runs_each_seed_gives_alone_and_resume_exactly():
     # one report per validation with the mean curve (and the final one)
     steps = [h["step"] for h in alone[0].history]
     assert [step for step, _, state in reports if state is not None] == steps
-    for (step, m, _), h0, h1 in zip(reports, alone[0].history, alone[1].history):
+    for (_, m, _), h0, h1 in zip(reports, alone[0].history, alone[1].history, strict=False):
         assert m[schema.VAL_THETA_L1] == pytest.approx(
             (h0[schema.VAL_THETA_L1] + h1[schema.VAL_THETA_L1]) / 2, rel=1e-12
         )

@@ -79,7 +79,7 @@ def test_resume_at_any_step_gives_the_same_batches():
         assert torch.equal(seed_k, seed) and torch.equal(theta_k, theta)
     # resuming mid-epoch with the iterator
     resumed = list(split.epoch_batches(bs, run_seed, 1, start=2))
-    assert all(torch.equal(r[1], u[1]) for r, u in zip(resumed, uninterrupted[n_batches + 2 :]))
+    assert all(torch.equal(r[1], u[1]) for r, u in zip(resumed, uninterrupted[n_batches + 2 :], strict=False))
     # each epoch draws distinct rows (drop_last leaves out len % bs)
     epoch0 = torch.cat([s for _, s in uninterrupted[:n_batches]])
     assert len(set(epoch0.tolist())) == n_batches * bs

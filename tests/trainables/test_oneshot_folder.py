@@ -250,7 +250,7 @@ def test_a_real_mixed_format_library_loads(hydrogen_kits):
     assert folder.formats[i] == "AIFF/PCM_16" and folder.labels[i] == "snare"
     assert max(folder.durations_s) >= 10 and 48000 in folder.source_rates and 2 in folder.channels
     assert torch.isfinite(folder.audio).all() and folder.audio.shape[1:] == (1, SR)
-    labels = dict(zip(folder.names, folder.labels))
+    labels = dict(zip(folder.names, folder.labels, strict=True))
     assert labels["TR808EmulationKit/808_Kick_Long.flac"] == "bass_drum"
     assert labels["GMRockKit/HatClosed-Hard.wav"] == "hi_hat"
     assert labels["BJA_Pacific/BD_01.aiff"] == "bass_drum"

@@ -148,8 +148,13 @@ def test_mss_per_example_matches_the_loss(pair):
 
 def test_pluggable_jtfs_and_fad_accumulate_over_batches(pair):
     x_hat, x = pair
-    l1 = lambda a, b: (a - b).abs().mean()  # stand-in for a JTFSLoss module
-    embed = lambda a: torch.stack([a.std(-1), a.abs().amax(-1), a.abs().mean(-1)], -1)[:, 0]  # (B, 3)
+
+    def l1(a, b):  # stand-in for a JTFSLoss module
+        return (a - b).abs().mean()
+
+    def embed(a):  # (B, 3)
+        return torch.stack([a.std(-1), a.abs().amax(-1), a.abs().mean(-1)], -1)[:, 0]
+
     metrics = PerceptualMetrics(jtfs=l1, fad_embedding=embed)
     assert metrics.names == METRICS
     first = metrics.update(x_hat[:2], x[:2])

@@ -232,7 +232,7 @@ def test_gradients_reach_all_14_parameters():
     grad = theta.grad
     assert torch.isfinite(grad).all()
     per_param = grad.abs().sum(0)
-    assert torch.all(per_param > 0), dict(zip(TR808_THETA_NAMES, per_param.tolist()))
+    assert torch.all(per_param > 0), dict(zip(TR808_THETA_NAMES, per_param.tolist(), strict=True))
     # float32 also finite (the training dtype), including θ at the ends of [0, 1]
     t32 = torch.tensor([[0.0] * 7 + [1.0] * 7, [1.0] * 7 + [0.0] * 7]).requires_grad_()
     synth(t32, torch.tensor([0, 1])).sum().backward()

@@ -49,7 +49,9 @@ def test_reports_once_per_epoch_then_final_metrics():
     ):
         assert key in final
     curve = [h[schema.VAL_THETA_L1] for h in result.history]
-    assert final[schema.VAL_TOTAL_VARIATION] == pytest.approx(sum(abs(b - a) for a, b in zip(curve, curve[1:])) / 3)
+    assert final[schema.VAL_TOTAL_VARIATION] == pytest.approx(
+        sum(abs(b - a) for a, b in zip(curve, curve[1:], strict=False)) / 3
+    )
     assert result.examples.shape == (3, 2, 4096) and torch.isfinite(result.examples).all()
 
 
@@ -260,4 +262,6 @@ def test_p_saga_changes_the_weights_of_a_p_adam_run():
     a = pathwise_run(6, **{"train.p_adam": True})
     b = pathwise_run(6, **{"train.p_adam": True, "train.p_saga": True})
     assert torch.equal(a.loss.sampler.counts, b.loss.sampler.counts)
-    assert any(not torch.allclose(wa, wb) for wa, wb in zip(a.encoder.parameters(), b.encoder.parameters()))
+    assert any(
+        not torch.allclose(wa, wb) for wa, wb in zip(a.encoder.parameters(), b.encoder.parameters(), strict=True)
+    )

@@ -32,7 +32,7 @@ def morlet_params(J_bank: int, Q: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     (kymatio 0.3.0 omits the absolute value; notes §2.1). Filters are ordered by decreasing ``xi``.
     """
     xis, sigmas, _ = compute_params_filterbank(SIGMA0 / 2**J_bank, Q, ALPHA, R_PSI)
-    js = [math.floor(-math.log2(min(abs(xi) + ALPHA * s, 0.5))) - 1 for xi, s in zip(xis, sigmas)]
+    js = [math.floor(-math.log2(min(abs(xi) + ALPHA * s, 0.5))) - 1 for xi, s in zip(xis, sigmas, strict=True)]
     return np.asarray(xis, float), np.asarray(sigmas, float), np.asarray(js, int)
 
 
@@ -109,7 +109,7 @@ class JTFSFilterBank:
     def psi1(self) -> np.ndarray:
         """``(n1_count, N_pad)`` first-order wavelets, decreasing xi."""
         xi, sigma, _ = self.first_order
-        return np.stack([morlet_1d(self.N_pad, x, s) for x, s in zip(xi, sigma)])
+        return np.stack([morlet_1d(self.N_pad, x, s) for x, s in zip(xi, sigma, strict=True)])
 
     def psi2(self, n2: int) -> np.ndarray:
         xi, sigma, _ = self.second_order
@@ -138,8 +138,8 @@ class JTFSFilterBank:
         """``(2K+1, N_fr)``: low-pass (spin 0), K spin +1 wavelets, K spin -1 mirrors."""
         xi, sigma, _ = self.frequential_params
         low = gauss_1d(self.N_fr, SIGMA0 / 2**self.J_fr)
-        up = [morlet_1d(self.N_fr, x, s) for x, s in zip(xi, sigma)]
-        down = [morlet_1d(self.N_fr, -x, s) for x, s in zip(xi, sigma)]
+        up = [morlet_1d(self.N_fr, x, s) for x, s in zip(xi, sigma, strict=True)]
+        down = [morlet_1d(self.N_fr, -x, s) for x, s in zip(xi, sigma, strict=True)]
         return np.stack([low, *up, *down])
 
     @cached_property

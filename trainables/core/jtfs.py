@@ -139,7 +139,7 @@ class JTFSPaths(nn.Module):
         self._j_fr = [int(j) for j in fb.j_fr]
         self._k_fr = [min(j, self.log2_F) for j in self._j_fr]
         self._spin = [int(s) for s in fb.spin]
-        for n_fr, (h, k) in enumerate(zip(fb.psi_fr, self._k_fr)):
+        for n_fr, (h, k) in enumerate(zip(fb.psi_fr, self._k_fr, strict=True)):
             M = filter_matrix(h, k, fb.N_fr, n1_count)
             self.register_buffer(f"psi_fr_{n_fr}", torch.as_tensor(M, dtype=cdtype), persistent=False)
         for k in sorted(set(self._k_fr)):
@@ -182,7 +182,7 @@ class JTFSPaths(nn.Module):
     def first_order(self, X: Tensor, n_rows: int) -> list[tuple[int, Tensor]]:
         """Scalogram rows ``n1 < n_rows`` as ``[(k1, U1 of shape (B, rows, N_pad/2**k1)), ...]``."""
         out = []
-        for (k1, start, end), filt in zip(self._row_groups, self.first):
+        for (k1, start, end), filt in zip(self._row_groups, self.first, strict=True):
             if start >= n_rows:
                 break
             Z = filt(X) if end <= n_rows else filt(X)[:, : n_rows - start]
@@ -219,7 +219,7 @@ class JTFSPaths(nn.Module):
             S = torch.matmul(modulus(torch.matmul(psi, Y)), M)
         else:
             S = None
-            for Yb, Mb in zip(Y.split(step, dim=-1), M.split(step, dim=0)):
+            for Yb, Mb in zip(Y.split(step, dim=-1), M.split(step, dim=0), strict=True):
                 part = torch.matmul(modulus(torch.matmul(psi, Yb)), Mb)
                 S = part if S is None else S + part
         if self._spin[n_fr] != 0:
@@ -263,7 +263,7 @@ class JTFSPaths(nn.Module):
         if size >= flat.shape[0]:
             return self._full_coefficients(flat)
         chunks = [self._full_coefficients(xc) for xc in flat.split(size)]
-        return [torch.cat(parts) for parts in zip(*chunks)]
+        return [torch.cat(parts) for parts in zip(*chunks, strict=True)]
 
     def _full_coefficients(self, flat: Tensor) -> list[Tensor]:
         U1 = self.first_order(self.spectrum(flat), len(self.fb.j1))
@@ -276,7 +276,11 @@ class JTFSPaths(nn.Module):
             n2 = int(n2)
             j2 = self._j2[n2]
             n_rows = self.fb.n1_max(j2)
-            U = [(k, u[:, : max(0, n_rows - a)]) for (k, a, _), (_, u) in zip(self._row_groups, U1) if a < n_rows]
+            U = [
+                (k, u[:, : max(0, n_rows - a)])
+                for (k, a, _), (_, u) in zip(self._row_groups, U1, strict=False)
+                if a < n_rows
+            ]
             Y = self.second_order(U, n2)
             for n_fr in range(self.fb.n_fr_count):
                 out.append(self.frequential(Y, n_fr, j2)[..., start:end])

@@ -148,4 +148,4 @@ class JTFSLoss(_JTFSDistance):
         with self._target_context(x):
             S = [self.rho(s) for s in self.jtfs.full_coefficients(x)]
         S_hat = [self.rho(s) for s in self.jtfs.full_coefficients(x_hat)]
-        return torch.stack([path_distance(a, b, self.p) for a, b in zip(S_hat, S)]).mean()
+        return torch.stack([path_distance(a, b, self.p) for a, b in zip(S_hat, S, strict=True)]).mean()

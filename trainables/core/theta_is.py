@@ -324,7 +324,7 @@ def curvature(
             for row, p in enumerate(paths):
                 t0 = time.perf_counter()
                 if factored is not None:
-                    for b, ((x, seed_hat), fb) in enumerate(zip(batches, factored)):
+                    for b, ((x, seed_hat), fb) in enumerate(zip(batches, factored, strict=True)):
                         fb.set_path(
                             *path_derivatives(
                                 synth, path_loss, thetas[b], seed_hat, x, p, theta_dims, check=row == 0 and b == 0
@@ -390,7 +390,7 @@ def _path_curvature(
 
             def operator(v: Tensor, u=u, group=group, shapes=shapes, sizes=sizes) -> Tensor:
                 nonlocal n_hvp
-                vs = [c.view(shape) for c, shape in zip(torch.split(v, sizes), shapes)]
+                vs = [c.view(shape) for c, shape in zip(torch.split(v, sizes), shapes, strict=True)]
                 total = None
                 for b, (x, seed_hat) in enumerate(batches):
                     if factored is not None:

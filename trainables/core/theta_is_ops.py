@@ -52,7 +52,7 @@ def path_loss_value(path_loss, synth, theta_hat: Tensor, seed_hat: Tensor, x: Te
 
 
 def _zeros_for_none(grads, tensors) -> list[Tensor]:
-    return [torch.zeros_like(t) if g is None else g for g, t in zip(grads, tensors)]
+    return [torch.zeros_like(t) if g is None else g for g, t in zip(grads, tensors, strict=True)]
 
 
 # ------------------------------------------------------------------------------------ method "hvp"
@@ -79,7 +79,7 @@ class HVPGraph:
     def hvp(self, u: int, group: Sequence[int], weights: Sequence[Tensor], vs: Sequence[Tensor]) -> list[Tensor]:
         """``[∇_{w_i} ⟨h_u, v⟩ for i in group]``, h restricted to the group's tensors."""
         outputs, cotangents = [], []
-        for i, v in zip(group, vs):
+        for i, v in zip(group, vs, strict=True):
             h = self.h[u][i]
             if h is not None and h.requires_grad:
                 outputs.append(h)
@@ -173,7 +173,7 @@ class FactoredBatch:
         theta_hat = self._graph()
         ws = [self.weights[i] for i in group]
         h, s_u = self._h(theta_hat, u, group)
-        pairs = [(hi, vi) for hi, vi in zip(h, vs) if hi is not None]
+        pairs = [(hi, vi) for hi, vi in zip(h, vs, strict=True) if hi is not None]
         if not pairs:
             return [torch.zeros_like(w) for w in ws]
         dot = sum((hi * vi).sum() for hi, vi in pairs)
@@ -184,7 +184,7 @@ class FactoredBatch:
             return term1
         c = self.cols[u] * jv[:, u : u + 1]  # c[b, u'] = H_b[u', u] (J v)[b, u]
         term2 = torch.autograd.grad(theta_hat, ws, grad_outputs=c, retain_graph=True, allow_unused=True)
-        return [a + b for a, b in zip(term1, _zeros_for_none(term2, ws))]
+        return [a + b for a, b in zip(term1, _zeros_for_none(term2, ws), strict=True)]
 
     def release(self) -> None:
         self._theta_hat, self._q = None, {}

@@ -239,10 +239,10 @@ if __name__ == "__main__":  # print float64 golden values and the float32 spread
         spread = 0.0
         for n in (1, 2):
             torch.set_num_threads(n)
-            spread = max([spread] + [abs(a - b) / abs(b) for a, b in zip(golden_measures(f32, p), ref)])
+            spread = max([spread] + [abs(a - b) / abs(b) for a, b in zip(golden_measures(f32, p), ref, strict=True)])
         print(
             f"{p}: ({ref[0]!r}, {ref[1]!r}, {ref[2]!r}),  # float32 spread {spread:.2g}, "
-            f"vs released {max(abs(a - b) / b for a, b in zip(ref, RELEASED[p])):.2g}"
+            f"vs released {max(abs(a - b) / b for a, b in zip(ref, RELEASED[p], strict=True)):.2g}"
         )
 
 

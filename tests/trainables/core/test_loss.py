@@ -142,10 +142,10 @@ def test_proposition_3_1_mean_of_path_gradients_is_gradient_of_mean_loss(signals
     per_path = []
     for p in range(loss.n_paths):
         per_path.append(torch.autograd.grad(loss(F(x), x, p), w))
-    mean_of_grads = [torch.stack(gs).mean(0) for gs in zip(*per_path)]
+    mean_of_grads = [torch.stack(gs).mean(0) for gs in zip(*per_path, strict=True)]
     full = torch.stack([loss(F(x), x, p) for p in range(loss.n_paths)]).mean()
     grad_of_mean = torch.autograd.grad(full, w)
-    for a, b in zip(mean_of_grads, grad_of_mean):
+    for a, b in zip(mean_of_grads, grad_of_mean, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-9)
         assert b.abs().sum() > 0
 
@@ -157,7 +157,7 @@ def test_full_jtfs_loss_is_the_mean_over_all_joint_coefficients(signals):
     assert loss.n_coefficients == jtfs.n_paths + jtfs.fb.K + 1
     norms = [
         torch.linalg.vector_norm(a - b, dim=(-2, -1)).mean()
-        for a, b in zip(jtfs.full_coefficients(x_hat), jtfs.full_coefficients(x))
+        for a, b in zip(jtfs.full_coefficients(x_hat), jtfs.full_coefficients(x), strict=True)
     ]
     torch.testing.assert_close(loss(x_hat, x), torch.stack(norms).mean())
     x_hat = x_hat.clone().requires_grad_(True)

@@ -81,7 +81,7 @@ def test_replay_of_the_released_update_rule(use_p_adam, use_p_saga):
             toy_gradients(model, step).backward()
         opt.step(p)
         replay.step(p)
-    for a, b in zip(ours.parameters(), ref.parameters()):
+    for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
         assert torch.equal(a, b)  # bit-exact: same float32 operations in the same order
     assert not torch.equal(next(ours.parameters()), next(toy_model().parameters()))
 
@@ -94,7 +94,7 @@ def test_first_visit_of_a_path_is_a_sign_step():
     toy_gradients(model, 0).backward()
     grads = [1e8 * w.grad.clone() for w in model.parameters()]
     opt.step(3)
-    for w, w0, g in zip(model.parameters(), before, grads):
+    for w, w0, g in zip(model.parameters(), before, grads, strict=True):
         torch.testing.assert_close(w0 - w, 0.1 * g / (g.abs() + 1e-8), rtol=1e-5, atol=1e-7)
 
 
@@ -120,7 +120,7 @@ def test_one_path_paper_variant_is_adam():
             (toy_gradients(model, step) * 1e9).backward()
         opt.step(0)
         adam.step()
-    for a, b in zip(ours.parameters(), ref.parameters()):
+    for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
@@ -158,7 +158,7 @@ def test_checkpoint_round_trip_gives_an_identical_next_step():
             m.zero_grad()
             toy_gradients(m, step).backward()
             o.step(p)
-    for a, b in zip(model.parameters(), resumed.parameters()):
+    for a, b in zip(model.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -318,7 +318,7 @@ def test_a_checkpoint_without_the_toggles_in_its_param_groups_still_loads():
             m.zero_grad()
             toy_gradients(m, step).backward()
             o.step(p)
-    for a, b in zip(model.parameters(), resumed_model.parameters()):
+    for a, b in zip(model.parameters(), resumed_model.parameters(), strict=True):
         assert torch.equal(a, b)
 
 
@@ -347,9 +347,9 @@ def test_running_sum_variant_follows_the_released_rule_within_float32_rounding()
             toy_gradients(model, step).backward()
         opt.step(p)
         replay.step(p)
-    moved = max((a - b).abs().max().item() for a, b in zip(ours.parameters(), toy_model().parameters()))
+    moved = max((a - b).abs().max().item() for a, b in zip(ours.parameters(), toy_model().parameters(), strict=True))
     assert moved > 1e-2  # 40 sign-like steps of lr 1e-3
-    for a, b in zip(ours.parameters(), ref.parameters()):
+    for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=2e-6, atol=2e-8)
     for w in ours.parameters():
         state = opt.state[w]
@@ -375,7 +375,7 @@ def test_running_sum_resumes_from_a_released_checkpoint():
         m.zero_grad()
         toy_gradients(m, 4).backward()
         o.step(3)
-    for a, b in zip(exact_model.parameters(), running_model.parameters()):
+    for a, b in zip(exact_model.parameters(), running_model.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-9)
     assert all("G_sum" in running.state[w] for w in running_model.parameters())
 

@@ -85,7 +85,7 @@ def explicit_M(encoder, batches, p, u) -> torch.Tensor:
     encoder.eval()
 
     def h_u(w_flat):
-        params = {n: c.view(s) for n, c, s in zip(names, torch.split(w_flat, sizes), shapes)}
+        params = {n: c.view(s) for n, c, s in zip(names, torch.split(w_flat, sizes), shapes, strict=True)}
         out = 0
         for x, seed_hat in batches:
             theta_hat = functional_call(encoder, params, (x,))
@@ -171,7 +171,7 @@ def test_per_tensor_aggregation_uses_diagonal_blocks(toy, agg):
     for row, p in enumerate([0, 2]):
         for u in range(U):
             M = Ms[p, u, 0]
-            lams = torch.tensor([max_abs_eig(M[a:b, a:b]) for a, b in zip(edges[:-1], edges[1:])])
+            lams = torch.tensor([max_abs_eig(M[a:b, a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)])
             assert math.isclose(C[row, u].item(), float(reduce(lams)), rel_tol=1e-3)
 
 

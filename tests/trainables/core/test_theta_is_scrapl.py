@@ -66,7 +66,7 @@ def explicit_M(encoder, loss, batch, p, u):
     x, seed_hat = batch
 
     def h_u(w_flat):
-        params = {n: c.view(s) for n, c, s in zip(names, torch.split(w_flat, sizes), shapes)}
+        params = {n: c.view(s) for n, c, s in zip(names, torch.split(w_flat, sizes), shapes, strict=True)}
         theta_hat = functional_call(encoder, params, (x,))
         (s,) = torch.autograd.grad(loss(synth(theta_hat, seed_hat), x, p), theta_hat, create_graph=True)
         cot = torch.zeros_like(s)
