@@ -87,10 +87,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_plot(args) -> None:
-    from analysis import (
-        data,  # lazy: pandas and matplotlib only once a plot command runs
-        plots,
-    )
+    # lazy: pandas and matplotlib only once a plot command runs
+    from analysis import data, plots
     from analysis.pairing import select_preset
 
     if args.plot == "paths":

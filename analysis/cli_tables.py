@@ -273,7 +273,7 @@ def cmd_table(args) -> None:
     loaded = load_per_seed(args)
     df = loaded.per_seed
     if args.table == "factorial":
-        from analysis.tables_factorial import factorial_table
+        from analysis.tables_factorial import factorial_table  # lazy: statsmodels' ANOVA for this table only
 
         df = select_preset(df, args.preset, loaded.source)
         factors = {"factors": args.factors} if args.factors else {}

@@ -101,7 +101,7 @@ def _check_local_store(uri: str) -> None:
 
 
 def _client(uri: str):
-    from mlflow.tracking import MlflowClient
+    from mlflow.tracking import MlflowClient  # lazy: analysis imports mlflow only to read a study from it
 
     _check_local_store(uri)
     return MlflowClient(tracking_uri=uri)

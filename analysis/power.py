@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import math
 
+from scipy import stats as sps
+from statsmodels.stats.power import TTestPower
+
 __all__ = ["CORRECTIONS", "adjusted_alpha", "achieved_power", "seeds_needed"]
 
 CORRECTIONS = ("holm", "bonferroni", "none")
@@ -30,8 +33,6 @@ def adjusted_alpha(alpha: float, m: int, correction: str = "holm") -> float:
 
 def achieved_power(d_z: float, n: int, alpha: float) -> float:
     """Power of a two-sided paired t-test with n pairs at effect size ``d_z`` and level ``alpha``."""
-    from statsmodels.stats.power import TTestPower
-
     if n < 2:
         raise ValueError(f"a paired t-test needs at least 2 pairs, got {n}")
     if not math.isfinite(d_z):
@@ -45,8 +46,6 @@ def achieved_power(d_z: float, n: int, alpha: float) -> float:
     if math.isnan(value):
         # ... and nct.sf fails too when the non-centrality exceeds the critical value by many
         # standard errors: the power is then 1 to double precision.
-        from scipy import stats as sps
-
         if abs(d_z) * math.sqrt(n) - sps.t.isf(alpha / 2, n - 1) > 10:
             value = 1.0
     return value

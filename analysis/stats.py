@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
 
 __all__ = [
     "CI_METHODS",
@@ -235,8 +236,6 @@ def adjust_pvalues(pvalues, method: str = "holm") -> np.ndarray:
     Returns:
         shape (m,), adjusted p-values.
     """
-    from statsmodels.stats.multitest import multipletests
-
     p = np.asarray(pvalues, dtype=np.float64)
     if p.ndim != 1:
         raise ValueError(f"pvalues must be 1-D, got shape {p.shape}")

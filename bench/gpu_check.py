@@ -32,6 +32,7 @@ LOSSES = ("scrapl", "scrapl+p-adam+p-saga", "mss-linear", "mss-log-linear", "p-l
 
 
 def sync(device) -> None:
+    # lazy: the driver only starts the worker processes; --help stays fast
     import torch
 
     if device.type == "cuda":
@@ -44,6 +45,7 @@ class Step:
     ``x̂ = synth(θ̂, seed̂)``, the loss, backward, and P-Adam + P-SAGA then SGD, or AdamW."""
 
     def __init__(self, preset: str, loss_name: str, device, seed: int = 0) -> None:
+        # lazy: the driver only starts the worker processes; --help stays fast
         import torch
 
         from trainables.baselines import PLoss, make_baseline_loss
@@ -133,6 +135,7 @@ class Step:
         self.k = 0
 
     def __call__(self) -> None:
+        # lazy: the driver only starts the worker processes; --help stays fast
         import torch
 
         bs = self.cfg.data.batch_size
@@ -158,6 +161,7 @@ class Step:
 
 
 def train_steps(preset: str, loss_name: str, device, steps: int, warmup: int) -> dict:
+    # lazy: the driver only starts the worker processes; --help stays fast
     import torch
 
     step = Step(preset, loss_name, device)
@@ -187,6 +191,7 @@ def train_steps(preset: str, loss_name: str, device, steps: int, warmup: int) ->
 
 def sharing_worker(args) -> dict:
     """Warm up, wait for the shared start time, then count steps for ``--window`` seconds."""
+    # lazy: the driver only starts the worker processes; --help stays fast
     import torch
 
     device = torch.device(args.device)

@@ -36,6 +36,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -60,8 +61,6 @@ class PeakRSS:
     """Context manager: ``.peak_mb`` = max resident set size during the block minus before it."""
 
     def __enter__(self):
-        import threading
-
         self.base = current_rss_mb()
         self.peak = self.base
         self._stop = threading.Event()
@@ -92,6 +91,7 @@ def quartiles(values: list[float]) -> tuple[float, float]:
 
 def worker(args: argparse.Namespace) -> dict:
     """Measure one loss kind in this process; returns the figures as a dict."""
+    # lazy: the driver only spawns the measuring subprocesses; --help stays fast
     import torch
 
     from trainables.core import JTFSLoss, SCRAPLLoss
@@ -183,6 +183,7 @@ def stage_split(jtfs, x, x_hat, p: int, sync, now=time.perf_counter) -> dict[str
 
 
 def _stage_split(jtfs, x, x_hat, p: int, sync, now) -> dict[str, float]:
+    # lazy: the driver only spawns the measuring subprocesses; --help stays fast
     import torch
 
     n2, n_fr = jtfs.path(p)
@@ -321,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--measure", choices=["time", "memory"], default="time", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.device is None:
+        # lazy: the driver only spawns the measuring subprocesses; --help stays fast
         import torch
 
         args.device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -28,6 +28,7 @@ from pathlib import Path
 
 
 def build_folder(source: Path, dest: Path, as_wav: bool) -> int:
+    # lazy: --help stays fast
     import soundfile
 
     from trainables.oneshot_folder import list_audio_files
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --source {args.source} is not a folder (apt-get install hydrogen-data)", file=sys.stderr)
         return 2
 
+    # lazy: --help stays fast
     import torch
 
     from trainables.build import build_data, loader_settings

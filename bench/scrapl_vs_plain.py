@@ -23,6 +23,7 @@ ARMS = {"scrapl": {}, "p-adam+p-saga": {"train.p_adam": True, "train.p_saga": Tr
 
 
 def run_one(preset: str, arm: str, seed: int, extra: dict) -> dict:
+    # lazy: runs in the pool's worker processes; the driver stays torch-free
     import torch
 
     from trainables.config import override
@@ -36,6 +37,7 @@ def run_one(preset: str, arm: str, seed: int, extra: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # lazy: --help stays fast
     import numpy as np
 
     from analysis import schema

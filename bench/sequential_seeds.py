@@ -78,6 +78,7 @@ def table6_pilot(n: int = PILOT_SEEDS, seed: int = 0) -> tuple[list[str], np.nda
 
 def csv_pilot(path: str, arms: list[str]) -> tuple[list[str], np.ndarray]:
     """Consecutive-arm differences of a per-seed CSV (test θ L1, TV, convergence steps)."""
+    # lazy: pandas only for --csv; the simulation loop stays pandas-free
     from analysis.data import load_per_seed_csv
     from analysis.pairing import pair_by_seed
     from analysis.schema import CONVERGENCE_STEP, TEST_THETA_L1, VAL_TOTAL_VARIATION

@@ -30,6 +30,7 @@ from pathlib import Path
 
 
 def run_study(name: str, root: Path, args, concurrency: int) -> dict:
+    # lazy: --help stays fast (Ray, MLflow, torch)
     from search_spaces import ablation
     from study import runner
 
@@ -86,6 +87,7 @@ def summarize(per_trial: list[dict]) -> dict:
 
 
 def theta_is_speedup(preset: str) -> dict:
+    # lazy: --help stays fast (Ray, torch)
     from study.theta_is_stage import compute_pi
     from trainables.config import override
     from trainables.presets import get_preset
@@ -120,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print JSON instead of text")
     args = ap.parse_args(argv)
 
+    # lazy: --help stays fast
     import ray
 
     ray.init(

@@ -38,6 +38,7 @@ import pwd
 import random
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -215,8 +216,6 @@ class Server:
             time.sleep(0.5)
 
     def stop(self) -> None:
-        import signal
-
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)  # its own session: the server and its workers
             self.proc.wait(timeout=20)

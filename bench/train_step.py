@@ -72,6 +72,7 @@ def weighted_median(values: list[float], weights: list[float]) -> float:
 
 
 def build_run(preset: str, arm: str):
+    # lazy: --help stays fast (torch, the presets)
     from trainables.config import override
     from trainables.core import PathwiseSGD
     from trainables.presets import get_preset
@@ -113,6 +114,7 @@ def time_steps(run, n: int) -> list[float]:
 
 def loss_table(run, every: int) -> dict[int, float]:
     """Forward + backward seconds of the SCRAPL loss on each timed path, on one real batch."""
+    # lazy: --help stays fast
     import torch
 
     from trainables import build
@@ -154,6 +156,7 @@ def surrogate_rest(run, n: int, warmup: int) -> list[float]:
 
 
 def measure(preset: str, arm: str, args, tables: dict) -> dict:
+    # lazy: --help stays fast
     import torch
 
     torch.set_num_threads(args.threads)

@@ -57,6 +57,7 @@ class SpecError(ValueError):
 
 def config_keys() -> dict[str, Any]:
     """Every dotted config key of ``RunConfig`` with its default value."""
+    # lazy: a spec is read without torch (the presets build torch modules)
     from trainables.config import RunConfig, flatten
 
     return flatten(RunConfig())
@@ -307,6 +308,7 @@ class StudySpec:
 
     # --- validation -----------------------------------------------------------------------------------
     def _check_presets(self) -> None:
+        # lazy: a spec is read without torch (the presets build torch modules)
         from trainables.presets import PRESETS
 
         if not self.presets:
@@ -359,6 +361,7 @@ class StudySpec:
 
     def _check_configs(self) -> None:
         """Every trial's config must validate now, not in a worker an hour later."""
+        # lazy: a spec is read without torch (the presets build torch modules)
         from trainables.config import ConfigError
 
         for preset in self.presets:
@@ -412,6 +415,7 @@ class StudySpec:
 
     def config(self, cell: Cell, extra: Mapping[str, Any] | None = None):
         """The validated ``RunConfig`` of a cell; ``extra`` (e.g. an HPO sample, π's file) goes last."""
+        # lazy: a spec is read without torch (the presets build torch modules)
         from trainables.config import override
         from trainables.presets import get_preset
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import markdown
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
 from analysis import plots, schema, tables, tables808
 from analysis.mlflow_source import StudyRuns, read_study
@@ -244,8 +245,6 @@ def _artifact_files(client, run_id: str, folder: str) -> set[str]:
 def _log_replacing(uri: str, run_id: str, files: dict[str, Path], folders: Sequence[str]) -> None:
     """Upload ``files`` (artifact path -> local file) to the run, then delete the files under ``folders``
     that an earlier version had and this one does not."""
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
     c = tracking.client(uri)
     before = set().union(*(_artifact_files(c, run_id, f) for f in folders))
     for path, local in files.items():

@@ -14,6 +14,7 @@ from trainables.data import ThetaGrid
 from trainables.encoder import Spectral2DCNN
 from trainables.oneshot_folder import list_audio_files
 from trainables.oneshots import OneShotData
+from trainables.perceptual import PerceptualMetrics, load_embedding
 from trainables.split_sizes import split_counts
 from trainables.synths import ChirpletSynth, GranularSynth
 from trainables.synths.tr808 import TR808Synth
@@ -125,8 +126,6 @@ def build_perceptual(cfg: RunConfig):
     """Test-time audio metrics of Tables 4, 8, 9 (``eval.perceptual``), or None."""
     if not cfg.eval.perceptual:
         return None
-    from trainables.perceptual import PerceptualMetrics, load_embedding
-
     jtfs = None
     if cfg.eval.jtfs:
         jtfs = build_jtfs_distance(cfg)

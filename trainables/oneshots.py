@@ -44,6 +44,7 @@ from trainables.oneshot_folder import (
 )
 from trainables.oneshot_labels import DRUM_TYPES, drum_label
 from trainables.split_sizes import PAPER_SPLIT, SPLITS, split_counts
+from trainables.synths.tr808 import TR808Synth
 
 _SPLIT_STREAM = 1 << 41  # order_seed stream of the split permutation (epochs use < 2**40)
 _THETA_STREAM = 1 << 42  # order_seed stream of the synthetic θ draws
@@ -237,8 +238,6 @@ class OneShotData:
         check_int("n_examples", n_examples, 1)
         check_int("data_seed", data_seed, 0)
         if synth is None:
-            from trainables.synths.tr808 import TR808Synth
-
             synth = TR808Synth(max_shift=0)
         n_params = len(synth.theta_names)
         g = torch.Generator(device="cpu").manual_seed(order_seed(data_seed, _THETA_STREAM))

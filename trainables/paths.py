@@ -10,13 +10,12 @@ import argparse
 import json
 import sys
 
+from trainables import presets
 from trainables.core.settings import NAMED_SETTINGS, JTFSSettings
 
 
 def resolve(preset: str) -> tuple[JTFSSettings, int]:
     """JTFS settings and sample rate of a preset name (experiment presets or the named JTFS configs)."""
-    from trainables import presets
-
     if preset in presets.PRESETS:
         cfg = presets.get_preset(preset)
         return cfg.jtfs_settings(), cfg.synth.sample_rate

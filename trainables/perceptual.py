@@ -56,6 +56,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from trainables.audio_io import resample
+from trainables.baselines import MSSLogLinearLoss
+from trainables.core import NAMED_SETTINGS, JTFSLoss
 from trainables.oneshots import detect_onset
 from trainables.synths.tr808 import shift_and_zero
 
@@ -277,8 +280,6 @@ class AudioEmbedding:
     def __call__(self, x: Tensor) -> Tensor:
         """(B, 1, N) at ``input_rate`` → (B·T, D) float64 embeddings on the CPU."""
         if self.sample_rate != self.input_rate:
-            from trainables.oneshots import resample
-
             x = torch.from_numpy(resample(x.detach().cpu().double().numpy(), self.input_rate, self.sample_rate)).float()
         e = self.fn(x)
         if not isinstance(e, Tensor) or e.ndim not in (2, 3):
@@ -331,8 +332,6 @@ def load_embedding(
 def make_tr808_jtfs(use_rho_log1p: bool = True) -> nn.Module:
     """Full-JTFS distance at the TR-808 settings of Table 12 (N 44100, J 12, Q1 8, Q2 2, J_fr 5,
     Q_fr 2, T 2048, F 1; ρ = log1p as in training). Expensive (see the module docstring)."""
-    from trainables.core import NAMED_SETTINGS, JTFSLoss
-
     settings, _ = NAMED_SETTINGS["tr808"]
     return JTFSLoss(**settings.as_kwargs(), use_rho_log1p=use_rho_log1p)
 
@@ -367,8 +366,6 @@ class PerceptualMetrics:
         self.timbre = TimbreFeatures(sample_rate, **timbre)
         self.mss = None
         if mss:
-            from trainables.baselines import MSSLogLinearLoss
-
             self.mss = MSSLogLinearLoss(n_samples)
         if jtfs is True:
             if n_samples != 44100:
