@@ -48,3 +48,11 @@ def test_chunks_of_paths_give_the_same_pi_as_one_call():
     chunks = [(list(range(a, min(a + 10, P))), dims) for a in range(0, P, 10)]
     blocks = [(paths, dims, warmup.curvature_chunk(cfg, paths, dims)) for paths, dims in chunks]
     torch.testing.assert_close(warmup.probs_from_chunks(cfg, blocks), warmup.compute_probs(cfg), rtol=0, atol=1e-12)
+
+
+def test_float32_rounding_is_not_taken_for_coupled_examples():
+    """repl-chirplet-hi-med path 7 in float32: the block-diagonal check of the factored method sees
+    rounding of 1.4e-3 of its scale (1e-14 in float64); it must not refuse the run (it did, issue 16)."""
+    cfg = override(get_preset("repl-chirplet-hi-med"), **{"train.theta_is_iters": 2})
+    C = warmup.curvature_chunk(cfg, [7])
+    assert C.shape == (1, warmup.n_theta(cfg)) and torch.isfinite(C).all() and (C > 0).all()

@@ -119,7 +119,10 @@ def path_derivatives(
         mixed = torch.zeros_like(s) if mixed is None else mixed
         expected = r[:, None] * cols[u]
         scale = float(expected.abs().max())
-        if float((mixed - expected).abs().max()) > 1e-3 * scale + 1e-30:
+        # Coupled examples differ by O(1) of the scale (r spans 0.5..1.5); rounding alone reaches 1.4e-3 of
+        # it in float32 (repl-chirplet-hi-med, measured) and 1e-14 in float64.
+        rel = 3e-2 if s.dtype in (torch.float32, torch.float16, torch.bfloat16) else 1e-6
+        if float((mixed - expected).abs().max()) > rel * scale + 1e-30:
             raise ValueError(
                 "method='factored' needs a synth and a path loss that treat examples independently "
                 "(∂²ℓ/∂θ̂² block diagonal over the batch); these couple examples: use method='hvp'"

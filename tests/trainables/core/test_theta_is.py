@@ -209,6 +209,10 @@ def test_factored_method_refuses_a_synth_that_couples_examples(toy):
     encoder, batches, _ = toy
     with pytest.raises(ValueError, match="treat examples independently.*method='hvp'"):
         curvature(encoder, coupled_synth, path_loss, batches[:1], [0], n_iter=2)
+    # in float32 too, where the check's tolerance allows for rounding
+    x32, s32 = batches[0][0].float(), batches[0][1]
+    with pytest.raises(ValueError, match="treat examples independently"):
+        curvature(make_encoder(dtype=torch.float32), coupled_synth, path_loss, [(x32, s32)], [0], n_iter=2)
     C = curvature(encoder, coupled_synth, path_loss, batches[:1], [0], n_iter=2, method="hvp")
     assert torch.isfinite(C).all() and (C > 0).all()
 
