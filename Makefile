@@ -6,17 +6,29 @@ VENV   ?= .venv
 # The CPU build of torch on these machines; on a GPU box: make demo TORCH='torch==2.13.0 --index-url ...'
 TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# The install stamp's name encodes TORCH (its checksum) and the file records it: another TORCH= finds no
+# stamp, so `make` reinstalls.
+TORCH_ID := $(shell printf '%s' '$(TORCH)' | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-torch-$(TORCH_ID)
 
 .PHONY: install browser sample-kits postgres shellcheck slurm demo test bench clean
 
 install: $(STAMP)
 
+# A stamp of another TORCH= means another torch build is installed: pip counts 2.13.0+cpu as torch==2.13.0,
+# so that build is uninstalled first (its stamp removed) and $(TORCH) installed in its place.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	@for old in $(VENV)/.installed-torch-*; do \
+	    if [ -f "$$old" ] && [ "$$old" != "$(STAMP)" ]; then \
+	        echo "TORCH changed (was: $$(cat "$$old")): uninstalling that torch build"; \
+	        $(BIN)/pip uninstall -y -q torch && rm -f "$$old" || exit 1; \
+	    fi; \
+	done
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e '.[test]'
-	touch $(STAMP)
+	rm -f $(VENV)/.installed
+	printf '%s\n' '$(TORCH)' > $(STAMP)
 
 # The smoke ablation (SCRAPL, +P-Adam, +P-SAGA, +θ-IS × 3 seeds) on the embedded default: local Ray,
 # MLflow in studies/demo-ablation/mlflow.db; then its Table 2/6 style export and the MLflow UI command.
@@ -27,9 +39,13 @@ demo: $(STAMP)
 	@echo; cat $(DEMO_ROOT)/demo-ablation/tables/ablation.md; echo; cat $(DEMO_ROOT)/demo-ablation/tables/deltas.md; echo
 	@echo "MLflow UI: $(BIN)/mlflow ui --backend-store-uri sqlite:///$(DEMO_ROOT)/demo-ablation/mlflow.db --host 127.0.0.1 --port 5000"
 
-# Two passes on a 2-core machine: the suite without the end-to-end tests on 2 workers, then the end-to-end
-# tests (a real `ray start` cluster, `mlflow server`, headless chromium) alone and serially.
+# First lint (ruff), the format check and the type check (mypy on the files of [tool.mypy] in pyproject.toml);
+# then two passes on a 2-core machine: the suite without the end-to-end tests on 2 workers, then the
+# end-to-end tests (a real `ray start` cluster, `mlflow server`, headless chromium) alone and serially.
 test: $(STAMP) browser sample-kits postgres shellcheck slurm
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -m "not e2e"
 	$(BIN)/python -m pytest -m e2e
 

@@ -115,6 +115,7 @@ def _cmd_export(args) -> None:
     text = _integer_steps(runs.per_seed).to_csv(index=False)
     if not args.out:
         if want_curves:
+            assert runs.curves is not None  # read with curves=True
             atomic_write_text(args.curves_out, runs.curves.to_csv(index=False))
         sys.stdout.write(text)
         return
@@ -122,6 +123,7 @@ def _cmd_export(args) -> None:
     with atomic_paths(targets) as temps:
         temps[0].write_text(text, encoding="utf-8")
         if want_curves:
+            assert runs.curves is not None  # read with curves=True
             runs.curves.to_csv(temps[1], index=False)
     for t in targets:
         print(f"wrote {t}", file=sys.stderr)

@@ -34,6 +34,7 @@ from analysis.schema import ARM_COLUMN, SEED_COLUMN
 __all__ = ["FACTORS", "Effect", "factor_levels", "effect_terms", "factorial_effects"]
 
 FACTORS = (("p-adam", "P-Adam"), ("p-saga", "P-SAGA"), ("theta-is", "θ-IS"))
+FACTOR_NAMES = tuple(f for f, _ in FACTORS)
 """(arm-name token, label) of the study's factorial techniques, in the paper's order."""
 BASELINE_ARM = "scrapl"
 
@@ -77,11 +78,7 @@ def _label(term: Sequence[str], labels: dict[str, str]) -> str:
 
 
 def factorial_effects(
-    df: pd.DataFrame,
-    column: str,
-    factors: Sequence[str] = tuple(f for f, _ in FACTORS),
-    *,
-    labels: dict[str, str] | None = None,
+    df: pd.DataFrame, column: str, factors: Sequence[str] = FACTOR_NAMES, *, labels: dict[str, str] | None = None
 ) -> list[Effect]:
     """Every main effect and interaction of ``factors`` on ``column``, paired by seed.
 

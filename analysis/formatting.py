@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal
+from typing import overload
+
+import numpy as np
 
 from analysis.schema import PAPER_SCALE
 
@@ -34,8 +37,12 @@ __all__ = [
 NA = "n/a"
 
 
-def scale(x: float) -> float:
-    """Raw L1/TV value → the paper's printed "%" scale (× 1000)."""
+@overload
+def scale(x: float) -> float: ...
+@overload
+def scale(x: np.ndarray) -> np.ndarray: ...
+def scale(x):
+    """Raw L1/TV value(s) → the paper's printed "%" scale (× 1000)."""
     return x * PAPER_SCALE
 
 

@@ -92,7 +92,8 @@ def _exit_probability(grid: np.ndarray, mass: np.ndarray, c: float, t: float, dt
 @lru_cache(maxsize=4096)
 def _boundaries(times: tuple[float, ...], alpha: float, spending: str) -> tuple[float, ...]:
     out: list[float] = []
-    grid = mass = None
+    grid: np.ndarray | None = None
+    mass: np.ndarray | None = None
     previous_t, previous_spent = 0.0, 0.0
     for t in times:
         target = spent(t, alpha, spending) - previous_spent
@@ -100,6 +101,7 @@ def _boundaries(times: tuple[float, ...], alpha: float, spending: str) -> tuple[
             c = float(norm.isf(target / 2.0)) if target > 0 else _MAX_Z
             c = min(c, _MAX_Z)
         else:
+            assert mass is not None  # set with grid
             dt = t - previous_t
             if target <= 1e-300 or dt <= 0:
                 c = _MAX_Z

@@ -21,8 +21,8 @@ def atomic_paths(targets: Sequence[str | Path]) -> Iterator[list[Path]]:
     the temporaries are deleted and no target is touched. (Targets are replaced one after another:
     a crash of the interpreter between two ``os.replace`` calls can leave the first one updated.)
     """
-    targets = [Path(t) for t in targets]
-    for t in targets:
+    paths = [Path(t) for t in targets]
+    for t in paths:
         if not t.parent.is_dir():
             raise ValueError(f"cannot write {t}: directory {t.parent} does not exist")
         if t.is_dir():
@@ -31,13 +31,13 @@ def atomic_paths(targets: Sequence[str | Path]) -> Iterator[list[Path]]:
     umask = os.umask(0)
     os.umask(umask)
     try:
-        for t in targets:
+        for t in paths:
             fd, name = tempfile.mkstemp(prefix=f".{t.name}.", suffix=".tmp" + t.suffix, dir=t.parent)
             os.close(fd)
             temps.append(Path(name))
             os.chmod(name, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
         yield temps
-        for tmp, t in zip(temps, targets, strict=True):
+        for tmp, t in zip(temps, paths, strict=True):
             os.replace(tmp, t)
     finally:
         for tmp in temps:

@@ -85,6 +85,7 @@ def plot_curves(
             steps, elapsed, values = curve_matrix(curves, arm, column)
             mean, half, n = stats.curve_band(values * PAPER_SCALE, ci)
             xs = steps if kind == "step" else elapsed
+            assert xs is not None  # the elapsed times were checked above
             ok = np.isfinite(xs) & np.isfinite(mean)
             label = f"{names[arm]} (n = {values.shape[0]})"
             (line,) = ax.plot(xs[ok], mean[ok], label=label, lw=1.5)

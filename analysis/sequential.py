@@ -303,6 +303,7 @@ def decide(
             if shown[i] is not None:
                 continue
             rec = latest[i]
+            assert rec is not None  # a tested comparison has a decision
             cp = math.nan
             if not final and design.futility > 0:
                 future = [n / design.max_seeds for n in planned if n > n_k]

@@ -144,6 +144,7 @@ def mean_ci(
         hw = t_half_width(x)
     else:
         check_ci(method, rng)
+        assert rng is not None  # check_ci refuses a bootstrap without one
         low, high = bootstrap_interval(x, rng, n_resamples)
         return Estimate(mean, (high - low) / 2.0, int(x.size), method, low, high)
     return Estimate(mean, hw, int(x.size), method, mean - hw, mean + hw)

@@ -111,8 +111,8 @@ def bold_best(rows: list[list[Cell]], columns: Iterable[int], candidates: Sequen
     if len(candidates) < 2:
         return
     for j in columns:
-        scored = [(i, rows[i][j].rank) for i in candidates]
-        scored = [(i, s) for i, s in scored if s is not None and math.isfinite(s)]
+        ranks = [(i, rows[i][j].rank) for i in candidates]
+        scored = [(i, s) for i, s in ranks if s is not None and math.isfinite(s)]
         if len(scored) < 2:
             continue
         better = rows[scored[0][0]][j].better

@@ -219,9 +219,9 @@ def deltas_table(
             else:
                 pair_counts[f"{names[b]} vs {names[a]}"] = n_all
                 for arm, seeds in pairing.dropped.items():
-                    note = f"seed(s) {', '.join(map(str, seeds))} of {names[arm]} (no run in the other arm)"
-                    if note not in dropped_notes:
-                        dropped_notes.append(note)
+                    dropped = f"seed(s) {', '.join(map(str, seeds))} of {names[arm]} (no run in the other arm)"
+                    if dropped not in dropped_notes:
+                        dropped_notes.append(dropped)
             result = None
             if pairing.seeds.size:
                 k = PAPER_SCALE if scaled else 1.0

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from analysis import stats
-from analysis.factorial import FACTORS, factorial_effects
+from analysis.factorial import FACTOR_NAMES, FACTORS, factorial_effects
 from analysis.formatting import format_dz, format_p, format_p_bare, format_sig
 from analysis.render import Cell, Column, Table
 from analysis.schema import CONVERGENCE_STEP, PAPER_SCALE, TEST_THETA_L1, VAL_TOTAL_VARIATION
@@ -27,7 +27,7 @@ FACTORIAL_METRICS = (
 def factorial_table(
     df: pd.DataFrame,
     *,
-    factors: Sequence[str] = tuple(f for f, _ in FACTORS),
+    factors: Sequence[str] = FACTOR_NAMES,
     labels: dict[str, str] | None = None,
     correction: str = "holm",
     notes: Sequence[str] = (),

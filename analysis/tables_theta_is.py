@@ -85,7 +85,8 @@ def theta_is_table(
             Column("convergence_rate_" + p, f"{label} CR ↑", rf"{latex} CR $\uparrow$"),
             Column(per_param(CONVERGENCE_STEP, p), f"{label} Conv. Steps ↓", rf"{latex} Conv.\ Steps $\downarrow$"),
         ]
-    rows, group_starts, counts = [], set(), {}
+    rows: list[list[Cell]] = []
+    group_starts, counts = set(), {}
     for config in configs:
         sub = df[df[PRESET_COLUMN] == config] if has_config else df
         sub = select_arms(sub, arms, source=f"configuration {config!r}")

@@ -75,6 +75,8 @@ class SparseDecimation(nn.Module):
     which keeps the backward pass to a single scatter.
     """
 
+    src: Tensor  # a buffer (registered in __init__)
+
     def __init__(self, h: np.ndarray, d: int, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         h = np.asarray(h, dtype=float)

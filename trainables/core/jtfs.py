@@ -200,8 +200,8 @@ class JTFSPaths(nn.Module):
         key = (j, like.device, self.dtype)
         M = self._lowpass_t.get(key)
         if M is None:
-            M = lowpass_matrix(periodize_sum(self.fb.phi_T, j), self.log2_T - j)
-            M = self._lowpass_t[key] = torch.as_tensor(M, dtype=self.dtype, device=like.device)
+            m = lowpass_matrix(periodize_sum(self.fb.phi_T, j), self.log2_T - j)
+            M = self._lowpass_t[key] = torch.as_tensor(m, dtype=self.dtype, device=like.device)
         return M
 
     def frequential(self, Y: Tensor, n_fr: int, j: int) -> Tensor:
@@ -222,6 +222,7 @@ class JTFSPaths(nn.Module):
             for Yb, Mb in zip(Y.split(step, dim=-1), M.split(step, dim=0), strict=True):
                 part = torch.matmul(modulus(torch.matmul(psi, Yb)), Mb)
                 S = part if S is None else S + part
+        assert S is not None  # at least one block
         if self._spin[n_fr] != 0:
             S = torch.matmul(getattr(self, f"phi_F_{self._k_fr[n_fr]}"), S)
         return S

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -154,13 +155,14 @@ class PathwiseSGD(Optimizer):
         self.n_paths = n_paths
 
     def _paths_state(self) -> dict:
-        if _PATHS not in self.state:
-            self.state[_PATHS] = {
+        state: dict[Any, Any] = self.state  # torch keys it by parameter; one string key holds the path state
+        if _PATHS not in state:
+            state[_PATHS] = {
                 "step": torch.tensor(0, dtype=torch.int64),
                 "tau": torch.zeros(self.n_paths, dtype=torch.int64),
                 "seen": torch.zeros(self.n_paths, dtype=torch.bool),
             }
-        return self.state[_PATHS]
+        return state[_PATHS]
 
     def _param_state(self, w: Tensor, group: dict) -> dict:
         state = self.state[w]

@@ -405,6 +405,7 @@ def _path_curvature(
                     y = torch.cat([t.reshape(-1) for t in parts])
                     total = y if total is None else total + y
                     n_hvp += 1
+                assert total is not None  # at least one batch
                 return total
 
             gen = torch.Generator().manual_seed(power_iteration_seed(seed, p, u, g))

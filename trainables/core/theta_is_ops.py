@@ -159,11 +159,12 @@ class FactoredBatch:
         key = (u, tuple(group))
         if key in self._q:
             return self._q[key]
+        assert self.s is not None, "set_path() first"
         s_u = torch.zeros_like(self.s)
         s_u[:, u] = self.s[:, u]
         s_u.requires_grad_(True)
         ws = [self.weights[i] for i in group]
-        h = list(
+        h: list[Tensor | None] = list(
             torch.autograd.grad(
                 theta_hat, ws, grad_outputs=s_u, create_graph=True, retain_graph=True, allow_unused=True
             )
