@@ -14,7 +14,7 @@ import pytest
 import ray
 import yaml
 
-from study.cli import build_parser
+from study.cli_parser import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
 SBATCH = REPO / "deploy" / "slurm" / "ray-study.sbatch"
