@@ -209,6 +209,9 @@ class DataConfig:
         return None
 
 
+VAL_PATHS = ("uniform", "pi")
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     """Extra evaluation (TR-808 Tables 4, 8, 9): audio metrics of test reconstructions."""
@@ -218,11 +221,17 @@ class EvalConfig:
     val_jtfs: bool = False  # full-JTFS distance of validation reconstructions at every validation
     fad_embedding: str | None = None  # local embedding checkpoint for FAD (off: none ships offline)
     fad_sample_rate: int = 16000
+    # SCRAPL's validation loss, one path per batch: drawn "uniform"ly (default: the same estimand, the mean
+    # path distance, for every arm, so a θ-IS arm's checkpoint is not chosen on the paths it trains on) or
+    # from the run's π ("pi", the released code's choice; equal to uniform without θ-IS).
+    val_paths: str = "uniform"
 
     def __post_init__(self) -> None:
         for name in ("perceptual", "jtfs", "val_jtfs"):
             if not isinstance(getattr(self, name), bool):
                 _fail(f"eval.{name}", f"expected true or false, got {getattr(self, name)!r}")
+        if self.val_paths not in VAL_PATHS:
+            _fail("eval.val_paths", f"expected one of {', '.join(VAL_PATHS)}, got {self.val_paths!r}")
         _int("eval.fad_sample_rate", self.fad_sample_rate, 1000)
 
 

@@ -215,7 +215,7 @@ class Run:
             if theta is not None:
                 l1_sum += (theta_hat - theta).abs().sum(0).double().cpu()
             seed_hat = draw_seed_hat(gen, b).to(self.device)
-            path = int(torch.randint(self.n_paths, (1,), generator=gen)) if self.is_scrapl else None
+            path = self._validation_path(gen) if self.is_scrapl else None
             x_hat = None
             if with_loss:
                 loss, x_hat = self._loss(x, theta, theta_hat, seed_hat, path)
@@ -240,6 +240,12 @@ class Run:
         if perceptual is not None:
             out.update({f"test_{k}": v for k, v in perceptual.compute().items()})
         return out
+
+    def _validation_path(self, gen: torch.Generator) -> int:
+        """One SCRAPL path for a validation batch (``eval.val_paths``: uniform, or the run's π)."""
+        if self.cfg.eval.val_paths == "pi":
+            return int(torch.multinomial(self.loss.sampler.probs, 1, generator=gen))
+        return int(torch.randint(self.n_paths, (1,), generator=gen))
 
     def validate(self) -> dict[str, float]:
         metrics = self.evaluate(self.val_split, with_loss=True, purpose=1_000_000 + self.step, jtfs=self.val_jtfs)

@@ -43,6 +43,7 @@ def test_flat_round_trip_and_overrides():
         ({"train.lr": -1e-3}, "train.lr"),
         ({"train.epochs": 2.5}, "train.epochs"),
         ({"train.p_adam": 1}, "train.p_adam"),
+        ({"eval.val_paths": "theta"}, "eval.val_paths"),
         ({"data.batch_size": 500}, "data.batch_size"),
         ({"synth.f0_min_hz": 600.0}, "synth.f0_max_hz"),  # θ range inverted
         ({"train.loss": "mss-linear", "train.p_adam": True}, "train.loss"),

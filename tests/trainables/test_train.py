@@ -10,7 +10,7 @@ import torch
 from analysis import schema
 from trainables.config import override
 from trainables.presets import get_preset
-from trainables.train import NonFiniteLossError, train
+from trainables.train import NonFiniteLossError, Run, train
 
 
 def smoke(preset="smoke-chirplet-lo-lo", **dotted):
@@ -121,6 +121,26 @@ def test_theta_is_run_uses_the_given_distribution():
     assert int(counts.sum()) == 6 and set(torch.nonzero(counts).flatten().tolist()) <= {3, 7}
 
 
+@pytest.mark.parametrize("val_paths", ["uniform", "pi"])
+def test_validation_paths_are_uniform_or_drawn_from_pi(val_paths):
+    """eval.val_paths: with π on paths 3 and 7, validation draws only those under "pi" and others under
+    "uniform" (the default)."""
+    cfg = smoke(**{"train.theta_is": True, "train.max_steps": 2, "eval.val_paths": val_paths})
+    P = cfg.jtfs_settings().filter_bank.n_paths
+    probs = torch.zeros(P, dtype=torch.float64)
+    probs[[3, 7]] = 0.5
+    run = Run(cfg, probs=probs)
+    drawn = []
+    real_loss = run._loss
+    run._loss = lambda x, theta, theta_hat, seed_hat, path: drawn.append(path) or real_loss(
+        x, theta, theta_hat, seed_hat, path
+    )
+    for purpose in range(4):
+        run.evaluate(run.val_split, with_loss=True, purpose=purpose)
+    assert len(drawn) >= 8
+    assert (set(drawn) <= {3, 7}) == (val_paths == "pi"), drawn
+
+
 def test_cli_runs_a_smoke_training_and_rejects_bad_fields(tmp_path):
     ok = subprocess.run(
         [
@@ -227,8 +247,6 @@ def test_folder_datasets_fail_with_counts_and_theta_needs(tmp_path):
 
 
 def pathwise_run(steps, **dotted):
-    from trainables.train import Run
-
     run = Run(smoke(**dotted))
     for _ in range(steps):
         run.train_step()
