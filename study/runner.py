@@ -247,7 +247,9 @@ def _execute(
         say(f"  Ray       {address}; per trial {', '.join(f'{v:g} {k.upper()}' for k, v in resources.items())}")
 
         data_dir = preflight.write_data_cache(spec, sdir.path, say)  # one-shot folders: decoded once, mmapped by trials
-        pi_files = theta_is_stage.run_stage(spec, sdir, uri, parent_id, n_tasks=settings.theta_is_tasks, say=say)
+        pi_files = theta_is_stage.run_stage(
+            spec, sdir, uri, parent_id, n_tasks=settings.theta_is_tasks, say=say, data_dir=data_dir
+        )
         result = stages.run_stages(
             FitContext(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say, data_dir),
             growth,

@@ -27,7 +27,7 @@ from search_spaces.spec import Cell, StudySpec
 from study import tracking
 from study.layout import StudyDir, write_json_atomic
 from trainables import warmup
-from trainables.config import from_dict, to_dict
+from trainables.config import from_dict, override, to_dict
 
 __all__ = ["plan_chunks", "compute_pi", "run_stage", "warmup_config"]
 
@@ -75,10 +75,15 @@ def compute_pi(cfg, n_tasks: int) -> tuple[Any, dict[str, Any]]:
     }
 
 
-def warmup_config(spec: StudySpec, preset: str):
-    """The config whose encoder, data and θ-IS settings define π for ``preset``."""
+def warmup_config(spec: StudySpec, preset: str, data_dir: str | None = None):
+    """The config whose encoder, data and θ-IS settings define π for ``preset``; ``data_dir`` (the study's
+    decoded one-shot cache, ``study.preflight.write_data_cache``) is read instead of decoding the folder
+    again, as the trials do, unless the user set ``data.cache_dir``."""
     arm = next(a for a in spec.arms if dict(a.overrides).get("train.theta_is"))
-    return spec.config(Cell(preset, arm.name, spec.theta_is_seed))
+    cfg = spec.config(Cell(preset, arm.name, spec.theta_is_seed))
+    if data_dir and cfg.data.source == "oneshot-folder" and "data.cache_dir" not in dict(spec.overrides):
+        cfg = override(cfg, **{"data.cache_dir": data_dir})
+    return cfg
 
 
 def run_stage(
@@ -89,13 +94,14 @@ def run_stage(
     *,
     n_tasks: int | None = None,
     say: Callable[[str], None] = print,
+    data_dir: str | None = None,
 ) -> dict[str, str]:
     """Compute (or reuse) π for every preset with θ-IS arms; ``{preset: absolute pi.npy path}``."""
     files: dict[str, str] = {}
     for preset in spec.theta_is_presets:
         out = sdir.theta_is_dir(preset)
         pi_file = out / schema.PI_NPY
-        cfg = warmup_config(spec, preset)
+        cfg = warmup_config(spec, preset, data_dir)
         if pi_file.is_file():
             say(f"θ-IS {preset}: reusing π from {pi_file}")
         else:
