@@ -110,7 +110,7 @@ def smoke_preset(preset: str) -> str:
     """The smoke-scale twin of a preset (``granular``, ``mini-granular`` or ``repl-granular`` →
     ``smoke-granular``);
     ``SpecError`` for an unknown preset (named as given)."""
-    from trainables.presets import PRESETS
+    from trainables.presets import PRESETS  # lazy: the presets import torch; the CLI's --help stays fast
 
     if preset not in PRESETS:
         raise SpecError("presets", f"unknown preset {preset!r}; choose one of: {', '.join(sorted(PRESETS))}")

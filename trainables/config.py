@@ -87,6 +87,7 @@ class SynthConfig:
         if self.kind == "tr808":
             _int("synth.onset", self.onset, 0, self.n_samples - 1)
         if self.kind == "chirplet":
+            # lazy: these modules import torch; trainables.config itself stays torch-free
             from trainables.synths import CHIRPLET_CONFIGS
 
             _float("synth.f0_hz", self.f0_hz, 0.0, strict=True, high=self.sample_rate / 2)
@@ -205,7 +206,7 @@ class DataConfig:
         if self.source == "oneshot-synthetic":
             return split_counts(self.n_examples, self.split_sizes)
         if self.source == "oneshot-folder" and not is_fractional(self.split_sizes):
-            return dict(zip(SPLITS, self.split_sizes))
+            return dict(zip(SPLITS, self.split_sizes, strict=True))
         return None
 
 
@@ -335,6 +336,7 @@ class RunConfig:
         return self.data.source != "oneshot-folder"
 
     def _check_cross_fields(self) -> None:
+        # lazy: these modules import torch; trainables.config itself stays torch-free
         from trainables.data import ThetaGrid
 
         grid = self.data.source == "grid"
@@ -368,6 +370,7 @@ class RunConfig:
                 _fail("synth.n_samples" if arg == "shape" else f"jtfs.{arg}", str(err))
 
     def jtfs_settings(self):
+        # lazy: these modules import torch; trainables.config itself stays torch-free
         from trainables.core.settings import JTFSSettings
 
         j = self.jtfs

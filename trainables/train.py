@@ -33,11 +33,12 @@ import torch
 from torch import Tensor
 
 from analysis import schema
-from common.parsing import parse_value
 from analysis.curves import convergence_step, total_variation
+from common.parsing import parse_value
 from trainables import build
-from trainables.config import RunConfig, from_dict, override, to_dict
+from trainables.config import LOSSES, RunConfig, flatten, from_dict, override, to_dict
 from trainables.data import draw_seed_hat, order_seed
+from trainables.presets import get_preset
 
 STATE_VERSION = 1
 Report = Callable[[int, dict[str, float], "dict | None"], None]
@@ -232,7 +233,12 @@ class Run:
         if self.has_theta:
             l1 = l1_sum / n
             out[schema.VAL_THETA_L1] = float(l1.mean())
-            out.update({schema.per_param(schema.VAL_THETA_L1, name): float(v) for name, v in zip(self.theta_names, l1)})
+            out.update(
+                {
+                    schema.per_param(schema.VAL_THETA_L1, name): float(v)
+                    for name, v in zip(self.theta_names, l1, strict=True)
+                }
+            )
         if with_loss:
             out["val_loss"] = loss_sum / n
         if jtfs is not None:
@@ -315,8 +321,6 @@ class Run:
 
 
 def _flat(cfg: RunConfig) -> dict[str, Any]:
-    from trainables.config import flatten
-
     return flatten(cfg)
 
 
@@ -338,6 +342,7 @@ def start_run(config: RunConfig, resume_state: dict | None = None, *, probs: Ten
     Bad input found here (data folder, π file, checkpoint) raises ``ValueError`` naming it."""
     cfg = config
     if cfg.train.theta_is and probs is None:
+        # lazy: the θ-IS warm-up (and its imports) only for a θ-IS run without a precomputed π
         from trainables import warmup
 
         probs = warmup.load_probs(cfg.train.theta_is_probs) if cfg.train.theta_is_probs else warmup.compute_probs(cfg)
@@ -370,8 +375,6 @@ def run_to_end(run: Run, report: Report | None = None) -> RunResult:
 
 # --- command line -------------------------------------------------------------------------------------
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    from trainables.presets import get_preset
-
     cfg = get_preset(args.preset)
     dotted: dict[str, Any] = {
         "seed": args.seed,
@@ -393,8 +396,6 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from trainables.config import LOSSES
-
     ap = argparse.ArgumentParser(prog="python -m trainables.train", description="Train one sound-matching run.")
     ap.add_argument("--preset", default="smoke-granular", help="preset name (see trainables.presets)")
     ap.add_argument("--loss", default="scrapl", choices=LOSSES)

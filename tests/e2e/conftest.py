@@ -443,9 +443,9 @@ class RayWorkerNode:
         self.sids.add(proc.pid)
         try:
             out, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as err:
             self.stop()
-            raise RuntimeError(f"ray start --address {self.head.address} did not return in {timeout:.0f} s")
+            raise RuntimeError(f"ray start --address {self.head.address} did not return in {timeout:.0f} s") from err
         if proc.returncode != 0:
             raise RuntimeError(f"ray start --address {self.head.address} failed ({proc.returncode}):\n{out}")
         deadline = time.time() + 60

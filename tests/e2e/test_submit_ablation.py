@@ -130,7 +130,7 @@ def test_tables_exported_from_the_mlflow_server(job, mlflow_server):
     # Table 2: one row per arm, in the study's order, under the study's paper labels (parent-run tag)
     assert table_rows(out.stdout) == LABELS, out.stdout
     nan_arm, nan_seed, _ = NAN
-    n_runs = ", ".join(f"{label} {2 if arm == nan_arm else 3}" for arm, label in zip(ARMS, LABELS))
+    n_runs = ", ".join(f"{label} {2 if arm == nan_arm else 3}" for arm, label in zip(ARMS, LABELS, strict=True))
     assert f"n runs by arm: {n_runs}." in out.stdout, out.stdout
     assert f"(arm {nan_arm}, seed {nan_seed}): status FAILED, loss is nan" in out.stdout, out.stdout
     out = analysis_cli(
