@@ -10,6 +10,9 @@ and SIGTERM stop the study, which then reports itself interrupted, exit status 3
   second one that cut Tune's graceful stop short) is turned into an interrupted ``Outcome`` by
   ``study.finish.finish_interrupted`` (trial runs left RUNNING → KILLED, the parent run → KILLED);
   before the study had an MLflow run there is nothing to close and the interrupt goes on to the CLI;
+* a Ray failure that escapes the body (a θ-IS stage task that raised, Tune giving up after Ray killed a
+  trial's worker for memory) is booked the same way after an ``error:`` line naming it: nothing finished
+  is lost and ``study resume`` continues;
 * the lock is released at the end, whatever happened. Should another driver take the lock over (this
   one was judged dead: no heartbeat for a minute), this driver stops its study as on SIGINT.
 """
@@ -20,6 +23,8 @@ import os
 import signal
 import time
 from collections.abc import Callable
+
+from ray.exceptions import RayError, RayTaskError
 
 from search_spaces.spec import StudySpec
 from study import lock
@@ -71,19 +76,35 @@ def guarded(
             try:
                 return body(guard)
             except KeyboardInterrupt:
-                try:  # the spec on disk: a grown study (extend, adaptive waves) has more seeds than it started with
-                    spec = StudySpec.from_dict(sdir.read_json(sdir.spec_file))
-                except (OSError, ValueError):
-                    pass
-                where = guard.interrupts.stage
-                stage = (f"by {guard.interrupts.received}" if guard.interrupts.received else "by SIGINT") + (
-                    f" during {where}" if where and where != "the study" else " before its trials ended"
-                )
-                outcome = finish_interrupted(
-                    spec, sdir, settings, say, stage=stage, wall_s=time.time() - t0, interrupts=guard.interrupts
-                )
+                cause = f"by {guard.interrupts.received}" if guard.interrupts.received else "by SIGINT"
+                outcome = _stopped(sdir, spec, settings, say, guard, cause, t0)
+                if outcome is None:
+                    raise
+                return outcome
+            except (RayError, RuntimeError) as err:  # Ray gave up (a task failed, a worker was OOM-killed)
+                cause = getattr(err, "cause", None) or err  # a Ray task's own exception
+                name = type(cause).__name__ + (" in a Ray task" if isinstance(err, RayTaskError) else "")
+                first = (str(cause).strip().splitlines() or [""])[0][:300]
+                say(f"error: the driver stopped on {name}: {first}")
+                outcome = _stopped(sdir, spec, settings, say, guard, f"by {name}", t0)
                 if outcome is None:
                     raise
                 return outcome
     finally:
         guard.release()
+
+
+def _stopped(
+    sdir: StudyDir, spec: StudySpec, settings: Settings, say: Say, guard: Guard, cause: str, t0: float
+) -> Outcome | None:
+    """The books of a driver stopped outside Tune's graceful stop (``finish_interrupted``: exit status 3,
+    ``study resume`` continues); None before the study had an MLflow run."""
+    try:  # the spec on disk: a grown study (extend, adaptive waves) has more seeds than it started with
+        spec = StudySpec.from_dict(sdir.read_json(sdir.spec_file))
+    except (OSError, ValueError):
+        pass
+    where = guard.interrupts.stage
+    stage = cause + (f" during {where}" if where and where != "the study" else " before its trials ended")
+    return finish_interrupted(
+        spec, sdir, settings, say, stage=stage, wall_s=time.time() - t0, interrupts=guard.interrupts
+    )

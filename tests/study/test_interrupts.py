@@ -169,3 +169,29 @@ def test_sigint_before_the_trials_closes_the_books_from_mlflow(ray_cluster, tmp_
     r = runs(outcome.tracking_uri, "early")
     assert not r.trials and r.parents[0].info.status == "KILLED"
     assert not (tmp_path / "early" / "driver.lock").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_failed_theta_is_stage_stops_the_driver_cleanly_and_resume_retries(ray_cluster, tmp_path, runs):
+    """A Ray task of the θ-IS stage raises (here a warm-up batch larger than the train split): the driver
+    names the error, closes its books like an interrupt (exit 3, the study's run KILLED, the lock freed)
+    instead of a traceback, and ``resume`` runs the stage again."""
+    spec = ablation(
+        "stage-fails",
+        "smoke-granular",
+        (0,),
+        arms=["p-adam+p-saga+theta-is"],
+        overrides={"train.epochs": 1, "train.theta_is_batch_size": 1000},
+    )
+    lines: list[str] = []
+    outcome = runner.run(spec, runner.Settings(root=tmp_path, progress_interval=5), say=lines.append)
+    text = "\n".join(lines)
+    assert outcome.exit_code == 3, text
+    assert "error: the driver stopped on ValueError in a Ray task: train.theta_is_batch_size: 1000" in text, text
+    assert "interrupted by ValueError in a Ray task before its trials ended" in text, text
+    assert runs(outcome.tracking_uri, "stage-fails").parents[0].info.status == "KILLED"
+    assert not (tmp_path / "stage-fails" / "driver.lock").exists()
+    again: list[str] = []
+    outcome = runner.resume("stage-fails", runner.Settings(root=tmp_path, progress_interval=5), say=again.append)
+    assert outcome.exit_code == 3 and any("computing π" in line for line in again), "\n".join(again)
