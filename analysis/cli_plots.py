@@ -9,7 +9,7 @@ import argparse
 import os
 import tempfile
 
-from analysis import theta_is
+from analysis import theta_is, theta_is_range
 from analysis.cli_common import (
     EPILOG_SOURCE,
     Loaded,
@@ -24,6 +24,7 @@ from analysis.cli_common import (
     require_uri,
 )
 from analysis.schema import VAL_THETA_L1, per_param
+from common.parsing import int_arg
 
 __all__ = ["add_commands", "cmd_plot"]
 
@@ -82,8 +83,53 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--paths", metavar="FILE", help="path table JSON (with --pi)")
     g.add_argument("--mlflow-uri", metavar="URI", default=os.environ.get("MLFLOW_TRACKING_URI"))
     g.add_argument("--preset", help="with --study: whose π (needed when the study has several)")
+    r = p.add_argument_group("AM/FM view (paper Figure 6: both flags draw it instead of the (rate, scale) grid)")
+    r.add_argument("--am-range", metavar="LO,HI", type=_range_arg("--am-range"), help="the synth's AM range in Hz")
+    r.add_argument("--fm-range", metavar="LO,HI", type=_range_arg("--fm-range"), help="the synth's FM range in oct/s")
+    r.add_argument(
+        "--q2", type=int_arg(), help="second-order wavelets per octave (default: read off the path table's rates)"
+    )
+    r.add_argument(
+        "--widen-oct",
+        type=float,
+        metavar="OCT",
+        help="octaves added to both sides of both log ranges (default 1/(2·Q2), half the AM filter spacing)",
+    )
     p.add_argument("--title")
     p.add_argument("--out", required=True, metavar="OUT", help="output stem: writes OUT.png and OUT.pdf")
+
+
+def _range_arg(flag: str):
+    def parse(text: str) -> tuple[float, float]:
+        try:
+            return theta_is_range.parse_range(text, flag)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def _plot_paths(plots, pi, table, args):
+    """The (rate, scale) grid, or with --am-range/--fm-range the AM/FM view (and the mass printed)."""
+    if (args.am_range is None) != (args.fm_range is None):
+        raise ValueError("--am-range and --fm-range go together (the AM/FM rectangle)")
+    if args.am_range is None:
+        if args.q2 is not None or args.widen_oct is not None:
+            raise ValueError("--q2 and --widen-oct need --am-range and --fm-range")
+        return plots.plot_paths(pi, table, title=args.title)
+    from analysis import plots_paths  # lazy: matplotlib only once a plot command runs
+
+    q2 = args.q2 if args.q2 is not None or args.widen_oct is not None else theta_is_range.infer_q2(table)
+    mass = theta_is_range.range_mass(
+        pi, table, am_hz=args.am_range, fm_oct_per_s=args.fm_range, widen_oct=args.widen_oct, q2=q2
+    )
+    print(
+        f"π mass inside AM {args.am_range[0]:g}–{args.am_range[1]:g} Hz × FM {args.fm_range[0]:g}–"
+        f"{args.fm_range[1]:g} oct/s (widened {mass.widen_oct:.3g} oct): {mass.mass:.4g} vs uniform share "
+        f"{mass.uniform_share:.4g} ({mass.k}/{mass.P} paths; ratio {mass.ratio:.3g})"
+    )
+    rect = (args.am_range, args.fm_range)
+    return plots_paths.plot_paths_amfm(pi, table, rect, args.title, widen_oct=args.widen_oct, q2=q2)
 
 
 def cmd_plot(args) -> None:
@@ -97,7 +143,7 @@ def cmd_plot(args) -> None:
                 raise ValueError("--pi needs --paths (the path table JSON)")
             pi = theta_is.load_pi(args.pi)
             table = theta_is.load_path_table(args.paths, n_paths=pi.size)
-            fig = plots.plot_paths(pi, table, title=args.title)
+            fig = _plot_paths(plots, pi, table, args)
         else:
             from analysis.mlflow_source import download_pi  # lazy: mlflow only for --study
 
@@ -107,7 +153,7 @@ def cmd_plot(args) -> None:
                 pi_file, paths_file = download_pi(require_uri(args), args.study, tmp, args.preset)
                 pi = theta_is.load_pi(pi_file)
                 table = theta_is.load_path_table(paths_file, n_paths=pi.size)
-            fig = plots.plot_paths(pi, table, title=args.title)
+            fig = _plot_paths(plots, pi, table, args)
         written = plots.save_figure(fig, args.out)
     elif args.plot == "curves":
         if args.study:
