@@ -35,7 +35,7 @@ from analysis.pairing import select_preset
 from analysis.render import render
 from analysis.report import SUFFIXES, write_tables
 from search_spaces.spec import StudySpec
-from study import mlflow_ui, tracking
+from study import mlflow_ui, theta_is_figure, tracking
 from study.layout import StudyDir, write_json_atomic
 from trainables.presets import get_preset
 
@@ -278,6 +278,12 @@ def publish(
     written += [_html_copy(p) for p in list(written) if p.suffix == ".md"]
     if runs is not None:
         written += _figures(spec, sdir, runs, say)
+    amfm = theta_is_figure.figure_and_table(spec, sdir, say)  # Figure 6 of a θ-IS study on chirplets
+    if amfm is not None:
+        (sdir.path / FIGURES).mkdir(parents=True, exist_ok=True)
+        written += plots.save_figure(amfm[0], sdir.path / FIGURES / theta_is_figure.FIGURE_STEM)
+        md, csv = _write_table(amfm[1], sdir.tables / theta_is_figure.TABLE_STEM)
+        written += [md, csv, _html_copy(md)]
     parent = parent_run_id or _stored_parent(sdir)
     if parent is None:
         say(f"the tables were not logged to MLflow: no parent run id in {sdir.settings_file}")
