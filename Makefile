@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 TORCH_ID := $(shell printf '%s' '$(TORCH)' | cksum | cut -d' ' -f1)
 STAMP  := $(VENV)/.installed-torch-$(TORCH_ID)
 
-.PHONY: install browser sample-kits postgres shellcheck slurm demo test bench clean
+.PHONY: install browser sample-kits postgres shellcheck slurm demo test bench replicate replicate-collect clean
 
 install: $(STAMP)
 
@@ -101,6 +101,33 @@ slurm:
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null && \
 	    command -v slurmctld >/dev/null; }
+
+# The reduced-scale replication of issue 16 (results/replication/README.md): each study runs through the study CLI
+# and resumes where it stopped (nothing finished runs again); then its tables, per-seed CSV and figures are copied
+# into results/replication/<study>/. CPU-hours on a 2-core machine: see the report. REPL_ROOT holds the studies.
+REPL_ROOT ?= $(CURDIR)/studies/replication
+REPL_OUT  := results/replication
+REPL_STUDIES := repl-theta-is-hi-med repl-fig6-pi repl-ablation-chirplet-hi-med repl-ablation-granular repl-losses-chirplet-hi-med
+STUDY := $(BIN)/python -m study
+replicate: $(STAMP)
+	$(STUDY) run theta-is --name repl-theta-is-hi-med --presets repl-chirplet-hi-med --seeds 20 --root $(REPL_ROOT)
+	$(STUDY) run theta-is --name repl-fig6-pi --presets chirplet-lo-lo,chirplet-lo-med,chirplet-hi-med,chirplet-hi-hi \
+	    --arms theta-is --seeds 0, --set encoder.channels=16 --set train.max_steps=1 --num-cpus 1 --root $(REPL_ROOT)
+	$(STUDY) run ablation --name repl-ablation-chirplet-hi-med --preset repl-chirplet-hi-med --arms scrapl,p-adam \
+	    --seeds 20 --root $(REPL_ROOT)
+	$(STUDY) run ablation --name repl-ablation-granular --preset repl-granular --seeds 20 --root $(REPL_ROOT)
+	$(STUDY) run losses --name repl-losses-chirplet-hi-med --preset repl-chirplet-hi-med --seeds 10 --jtfs-seeds 2 \
+	    --root $(REPL_ROOT)
+	$(MAKE) replicate-collect
+
+# Copy what the studies exported (only those that exist) into $(REPL_OUT)/<study>/.
+replicate-collect:
+	@for s in $(REPL_STUDIES); do \
+	    d=$(REPL_ROOT)/$$s; [ -d $$d/tables ] || continue; \
+	    mkdir -p $(REPL_OUT)/$$s && cp $$d/tables/*.md $$d/tables/*.csv $(REPL_OUT)/$$s/ 2>/dev/null; \
+	    [ -d $$d/figures ] && find $$d/figures -name '*.png' -exec cp {} $(REPL_OUT)/$$s/ \; ; \
+	    echo "collected $$s"; \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python bench/loss_step.py --config tiny
