@@ -22,16 +22,16 @@ from analysis.cli_common import (
 )
 from analysis.render import render
 from analysis.schema import CONVERGENCE_STEP, per_param
-from common.parsing import csv_list
+from common.parsing import csv_list, int_arg
 
 __all__ = ["add_commands", "cmd_table", "cmd_plan_seeds"]
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add ``table`` (ablation, deltas, theta-is, tr808, factorial) and ``plan-seeds`` to ``sub``."""
+    """Add ``table`` (ablation, deltas, theta-is, tr808, factorial, sequential) and ``plan-seeds`` to ``sub``."""
     table = sub.add_parser(
         "table",
-        help="paper-style tables (ablation, deltas, theta-is, tr808, factorial)",
+        help="paper-style tables (ablation, deltas, theta-is, tr808, factorial, sequential)",
         description="Paper-style tables as Markdown, LaTeX (booktabs) or CSV.",
     )
     tsub = table.add_subparsers(dest="table", required=True, metavar="TABLE")
@@ -200,6 +200,25 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     add_output(p)
 
+    p = tsub.add_parser(
+        "sequential",
+        help="replay adaptive seeds on a finished fixed-seed study: what it would have decided, on how many seeds",
+        description="Replay the adaptive-seeds procedure (group-sequential paired t-tests, Holm as a graph; "
+        "analysis.sequential) on a finished study's complete seeds in ascending order, stopping at the look "
+        "where an adaptive study would have stopped; beside each comparison the fixed-n result of all seeds "
+        "(paired t-test, Holm-adjusted). Comparisons: each arm vs the previous one on test θ L1, total "
+        "variation and convergence steps.",
+        epilog=EPILOG_SOURCE,
+    )
+    add_source(p)
+    add_arms(p)
+    p.add_argument("--min-seeds", type=int_arg(3), metavar="N", help="seeds at the first look (default 5)")
+    p.add_argument("--wave", type=int_arg(1), metavar="N", help="seeds added per look (default 5)")
+    p.add_argument("--max-seeds", type=int_arg(3), metavar="N", help="the design's maximum (default: complete seeds)")
+    p.add_argument("--alpha", type=probability, metavar="A", help="family-wise alpha (default 0.05)")
+    add_output(p)
+    p.set_defaults(sequential_parser=p)
+
     p = sub.add_parser(
         "plan-seeds",
         help="seeds needed for 80%% power from a pilot's paired differences",
@@ -272,6 +291,9 @@ def cmd_table(args) -> None:
         return
     loaded = load_per_seed(args)
     df = loaded.per_seed
+    if args.table == "sequential":
+        _table_sequential(args, loaded)
+        return
     if args.table == "factorial":
         from analysis.tables_factorial import factorial_table  # lazy: statsmodels' ANOVA for this table only
 
@@ -323,6 +345,32 @@ def cmd_table(args) -> None:
                 **common,
             )
     emit(render(table, args.format), args.out)
+
+
+def _table_sequential(args, loaded: Loaded) -> None:
+    """The replay; bad input exits 2 naming the option (argparse's usage error)."""
+    from analysis.pairing import select_preset  # lazy: pandas only once a command runs
+    from analysis.replay import ReplayInputError, complete_seeds, design_for, replay, replay_table
+
+    flags = {"arms": "--arms", "min_seeds": "--min-seeds", "max_seeds": "--max-seeds", "wave": "--wave"}
+    flags.update(alpha="--alpha", preset="--preset", labels="--labels", seeds="--csv" if args.csv else "--study")
+    try:
+        arms = choose_arms(args, loaded, loaded.per_seed)
+        if args.labels and len(args.labels) != len(arms):
+            raise ReplayInputError("labels", f"{len(args.labels)} labels for {len(arms)} arms")
+        try:
+            df = select_preset(loaded.per_seed, args.preset, loaded.source)
+        except ValueError as err:
+            raise ReplayInputError("preset", str(err)) from None
+        seeds, _ = complete_seeds(df, arms, loaded.source)
+        design = design_for(
+            len(seeds), alpha=args.alpha, min_seeds=args.min_seeds, wave=args.wave, max_seeds=args.max_seeds
+        )
+        result = replay(df, arms, design)
+    except ReplayInputError as err:
+        args.sequential_parser.error(f"{flags.get(err.option, err.option)}: {err}")
+    labels = arm_label_list(args, loaded, arms)
+    emit(render(replay_table(result, labels=labels, source=loaded.source, notes=loaded.notes), args.format), args.out)
 
 
 def cmd_plan_seeds(args) -> None:
