@@ -100,8 +100,8 @@ def path_derivatives(
     """``s = ∂ℓ/∂θ̂`` (B, U) and, for each ``u`` in ``dims``, the column ``H_b[:, u]`` of every example's
     ``U × U`` block of ``∂²ℓ/∂θ̂²`` as a (B, U) tensor, at ``θ̂ = theta`` (a constant here).
 
-    ``check``: verify that ``H`` is block diagonal over examples (one extra double backward with random
-    per-example weights); ``ValueError`` when the synth or the loss couples examples.
+    ``check``: verify that ``H`` is block diagonal over examples (``ceil(log2 B)`` extra double backwards with
+    0/1 per-example weights); ``ValueError`` when the synth or the loss couples examples.
     """
     theta = theta.detach().clone().requires_grad_(True)
     loss = path_loss_value(path_loss, synth, theta, seed_hat, x, path)
@@ -113,22 +113,27 @@ def path_derivatives(
         (col,) = torch.autograd.grad(s[:, u].sum(), theta, retain_graph=check or k < len(dims) - 1, allow_unused=True)
         cols[u] = torch.zeros_like(s) if col is None else col.detach()
     if check and len(dims) and s.shape[0] > 1:
-        # Weight the even examples' s by 1, the odd ones' by 0: with independent examples the gradient rows
-        # of the odd examples are exactly zero (zero cotangents stay zero through per-example operations),
-        # whatever the precision; a synth or loss that mixes neighbouring examples puts O(1) there. (An
-        # earlier check compared two float32 gradients to 1e-3 of their scale and refused the chirplet at
+        # Probe k weights example b's s by bit k of b (1) or 0: with independent examples the gradient rows of
+        # the examples weighted 0 are exactly zero (zero cotangents stay zero through per-example operations),
+        # whatever the precision; a synth or loss that mixes two examples puts O(1) there in a probe where
+        # their bits differ, and any two indices differ in some bit (even/odd alone misses b with b + 2).
+        # (An earlier check compared two float32 gradients to 1e-3 of their scale and refused the chirplet at
         # paper scale on rounding, 6e-2 on its weakest paths.)
         u = dims[0]
-        even = (torch.arange(s.shape[0], device=s.device) % 2 == 0).to(s.dtype)
-        (mixed,) = torch.autograd.grad((s[:, u] * even).sum(), theta, allow_unused=True)
-        mixed = torch.zeros_like(s) if mixed is None else mixed
-        leak = float(mixed[1::2].abs().max())
         scale = float(cols[u].abs().max())
-        if leak > 1e-6 * scale + 1e-30:
-            raise ValueError(
-                "method='factored' needs a synth and a path loss that treat examples independently "
-                "(∂²ℓ/∂θ̂² block diagonal over the batch); these couple examples: use method='hvp'"
+        index = torch.arange(s.shape[0], device=s.device)
+        n_probes = (s.shape[0] - 1).bit_length()
+        for k in range(n_probes):
+            on = ((index >> k) & 1) == 1
+            (mixed,) = torch.autograd.grad(
+                (s[:, u] * on.to(s.dtype)).sum(), theta, retain_graph=k < n_probes - 1, allow_unused=True
             )
+            leak = 0.0 if mixed is None else float(mixed[~on].abs().max())
+            if leak > 1e-6 * scale + 1e-30:
+                raise ValueError(
+                    "method='factored' needs a synth and a path loss that treat examples independently "
+                    "(∂²ℓ/∂θ̂² block diagonal over the batch); these couple examples: use method='hvp'"
+                )
     return s.detach(), cols
 
 

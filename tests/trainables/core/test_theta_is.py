@@ -217,6 +217,20 @@ def test_factored_method_refuses_a_synth_that_couples_examples(toy):
     assert torch.isfinite(C).all() and (C > 0).all()
 
 
+@pytest.mark.parametrize("shift", [2, B // 2])
+def test_factored_method_refuses_a_coupling_between_examples_of_the_same_parity(toy, shift):
+    """Example b mixed with b + 2 (or with b + B/2, a transposed reshape): an even/odd probe alone sees
+    nothing (both examples weighted alike); the bit probes separate every pair."""
+    encoder, batches, _ = toy
+
+    def far_coupled(theta, seed):
+        x = synth(theta, seed)
+        return x + 0.5 * x.roll(shift, dims=0)
+
+    with pytest.raises(ValueError, match="treat examples independently"):
+        curvature(encoder, far_coupled, path_loss, batches[:1], [0], n_iter=2)
+
+
 def test_power_iteration_on_known_matrices():
     A = torch.diag(torch.tensor([-5.0, 2.0, 1.0], dtype=DT))
     lam, steps = power_iteration(lambda v: A @ v, torch.tensor([0.3, 0.9, 0.2], dtype=DT), n_iter=200, tol=1e-12)
