@@ -11,8 +11,9 @@ and SIGTERM stop the study, which then reports itself interrupted, exit status 3
   ``study.finish.finish_interrupted`` (trial runs left RUNNING → KILLED, the parent run → KILLED);
   before the study had an MLflow run there is nothing to close and the interrupt goes on to the CLI;
 * a Ray failure that escapes the body (a θ-IS stage task that raised, Tune giving up after Ray killed a
-  trial's worker for memory) is booked the same way after an ``error:`` line naming it: nothing finished
-  is lost and ``study resume`` continues;
+  trial's worker for memory: a ``RayError``, or a ``RuntimeError`` raised inside Ray's code) is booked the
+  same way after an ``error:`` line naming it (its traceback in ``<study>/driver-error.log``): nothing
+  finished is lost and ``study resume`` continues. Any other exception keeps its traceback (exit 1);
 * the lock is released at the end, whatever happened. Should another driver take the lock over (this
   one was judged dead: no heartbeat for a minute), this driver stops its study as on SIGINT.
 """
@@ -22,8 +23,11 @@ from __future__ import annotations
 import os
 import signal
 import time
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 
+import ray
 from ray.exceptions import RayError, RayTaskError
 
 from search_spaces.spec import StudySpec
@@ -33,7 +37,10 @@ from study.interrupts import Interrupts
 from study.layout import StudyDir
 from study.settings import Settings
 
-__all__ = ["Guard", "guarded"]
+__all__ = ["Guard", "guarded", "DRIVER_ERROR_LOG"]
+
+DRIVER_ERROR_LOG = "driver-error.log"  # <study>/driver-error.log: the traceback of the last Ray failure
+_RAY_DIR = Path(ray.__file__).resolve().parent
 
 Say = Callable[[str], None]
 
@@ -82,16 +89,29 @@ def guarded(
                     raise
                 return outcome
             except (RayError, RuntimeError) as err:  # Ray gave up (a task failed, a worker was OOM-killed)
+                if not _from_ray(err):  # our own bugs keep their traceback and exit status 1
+                    raise
                 cause = getattr(err, "cause", None) or err  # a Ray task's own exception
                 name = type(cause).__name__ + (" in a Ray task" if isinstance(err, RayTaskError) else "")
                 first = (str(cause).strip().splitlines() or [""])[0][:300]
-                say(f"error: the driver stopped on {name}: {first}")
+                log = sdir.path / DRIVER_ERROR_LOG
+                log.write_text("".join(traceback.format_exception(err)), encoding="utf-8")
+                say(f"error: the driver stopped on {name}: {first} (traceback in {log})")
                 outcome = _stopped(sdir, spec, settings, say, guard, f"by {name}", t0)
                 if outcome is None:
                     raise
                 return outcome
     finally:
         guard.release()
+
+
+def _from_ray(err: BaseException) -> bool:
+    """A Ray exception, or a RuntimeError raised inside Ray's own code (Tune's actor manager re-raises a
+    worker killed for memory as a RuntimeError)."""
+    if isinstance(err, RayError):
+        return True
+    frames = traceback.extract_tb(err.__traceback__)
+    return bool(frames) and Path(frames[-1].filename).resolve().is_relative_to(_RAY_DIR)
 
 
 def _stopped(

@@ -190,8 +190,26 @@ def test_a_failed_theta_is_stage_stops_the_driver_cleanly_and_resume_retries(ray
     assert outcome.exit_code == 3, text
     assert "error: the driver stopped on ValueError in a Ray task: train.theta_is_batch_size: 1000" in text, text
     assert "interrupted by ValueError in a Ray task before its trials ended" in text, text
+    assert "theta_is_batch_size" in (tmp_path / "stage-fails" / "driver-error.log").read_text()
     assert runs(outcome.tracking_uri, "stage-fails").parents[0].info.status == "KILLED"
     assert not (tmp_path / "stage-fails" / "driver.lock").exists()
     again: list[str] = []
     outcome = runner.resume("stage-fails", runner.Settings(root=tmp_path, progress_interval=5), say=again.append)
     assert outcome.exit_code == 3 and any("computing π" in line for line in again), "\n".join(again)
+
+
+def test_only_ray_failures_are_booked_as_a_stop():
+    """A RuntimeError raised in Ray's own code (Tune's actor manager after an OOM kill) counts as a Ray
+    failure; one raised in ours is a bug that keeps its traceback."""
+    from study.guard import _RAY_DIR, _from_ray
+
+    def raised(filename: str) -> BaseException:
+        try:
+            exec(compile("raise RuntimeError('boom')", filename, "exec"))
+        except RuntimeError as err:
+            return err
+        raise AssertionError("not raised")
+
+    assert _from_ray(raised(str(_RAY_DIR / "tune" / "execution" / "x.py")))
+    assert not _from_ray(raised(__file__))
+    assert not _from_ray(RuntimeError("never raised"))
