@@ -128,6 +128,15 @@ replicate-collect:
 	    [ -d $$d/figures ] && find $$d/figures -name '*.png' -exec cp {} $(REPL_OUT)/$$s/ \; ; \
 	    echo "collected $$s"; \
 	done
+	@A=$(REPL_OUT)/repl-ablation-chirplet-hi-med/per_seed.csv; T=$(REPL_OUT)/repl-theta-is-hi-med/per_seed.csv; \
+	O=$(REPL_OUT)/ablation-chirplet-hi-med; ARMS=scrapl,p-adam,p-adam+p-saga,p-adam+p-saga+theta-is; \
+	L="SCRAPL,+P-Adam,+P-Adam +P-SAGA,+P-Adam +P-SAGA +θ-IS"; \
+	if [ -f $$A ] && [ -f $$T ]; then \
+	    mkdir -p $$O && $(BIN)/python $(REPL_OUT)/join_chirplet_ablation.py $$A $$T $$O/ablation_per_seed.csv && \
+	    $(BIN)/python -m analysis table ablation --csv $$O/ablation_per_seed.csv --arms $$ARMS --labels "$$L" --out $$O/ablation.md && \
+	    $(BIN)/python -m analysis table deltas --csv $$O/ablation_per_seed.csv --arms $$ARMS --labels "$$L" --out $$O/deltas.md && \
+	    $(BIN)/python -m analysis table sequential --csv $$O/ablation_per_seed.csv --arms $$ARMS --labels "$$L" --out $$O/sequential_replay.md; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/loss_step.py --config tiny
