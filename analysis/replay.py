@@ -27,14 +27,13 @@ from analysis import stats
 from analysis.formatting import format_p_bare, format_sig
 from analysis.pairing import pair_by_seed, select_arms, select_preset
 from analysis.render import Cell, Column, Table
-from analysis.schema import ARM_COLUMN, CONVERGENCE_STEP, PAPER_SCALE, SEED_COLUMN, TEST_THETA_L1, VAL_TOTAL_VARIATION
-from analysis.sequential import MIN_PAIRS, Design, Verdict, consecutive_differences, decide
+from analysis.schema import ARM_COLUMN, PAPER_SCALE, SEED_COLUMN, TEST_THETA_L1, VAL_TOTAL_VARIATION
+from analysis.sequential import METRICS, MIN_PAIRS, Design, Verdict, consecutive_differences, decide
 from analysis.table_parts import arm_labels
 from analysis.tables_sequential import sequential_table
 
 __all__ = ["METRICS", "ReplayInputError", "FixedResult", "Replay", "complete_seeds", "design_for", "replay"]
 
-METRICS = (TEST_THETA_L1, VAL_TOTAL_VARIATION, CONVERGENCE_STEP)  # a study's comparisons (study.waves)
 _REQUIRED = (TEST_THETA_L1, VAL_TOTAL_VARIATION)  # a seed without these in some arm is not complete
 _SCALED = (TEST_THETA_L1, VAL_TOTAL_VARIATION)
 

@@ -45,6 +45,7 @@ import numpy as np
 from scipy import special
 
 from analysis.group_sequential import boundaries, check_spending
+from analysis.schema import CONVERGENCE_STEP, TEST_THETA_L1, VAL_TOTAL_VARIATION
 from common.checks import check_int
 
 __all__ = [
@@ -52,12 +53,15 @@ __all__ = [
     "ComparisonDecision",
     "Verdict",
     "DECISIONS",
+    "METRICS",
     "decide",
     "look_statistics",
     "consecutive_differences",
 ]
 
 DECISIONS = ("effect", "futility", "continue", "inconclusive")
+# the metrics each comparison of arms is decided on: an adaptive study's waves (study.waves) and a replay
+METRICS = (TEST_THETA_L1, VAL_TOTAL_VARIATION, CONVERGENCE_STEP)
 MIN_PAIRS = 3  # a paired t-test needs n - 1 >= 2 degrees of freedom here
 
 

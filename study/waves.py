@@ -30,7 +30,7 @@ from analysis.mlflow_source import read_study
 from analysis.output import atomic_paths
 from analysis.render import render
 from analysis.report import SUFFIXES
-from analysis.sequential import Design, Verdict, consecutive_differences, decide
+from analysis.sequential import METRICS, Design, Verdict, consecutive_differences, decide
 from analysis.tables_sequential import sequential_table
 from search_spaces.spec import StudySpec
 from study import tracking, trial_log
@@ -58,7 +58,6 @@ __all__ = [
 
 ADAPTIVE_FILE = "adaptive.json"
 ADAPTIVE_KINDS = ("ablation", "theta-is")
-METRICS = (schema.TEST_THETA_L1, schema.VAL_TOTAL_VARIATION, schema.CONVERGENCE_STEP)
 LOW = 3  # analysis.sequential.MIN_PAIRS: a paired t-test needs 3 pairs here
 
 
