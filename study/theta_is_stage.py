@@ -1,12 +1,14 @@
 """θ-IS stage: π computed once per study and preset, before any θ-IS trial starts.
 
 ``warmup.curvature_chunk`` is fanned out as Ray tasks over disjoint chunks of paths (interleaved, so
-slow and fast paths mix) and, when there are more workers than paths, θ-dimensions; the chunks are
-merged with ``warmup.probs_from_chunks`` (C is deterministic per path, independent of chunking).
-π goes to ``<study>/theta_is/<preset>/pi.npy`` with ``paths.json`` (the path table analysis reads)
-and ``stage.json`` (timings), and onto the parent MLflow run under ``theta_is/<preset>/``. A stored
-π is reused (resume, or a second ``study run`` of the same study). Every θ-IS trial gets the file's
-absolute path as ``train.theta_is_probs``.
+slow and fast paths mix; about ``WAVES`` chunks per worker, so that progress is reported and kept as it
+goes) and, when there are more workers than paths, θ-dimensions. Each finished chunk is stored at once
+(``study.theta_is_blocks``): an interrupted stage resumes with the paths it has not done. The chunks are
+merged with ``theta_is.merge_curvature`` (C is deterministic per path, independent of chunking).
+π goes to ``<study>/theta_is/<preset>/pi.npy`` with ``curvature.npy`` (C, paths × θ-dimensions),
+``paths.json`` (the path table analysis reads) and ``stage.json`` (timings), and onto the parent MLflow
+run under ``theta_is/<preset>/``. A stored π is reused (resume, or a second ``study run`` of the same
+study). Every θ-IS trial gets the file's absolute path as ``train.theta_is_probs``.
 
 Paper convention: the warm-up uses the encoder initialised with ``spec.theta_is_seed`` (seed 0).
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from typing import Any
 
 import numpy as np
@@ -26,20 +28,35 @@ from analysis import schema
 from search_spaces.spec import Cell, StudySpec
 from study import tracking
 from study.layout import StudyDir, write_json_atomic
+from study.theta_is_blocks import BlockStore
 from trainables import warmup
 from trainables.config import from_dict, override, to_dict
+from trainables.core import theta_is
 
 __all__ = ["plan_chunks", "compute_pi", "run_stage", "warmup_config"]
 
+WAVES = 8  # chunks per worker: a chunk is the unit of progress and of what an interruption can lose
+CURVATURE_NPY = "curvature.npy"
 
-def plan_chunks(n_paths: int, n_theta: int, n_tasks: int) -> list[tuple[list[int], list[int] | None]]:
-    """Disjoint ``(paths, theta_dims)`` chunks covering all (path, dim) pairs; ``None`` = all dims."""
-    n_tasks = max(1, n_tasks)
-    if n_tasks <= n_paths or n_theta == 1:
-        k = min(n_tasks, n_paths)
-        return [(list(range(i, n_paths, k)), None) for i in range(k)]
-    k = min(n_paths, max(1, n_tasks // n_theta))
-    return [(list(range(i, n_paths, k)), [u]) for i in range(k) for u in range(n_theta)]
+
+def plan_chunks(
+    n_paths: int, n_theta: int, n_tasks: int, *, done: Set[tuple[int, int]] = frozenset(), waves: int = 1
+) -> list[tuple[list[int], list[int] | None]]:
+    """Disjoint ``(paths, theta_dims)`` chunks covering every (path, dim) pair not in ``done``; ``None``
+    = all dims. At most ``n_tasks × waves`` chunks of whole paths; with more workers than paths, chunks of
+    one θ-dimension; a path of which some dimensions are done gets one chunk per remaining dimension."""
+    n_tasks, waves = max(1, n_tasks), max(1, waves)
+    whole = [p for p in range(n_paths) if not any((p, u) in done for u in range(n_theta))]
+    chunks: list[tuple[list[int], list[int] | None]] = [
+        ([p], [u]) for p in range(n_paths) if p not in whole for u in range(n_theta) if (p, u) not in done
+    ]
+    if not whole:
+        return chunks
+    if n_tasks <= len(whole) or n_theta == 1:
+        k = min(n_tasks * waves, len(whole))
+        return chunks + [(whole[i::k], None) for i in range(k)]
+    k = min(len(whole), max(1, n_tasks // n_theta))
+    return chunks + [(whole[i::k], [u]) for i in range(k) for u in range(n_theta)]
 
 
 @ray.remote(num_cpus=1)
@@ -50,29 +67,57 @@ def _curvature_task(cfg_dict: dict, paths: list[int], dims: list[int] | None) ->
     return C.numpy(), time.perf_counter() - tic
 
 
-def compute_pi(cfg, n_tasks: int) -> tuple[Any, dict[str, Any]]:
-    """π for ``cfg`` from ``n_tasks`` Ray tasks; returns ``(π tensor, timing stats)``."""
+def compute_pi(
+    cfg, n_tasks: int, store: BlockStore | None = None, say: Callable[[str], None] | None = None, label: str = "θ-IS"
+) -> tuple[Any, Any, dict[str, Any]]:
+    """``(π, C, timing stats)`` for ``cfg`` from Ray tasks on ``n_tasks`` workers. With a ``store``,
+    its blocks are reused and every finished chunk is saved to it as it returns; ``say`` gets a line of
+    progress per chunk, starting with ``label``."""
     P, U = warmup.n_paths(cfg), warmup.n_theta(cfg)
-    chunks = plan_chunks(P, U, n_tasks)
+    stored, note = store.load() if store is not None else ([], None)
+    if note and say:
+        say(f"{label}: {note}")
+    done = {pair for block in stored for pair in block.pairs()}
+    chunks = plan_chunks(P, U, n_tasks, done=done, waves=WAVES if store is not None else 1)
+    if done and say:
+        say(f"{label}: {len(done)} of {P * U} (path, θ-dimension) pairs are stored; {len(chunks)} chunks left")
     tic = time.perf_counter()
     cfg_ref = ray.put(to_dict(cfg))
-    futures = [_curvature_task.remote(cfg_ref, paths, dims) for paths, dims in chunks]
-    results = ray.get(futures)
-    merged = [
-        (paths, dims if dims is not None else list(range(U)), torch.from_numpy(np.array(C)))
-        for (paths, dims), (C, _) in zip(chunks, results, strict=True)
-    ]
-    pi = warmup.probs_from_chunks(cfg, merged)
-    wall = time.perf_counter() - tic
-    task_s = [t for _, t in results]
-    return pi, {
-        "n_paths": P,
-        "n_theta": U,
-        "n_tasks": len(chunks),
-        "wall_s": wall,
-        "task_s_sum": sum(task_s),
-        "task_s_max": max(task_s),
+    pending = {
+        _curvature_task.remote(cfg_ref, paths, dims): (paths, dims if dims is not None else list(range(U)))
+        for paths, dims in chunks
     }
+    blocks = [(list(b.paths), list(b.dims), torch.from_numpy(b.C)) for b in stored]
+    task_s = [b.task_s for b in stored]
+    finished = len(done)
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        paths, dims = pending.pop(ready[0])
+        C, seconds = ray.get(ready[0])
+        if store is not None:
+            store.save(paths, dims, C, seconds)
+        blocks.append((paths, dims, torch.from_numpy(np.array(C))))
+        task_s.append(seconds)
+        finished += len(paths) * len(dims)
+        if say and pending:
+            elapsed = time.perf_counter() - tic
+            say(f"{label}: {finished}/{P * U} (path, θ-dimension) pairs done in {elapsed:.0f} s")
+    C = theta_is.merge_curvature(blocks, P, U)
+    pi = theta_is.probabilities(C, cfg.train.theta_is_min_prob_frac)
+    wall = time.perf_counter() - tic
+    return (
+        pi,
+        C,
+        {
+            "n_paths": P,
+            "n_theta": U,
+            "n_tasks": len(chunks),
+            "n_pairs_reused": len(done),
+            "wall_s": wall,
+            "task_s_sum": sum(task_s),
+            "task_s_max": max(task_s),
+        },
+    )
 
 
 def warmup_config(spec: StudySpec, preset: str, data_dir: str | None = None):
@@ -107,21 +152,24 @@ def run_stage(
         else:
             tasks = n_tasks or max(1, int(ray.available_resources().get("CPU", os.cpu_count() or 1)))
             say(f"θ-IS {preset}: computing π over {warmup.n_paths(cfg)} paths with {tasks} Ray task(s) ...")
-            pi, stats = compute_pi(cfg, tasks)
+            store = BlockStore(out / "blocks", to_dict(cfg))
+            pi, C, stats = compute_pi(cfg, tasks, store, say=say, label=f"θ-IS {preset}")
             out.mkdir(parents=True, exist_ok=True)
+            np.save(out / CURVATURE_NPY, C.numpy())
             table = cfg.jtfs_settings().filter_bank.path_table(cfg.synth.sample_rate)
             write_json_atomic(out / schema.PATHS_JSON, table)
             write_json_atomic(out / "stage.json", {"preset": preset, "seed": spec.theta_is_seed, **stats})
             tmp = out / f".{schema.PI_NPY}.tmp.npy"
             warmup.save_probs(tmp, pi)
             os.replace(tmp, pi_file)  # π appears atomically: a crash never leaves a partial file
+            store.remove()  # π and C hold everything the blocks did
             say(
                 f"θ-IS {preset}: π ready in {stats['wall_s']:.1f} s ({stats['n_tasks']} tasks, "
                 f"{stats['task_s_sum']:.1f} task-seconds) → {pi_file}"
             )
         folder = schema.pi_artifact_dir(preset)
         if not tracking.parent_has_artifact(tracking_uri, parent_run_id, f"{folder}/{schema.PI_NPY}"):
-            names = (schema.PI_NPY, schema.PATHS_JSON, "stage.json")
+            names = (schema.PI_NPY, CURVATURE_NPY, schema.PATHS_JSON, "stage.json")
             tracking.log_parent_files(
                 tracking_uri, parent_run_id, [out / n for n in names if (out / n).is_file()], folder
             )

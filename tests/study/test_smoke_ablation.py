@@ -43,13 +43,15 @@ def test_smoke_ablation_end_to_end(tmp_path, child_session, runs, ray_cluster, c
     assert parent.data.tags[schema.ARMS] == "scrapl,p-adam,p-adam+p-saga,p-adam+p-saga+theta-is"
     assert len(parent.data.tags["mlflow.source.git.commit"]) == 40
     parent_files = {a.path for a in r.client.list_artifacts(parent.info.run_id, schema.pi_artifact_dir(PRESET))}
-    assert {f"theta_is/{PRESET}/pi.npy", f"theta_is/{PRESET}/paths.json"} <= parent_files
+    assert {f"theta_is/{PRESET}/{n}" for n in ("pi.npy", "curvature.npy", "paths.json")} <= parent_files
     assert "spec.json" in {a.path for a in r.client.list_artifacts(parent.info.run_id)}
 
     # θ-IS: π once, in the study directory, loaded by the θ-IS trials through their config
     pi_file = sdir / "theta_is" / PRESET / "pi.npy"
     pi = np.load(pi_file)
     assert pi.shape == (28,) and abs(pi.sum() - 1) < 1e-9 and (pi > 0).all()
+    assert np.load(pi_file.with_name("curvature.npy")).shape == (28, 2)
+    assert not pi_file.with_name("blocks").exists()  # the stage's stored chunks go once π is written
     from analysis.theta_is import load_path_table
 
     assert load_path_table(sdir / "theta_is" / PRESET / "paths.json", n_paths=28)["rate_hz"].shape == (28,)

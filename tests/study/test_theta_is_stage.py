@@ -1,11 +1,14 @@
-"""θ-IS stage: chunks cover every (path, θ-dimension) once; π from Ray tasks equals the serial π."""
+"""θ-IS stage: chunks cover every (path, θ-dimension) once; π from Ray tasks equals the serial π, also
+when an interrupted stage resumes from its stored blocks."""
 
+import numpy as np
 import pytest
 import torch
 
+from study.theta_is_blocks import BlockStore
 from study.theta_is_stage import compute_pi, plan_chunks, warmup_config
 from trainables import warmup
-from trainables.config import override
+from trainables.config import override, to_dict
 from trainables.presets import get_preset
 
 
@@ -17,13 +20,28 @@ def test_chunks_are_disjoint_and_cover_everything(n_paths, n_theta, n_tasks):
     assert len(chunks) <= max(n_tasks, 1) and all(paths for paths, _ in chunks)
 
 
+@pytest.mark.parametrize("n_paths, n_theta, n_tasks, waves", [(28, 2, 2, 8), (49, 2, 1, 8), (3, 2, 8, 8), (5, 1, 9, 2)])
+def test_chunks_skip_the_pairs_already_done(n_paths, n_theta, n_tasks, waves):
+    """Whole paths done, and one path with only one dimension done: the plan covers exactly the rest,
+    in at most n_tasks × waves chunks of whole paths (plus one chunk per left-over dimension)."""
+    done = {(p, u) for p in range(0, n_paths, 3) for u in range(n_theta)}
+    if n_theta > 1 and n_paths > 1:
+        done.add((1, 0))
+    chunks = plan_chunks(n_paths, n_theta, n_tasks, done=done, waves=waves)
+    pairs = [(p, u) for paths, dims in chunks for p in paths for u in (dims if dims is not None else range(n_theta))]
+    assert sorted(pairs) == sorted({(p, u) for p in range(n_paths) for u in range(n_theta)} - done)
+    assert len([c for c in chunks if c[1] is None]) <= n_tasks * waves
+    if n_tasks * waves <= n_paths:
+        assert len(chunks) > n_tasks  # finer than one chunk per worker, so progress is kept as it goes
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_pi_from_ray_tasks_equals_the_serial_pi(ray_cluster):
     cfg = override(
         get_preset("smoke-chirplet-lo-lo"), **{"train.theta_is": True, "train.p_adam": True, "train.p_saga": True}
     )
-    parallel, stats = compute_pi(cfg, n_tasks=2)
+    parallel, C, stats = compute_pi(cfg, n_tasks=2)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the tasks run single-threaded
     try:
@@ -32,7 +50,44 @@ def test_pi_from_ray_tasks_equals_the_serial_pi(ray_cluster):
         torch.set_num_threads(threads)
     assert stats["n_tasks"] == 2 and stats["n_paths"] == 28
     torch.testing.assert_close(parallel, serial, rtol=1e-10, atol=0)
-    assert parallel.sum().item() == pytest.approx(1.0)
+    assert parallel.sum().item() == pytest.approx(1.0) and C.shape == (28, 2)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_an_interrupted_stage_resumes_from_its_stored_blocks(ray_cluster, tmp_path):
+    """Ten paths' blocks are on disk from a stage that stopped: the resumed stage computes only the other
+    18 paths, stores each chunk as it returns, and its π equals the uninterrupted stage's."""
+    cfg = override(get_preset("smoke-chirplet-lo-lo"), **{"train.theta_is": True})
+    store = BlockStore(tmp_path / "blocks", to_dict(cfg))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        store.save(range(10), [0, 1], warmup.curvature_chunk(cfg, range(10)).numpy(), 1.0)
+        serial = warmup.compute_probs(cfg)
+    finally:
+        torch.set_num_threads(threads)
+    lines: list[str] = []
+    pi, _, stats = compute_pi(cfg, n_tasks=2, store=store, say=lines.append)
+    assert stats["n_pairs_reused"] == 20, lines
+    assert any("20 of 56 (path, θ-dimension) pairs are stored" in line for line in lines), lines
+    assert sum(len(b.paths) * len(b.dims) for b in store.load()[0]) == 56  # every chunk was stored
+    torch.testing.assert_close(pi, serial, rtol=1e-10, atol=0)
+
+
+def test_blocks_round_trip_and_another_configs_blocks_are_set_aside(tmp_path):
+    store = BlockStore(tmp_path / "blocks", {"seed": 0})
+    C = np.arange(6.0).reshape(3, 2)
+    store.save([4, 1, 7], [0, 1], C, 2.5)
+    store.save([4], [0], np.zeros((1, 1)), 1.0)  # overlaps the first block: skipped on load
+    (blocks, note) = store.load()
+    assert note is None and len(blocks) == 1
+    assert blocks[0].paths == (4, 1, 7) and blocks[0].dims == (0, 1) and blocks[0].task_s == 2.5
+    np.testing.assert_array_equal(blocks[0].C, C)
+    other = BlockStore(tmp_path / "blocks", {"seed": 1})
+    blocks, note = other.load()
+    assert blocks == [] and note is not None and "another warm-up config" in note
+    assert not (tmp_path / "blocks").exists() and list(tmp_path.glob("blocks.stale-*"))
 
 
 def test_the_warm_up_reads_the_studys_decoded_one_shots(tmp_path):
