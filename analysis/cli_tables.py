@@ -89,6 +89,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         choices=("holm", "bonferroni"),
         help="multiple-comparison correction of the extra column (default holm)",
     )
+    p.add_argument(
+        "--test",
+        default="t",
+        choices=("t", "wilcoxon", "auto"),
+        help="the p of each Δ: paired t-test (default, as the paper), Wilcoxon signed-rank, or auto: "
+        "Shapiro-Wilk on the differences picks t or Wilcoxon per comparison (a Shapiro p column; the caption "
+        "names the comparisons Wilcoxon decided)",
+    )
     add_output(p)
 
     p = tsub.add_parser(
@@ -341,6 +349,7 @@ def cmd_table(args) -> None:
                 paper=args.paper,
                 drop_unpaired=args.drop_unpaired,
                 correction=args.correction,
+                test=args.test,
                 labels=arm_label_list(args, loaded, arms),
                 **common,
             )

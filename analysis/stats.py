@@ -35,6 +35,10 @@ __all__ = [
     "mean_ci",
     "paired_t_pvalue",
     "wilcoxon_pvalue",
+    "PAIRED_TESTS",
+    "NORMALITY_ALPHA",
+    "TestChoice",
+    "choose_paired_test",
     "cohens_dz",
     "paired_difference",
     "adjust_pvalues",
@@ -176,6 +180,41 @@ def wilcoxon_pvalue(a, b) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return float(sps.wilcoxon(d).pvalue)
+
+
+PAIRED_TESTS = ("t", "wilcoxon", "auto")
+NORMALITY_ALPHA = 0.05
+TEST_NAMES = {"t": "paired t-test (scipy.stats.ttest_rel)", "wilcoxon": "Wilcoxon signed-rank (scipy.stats.wilcoxon)"}
+
+
+@dataclass(frozen=True)
+class TestChoice:
+    """The test a paired comparison is decided by, and why (``shapiro_p`` is NaN unless ``auto``)."""
+
+    test: str  # "t" or "wilcoxon"
+    p_value: float
+    shapiro_p: float
+
+
+def choose_paired_test(a, b, test: str = "auto", normality_alpha: float = NORMALITY_ALPHA) -> TestChoice:
+    """The p-value of ``b - a`` by ``test``: ``"t"`` (paired t), ``"wilcoxon"`` (signed-rank), or
+    ``"auto"``, the two-stage choice autorank makes (Herbold 2020): Shapiro–Wilk on the differences
+    (``scipy.stats.shapiro``); normality not rejected at ``normality_alpha`` → paired t, rejected →
+    Wilcoxon. With fewer than 3 differences (Shapiro–Wilk needs 3) or all of them equal, ``auto``
+    keeps the t-test. A pretest changes the second test's error rates a little; the simulation in
+    ``tests/analysis/test_stats.py`` bounds the two-stage type-I error at α under the paired null
+    (arms exchangeable, so d is symmetric about 0) for normal, heavy-tailed and bimodal d.
+    """
+    if test not in PAIRED_TESTS:
+        raise ValueError(f"test must be one of {', '.join(PAIRED_TESTS)}, got {test!r}")
+    shapiro_p = math.nan
+    if test == "auto":
+        d = _as_values(b, "b") - _as_values(a, "a")
+        if d.size >= 3 and not np.all(d == d[0]):
+            shapiro_p = float(sps.shapiro(d).pvalue)
+        test = "wilcoxon" if shapiro_p < normality_alpha else "t"
+    p = wilcoxon_pvalue(a, b) if test == "wilcoxon" else paired_t_pvalue(a, b)
+    return TestChoice(test, p, shapiro_p)
 
 
 def cohens_dz(d) -> float:

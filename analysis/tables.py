@@ -173,11 +173,15 @@ def deltas_table(
     paper: bool = False,
     drop_unpaired: bool = False,
     correction: str = "holm",
+    test: str = "t",
     notes: Sequence[str] = (),
 ) -> Table:
     """Table 6 style: each arm against the previous one in ``arms``, paired by seed.
 
-    Δ = mean(later − earlier) ± 95 % CI (``ci``, default Student-t) with the paired t-test p. Unless
+    Δ = mean(later − earlier) ± 95 % CI (``ci``, default Student-t) with the p of ``test``: the paired
+    t-test (default, as the paper), Wilcoxon signed-rank, or ``"auto"`` (``stats.choose_paired_test``:
+    Shapiro–Wilk on the differences picks t or Wilcoxon per comparison; a Shapiro p column per metric
+    unless ``paper``, the cells decided by Wilcoxon say so, and the caption lists them). Unless
     ``paper``: p adjusted across every test of the table (``correction``, default Holm), d_z and the
     Wilcoxon signed-rank p as extra columns. Convergence-step differences use only the seeds where
     both arms converged, and say how many pairs that is when fewer than all.
@@ -187,6 +191,8 @@ def deltas_table(
             (unless ``drop_unpaired``, which the caption then reports).
     """
     stats.check_ci(ci, rng)
+    if test not in stats.PAIRED_TESTS:
+        raise ValueError(f"--test must be one of {', '.join(stats.PAIRED_TESTS)}, got {test!r}")
     if len(arms) < 2:
         raise ValueError("the deltas table compares consecutive arms: give at least 2 arms")
     require_columns(df, [m[0] for m in _DELTA_METRICS])
@@ -202,8 +208,10 @@ def deltas_table(
                 Column("d_z_" + key, "d_z", "$d_z$"),
                 Column("wilcoxon_p_" + key, "Wilcoxon p", "Wilcoxon $p$"),
             ]
+            if test == "auto":
+                columns.append(Column("shapiro_p_" + key, "Shapiro p", "Shapiro $p$"))
 
-    results: list[list[tuple[stats.PairedResult | None, Pairing, int]]] = []
+    results: list[list[tuple[stats.PairedResult | None, Pairing, int, stats.TestChoice | None]]] = []
     dropped_notes, pair_counts, partial_steps = [], {}, []
     for a, b in zip(arms[:-1], arms[1:], strict=True):
         row_results = []
@@ -222,14 +230,21 @@ def deltas_table(
                     dropped = f"seed(s) {', '.join(map(str, seeds))} of {names[arm]} (no run in the other arm)"
                     if dropped not in dropped_notes:
                         dropped_notes.append(dropped)
-            result = None
+            result, choice = None, None
             if pairing.seeds.size:
                 k = PAPER_SCALE if scaled else 1.0
                 result = stats.paired_difference(pairing.a * k, pairing.b * k, ci, rng=rng, n_resamples=n_resamples)
-            row_results.append((result, pairing, n_all))
+                choice = stats.choose_paired_test(pairing.a, pairing.b, test)
+            row_results.append((result, pairing, n_all, choice))
         results.append(row_results)
 
-    flat_p = [r.p_value if r is not None else math.nan for row in results for r, _, _ in row]
+    flat_p = [c.p_value if c is not None else math.nan for row in results for _, _, _, c in row]
+    by_wilcoxon = [
+        f"{names[b]} vs {names[a]} ({_DELTA_METRICS[j][1]})"
+        for (a, b), row in zip(zip(arms[:-1], arms[1:], strict=True), results, strict=True)
+        for j, (_, _, _, c) in enumerate(row)
+        if test == "auto" and c is not None and c.test == "wilcoxon"
+    ]
     adjusted = stats.adjust_pvalues(flat_p, correction)
     n_tests = int(np.isfinite(flat_p).sum())
 
@@ -238,13 +253,16 @@ def deltas_table(
         # the paper names a row by the technique it adds ("+ P-Adam"): with --paper, the later arm's label
         row = [Cell(names[b] if paper else f"{names[b]} vs {names[a]}", text=True)]
         for j, (_, _, _, scaled) in enumerate(_DELTA_METRICS):
-            result, pairing, n_all = results[i][j]
+            result, pairing, n_all, choice = results[i][j]
             p_adj = float(adjusted[i * len(_DELTA_METRICS) + j])
-            note = f"{pairing.seeds.size}/{n_all} pairs" if pairing.seeds.size < n_all else None
-            if result is None:
+            notes_here = [f"{pairing.seeds.size}/{n_all} pairs"] if pairing.seeds.size < n_all else []
+            if test == "auto" and choice is not None and choice.test == "wilcoxon":
+                notes_here.append("Wilcoxon")
+            note = "; ".join(notes_here) or None
+            if result is None or choice is None:
                 row.append(Cell("N/A", note=note, data={"n": 0, "n_total": n_all}))
                 if not paper:
-                    row += [Cell(NA), Cell(NA), Cell(NA)]
+                    row += [Cell(NA)] * (4 if test == "auto" else 3)
                 continue
             est = result.delta
             value = format_sig(est.mean, 3)
@@ -258,16 +276,19 @@ def deltas_table(
                 "n_total": n_all,
                 "unit": "x1000" if scaled else "steps",
                 "ci_method": ci,
-                "p_value": result.p_value,
-                "test": "paired t-test (scipy.stats.ttest_rel)",
+                "p_value": choice.p_value,
+                "test": stats.TEST_NAMES[choice.test],
+                "shapiro_p": choice.shapiro_p,
                 "p_adjusted": p_adj,
                 "correction": correction,
                 "d_z": result.d_z,
                 "wilcoxon_p": result.wilcoxon_p,
             }
-            row.append(Cell(value, half, format_p(result.p_value), note, data=data, rank=est.mean))
+            row.append(Cell(value, half, format_p(choice.p_value), note, data=data, rank=est.mean))
             if not paper:
                 row += [Cell(format_p_bare(p_adj)), Cell(format_dz(result.d_z)), Cell(format_p_bare(result.wilcoxon_p))]
+                if test == "auto":
+                    row.append(Cell(format_p_bare(choice.shapiro_p)))
         rows.append(row)
 
     delta_cols = [k for k, c in enumerate(columns) if c.key.startswith("delta_")]
@@ -280,7 +301,7 @@ def deltas_table(
         + n_text(pair_counts, "pairs per comparison")
         + ".",
         f"CI: {ci_text(ci, n_resamples, rng_seed)}.",
-        "p: two-sided paired t-test (scipy.stats.ttest_rel).",
+        _test_text(test, by_wilcoxon),
         SCALE_TEXT + ".",
         CONVERGENCE_TEXT
         + "; Δ Conv. Steps uses only the seeds where both arms converged"
@@ -290,10 +311,20 @@ def deltas_table(
         parts.append("Unpaired runs dropped (--drop-unpaired): " + "; ".join(dropped_notes) + ".")
     if not paper:
         parts.append(
-            f"{correction.capitalize()} p: {correction.capitalize()}-adjusted across the {n_tests} t-tests of this "
+            f"{correction.capitalize()} p: {correction.capitalize()}-adjusted across the {n_tests} tests of this "
             "table (statsmodels multipletests); d_z = mean(d) / std(d, ddof=1); Wilcoxon p: two-sided "
             "signed-rank test of d (scipy.stats.wilcoxon)."
         )
     parts.append("Negative Δ = improvement; bold: largest improvement per column.")
     parts += list(notes)
     return Table("Paired differences (Table 6 style)", columns, rows, " ".join(parts))
+
+
+def _test_text(test: str, by_wilcoxon: Sequence[str]) -> str:
+    if test != "auto":
+        return f"p: two-sided {stats.TEST_NAMES[test]}."
+    return (
+        f"p: two-sided {stats.TEST_NAMES['t']} where Shapiro–Wilk (scipy.stats.shapiro) does not reject "
+        f"normality of the differences at {stats.NORMALITY_ALPHA:g}, else two-sided {stats.TEST_NAMES['wilcoxon']}"
+        + (f"; Wilcoxon for: {', '.join(by_wilcoxon)}." if by_wilcoxon else "; the t-test throughout.")
+    )

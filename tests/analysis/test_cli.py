@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
 from analysis import cli, data
 from analysis.mlflow_source import read_study
@@ -81,6 +82,23 @@ def test_latex_and_csv_formats(tiny_csv, capsys):
     l1 = next(r for r in rows if r["column"] == "delta_test_theta_l1")
     assert l1["comparison"] == "B vs A" and float(l1["mean"]) == pytest.approx(500 / 3)
     assert float(l1["p_value"]) == pytest.approx(1 - 5 / np.sqrt(27)) and l1["ci_method"] == "t"
+
+
+def test_test_option_reports_the_chosen_test(tiny_csv, capsys):
+    """--test wilcoxon: each Δ's p is the signed-rank p; --test auto adds the Shapiro p column (3 pairs:
+    W of 100, 200, 200 is 0.75, p = 0.0, so Wilcoxon decides θ L1); a bad choice exits 2."""
+    code, out, _ = main(
+        capsys, "table", "deltas", "--csv", str(tiny_csv), "--arms", "A,B", "--test", "wilcoxon", "--format", "csv"
+    )
+    l1 = next(r for r in csv.DictReader(io.StringIO(out)) if r["column"] == "delta_test_theta_l1")
+    assert code == 0 and float(l1["p_value"]) == pytest.approx(sps.wilcoxon([100.0, 200.0, 200.0]).pvalue)
+    assert l1["test"].startswith("Wilcoxon signed-rank")
+    code, out, _ = main(capsys, "table", "deltas", "--csv", str(tiny_csv), "--arms", "A,B", "--test", "auto")
+    assert code == 0 and "Shapiro p" in out and "Shapiro–Wilk (scipy.stats.shapiro)" in out
+    assert "Wilcoxon for: B vs A (Δ Test θ L1 % ↓)" in out
+    with pytest.raises(SystemExit) as info:
+        cli.main(["table", "deltas", "--csv", str(tiny_csv), "--arms", "A,B", "--test", "z"])
+    assert info.value.code == 2 and "argument --test: invalid choice: 'z'" in capsys.readouterr().err
 
 
 def test_ci_option_changes_the_interval(tiny_csv, capsys):

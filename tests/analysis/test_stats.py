@@ -191,3 +191,50 @@ def test_check_ci_is_the_one_ci_argument_check():
         stats.check_ci("z", np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"^the bootstrap CI needs a numpy.random.Generator \(rng=...\)$"):
         stats.check_ci("bootstrap")
+
+
+# --- the test chosen by its assumption (autorank's two-stage choice) ---------------------------------
+def test_choose_paired_test_hand_worked():
+    a = np.zeros(8)
+    near_normal = np.array([-1.2, -0.4, 0.1, 0.3, 0.6, 0.9, 1.4, 2.0])
+    c = stats.choose_paired_test(a, near_normal)
+    assert c.test == "t" and c.shapiro_p == pytest.approx(sps.shapiro(near_normal).pvalue) and c.shapiro_p > 0.05
+    assert c.p_value == pytest.approx(sps.ttest_rel(near_normal, a).pvalue)
+    outlier = np.array([0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.5, 9.0])  # Shapiro-Wilk rejects: W far below 1
+    c = stats.choose_paired_test(a, outlier)
+    assert c.test == "wilcoxon" and c.shapiro_p < 0.01
+    assert c.p_value == pytest.approx(2 / 2**8)  # exact: every difference positive, 2 of 256 sign patterns
+    forced = stats.choose_paired_test(a, outlier, "t")
+    assert forced.test == "t" and math.isnan(forced.shapiro_p)
+    assert forced.p_value == pytest.approx(sps.ttest_rel(outlier, a).pvalue)
+    assert stats.choose_paired_test(a, near_normal, "wilcoxon").p_value == pytest.approx(
+        sps.wilcoxon(near_normal).pvalue
+    )
+
+
+def test_choose_paired_test_keeps_t_where_shapiro_is_undefined():
+    assert stats.choose_paired_test([0.0, 0.0], [1.0, 3.0]).test == "t"  # n = 2 < 3
+    c = stats.choose_paired_test(np.zeros(5), np.ones(5))
+    assert c.test == "t" and math.isnan(c.shapiro_p) and math.isnan(c.p_value)
+    with pytest.raises(ValueError, match="test must be one of t, wilcoxon, auto"):
+        stats.choose_paired_test([0.0], [1.0], "welch")
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda rng, n: rng.normal(size=n),
+        lambda rng, n: rng.standard_t(3, size=n),
+        lambda rng, n: rng.choice([-1.0, 1.0], size=n) * rng.normal(2.0, 0.5, size=n),  # bimodal, symmetric
+    ],
+    ids=["normal", "t3", "bimodal"],
+)
+def test_two_stage_choice_keeps_type_one_error_at_alpha_by_simulation(draw):
+    """Under the paired null the differences are symmetric about 0; 3000 studies of 20 pairs: the rate at
+    which the two-stage choice rejects at 0.05 stays within 3 Monte-Carlo standard errors of α or below."""
+    rng = np.random.default_rng(2026)
+    n_sims, n, alpha = 3000, 20, 0.05
+    zeros = np.zeros(n)
+    rejected = sum(stats.choose_paired_test(zeros, draw(rng, n)).p_value < alpha for _ in range(n_sims))
+    se = math.sqrt(alpha * (1 - alpha) / n_sims)
+    assert rejected / n_sims <= alpha + 3 * se, rejected / n_sims

@@ -8,6 +8,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
 from analysis import data, tables
+from analysis.formatting import format_p_bare
 from analysis.render import to_csv, to_markdown
 
 
@@ -259,3 +260,38 @@ def test_ranking_hints_are_cell_fields_not_csv_columns(tiny):
     assert cell.rank == pytest.approx(cell.data["mean"]) and cell.better == "min"
     header = to_csv(tables.ablation_table(tiny, ["A", "B"])).splitlines()[0]
     assert "_sort" not in header and "_dir" not in header and "rank" not in header
+
+
+def test_deltas_test_auto_picks_wilcoxon_where_shapiro_rejects_normality():
+    """Ten seeds; B − A on θ L1 has one outlier (Shapiro rejects → Wilcoxon), on TV it is near-normal (t).
+    The Δ cell's p is the chosen test's, Holm runs over the chosen p, and caption and cell name Wilcoxon."""
+    l1_d = np.array([0.01, 0.012, 0.011, 0.013, 0.009, 0.01, 0.012, 0.011, 0.01, 0.2])
+    tv_d = np.array([-1.2, -0.4, 0.1, 0.3, 0.6, 0.9, 1.4, 2.0, -0.7, 0.2]) * 1e-3
+    rows = [
+        {"arm": arm, "seed": s, "test_theta_l1": 0.1 + k * l1_d[s], "val_total_variation": 0.005 + k * tv_d[s]}
+        for k, arm in enumerate("AB")
+        for s in range(10)
+    ]
+    df = data.validate_per_seed(pd.DataFrame(rows).assign(convergence_step=math.nan))
+    t = tables.deltas_table(df, ["A", "B"], test="auto")
+    l1, tv = t.column("delta_test_theta_l1")[0], t.column("delta_val_total_variation")[0]
+    assert l1.data["test"].startswith("Wilcoxon") and l1.data["p_value"] == pytest.approx(sps.wilcoxon(l1_d).pvalue)
+    assert tv.data["test"].startswith("paired t") and tv.data["p_value"] == pytest.approx(
+        sps.ttest_rel(tv_d, 0 * tv_d).pvalue
+    )
+    assert l1.data["shapiro_p"] == pytest.approx(sps.shapiro(l1_d).pvalue)
+    assert l1.data["shapiro_p"] < 0.05 < tv.data["shapiro_p"]
+    holm = multipletests([l1.data["p_value"], tv.data["p_value"]], method="holm")[1]
+    assert [l1.data["p_adjusted"], tv.data["p_adjusted"]] == pytest.approx(list(holm))
+    assert (
+        "Wilcoxon" in cells(t, "delta_test_theta_l1")[0] and "Wilcoxon" not in cells(t, "delta_val_total_variation")[0]
+    )
+    assert cells(t, "shapiro_p_test_theta_l1") == [format_p_bare(l1.data["shapiro_p"])]
+    assert "Wilcoxon for: B vs A (Δ Test θ L1 % ↓)" in t.caption and "Shapiro–Wilk" in t.caption
+    default = tables.deltas_table(df, ["A", "B"])
+    assert "shapiro_p_test_theta_l1" not in [c.key for c in default.columns]
+    assert default.column("delta_test_theta_l1")[0].data["p_value"] == pytest.approx(
+        sps.ttest_rel(l1_d, 0 * l1_d).pvalue
+    )
+    with pytest.raises(ValueError, match="--test must be one of t, wilcoxon, auto"):
+        tables.deltas_table(df, ["A", "B"], test="z")
