@@ -220,7 +220,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     add_source(p)
     add_arms(p)
-    p.add_argument("--min-seeds", type=int_arg(3), metavar="N", help="seeds at the first look (default 5)")
+    p.add_argument("--min-seeds", type=int_arg(3), metavar="N", help="seeds at the first look (default 10)")
     p.add_argument("--wave", type=int_arg(1), metavar="N", help="seeds added per look (default 5)")
     p.add_argument("--max-seeds", type=int_arg(3), metavar="N", help="the design's maximum (default: complete seeds)")
     p.add_argument("--alpha", type=probability, metavar="A", help="family-wise alpha (default 0.05)")

@@ -6,7 +6,7 @@
     python -m study run theta-is --seeds 20
     python -m study run hpo --preset granular --num-samples 40
     python -m study run ablation --from-hpo hpo-granular
-    python -m study run ablation --seeds adaptive --min-seeds 5 --max-seeds 25 --wave-size 5
+    python -m study run ablation --seeds adaptive --min-seeds 10 --max-seeds 20 --wave-size 5
     python -m study extend ablation-granular --seeds 30          # grow a 20-seed study to seeds 0..29
     python -m study run hpo --preset granular --seeds-per-trial 3
     python -m study list | status NAME | resume NAME | sync NAME

@@ -29,10 +29,14 @@ def add_adaptive_options(p: argparse.ArgumentParser) -> None:
         "--max-seeds.",
     )
     g.add_argument(
-        "--min-seeds", type=int_arg(None), default=None, metavar="N", help="seeds of the first look (default 5)"
+        "--min-seeds", type=int_arg(None), default=None, metavar="N", help="seeds of the first look (default 10)"
     )
     g.add_argument(
-        "--max-seeds", type=int_arg(None), default=None, metavar="N", help="at most this many seeds (default 25)"
+        "--max-seeds",
+        type=int_arg(None),
+        default=None,
+        metavar="N",
+        help="at most this many seeds (default 20, the paper's fixed design)",
     )
     g.add_argument(
         "--wave-size", type=int_arg(None), default=None, metavar="N", help="seeds added per wave (default 5)"

@@ -75,10 +75,10 @@ def test_replay_stops_at_the_look_decide_dictates():
     assert result.seeds == tuple(SEEDS) and result.dropped == (1, 2)
     assert result.design == Design(max_seeds=20)  # the default design, its maximum = the complete seeds
     _, verdicts = _by_hand(["A", "B", "C"], SEEDS, result.design)
-    assert [v.n_seeds for v in result.looks] == [v.n_seeds for v in verdicts] == [5, 10, 15]
+    assert [v.n_seeds for v in result.looks] == [v.n_seeds for v in verdicts] == [10, 15]
     assert [v.to_dict() for v in result.looks] == [v.to_dict() for v in verdicts]
     assert result.seeds_used == 15 and not result.ran_out and result.verdict.stop
-    assert not verdicts[1].stop  # it did not stop one look early
+    assert not verdicts[-2].stop  # it did not stop one look early
     decisions = {c.name: c.decision for c in result.verdict.comparisons}
     assert all(decisions[f"B vs A: {m}"] == "effect" for m in METRICS)
     assert all(decisions[f"C vs B: {m}"] == "futility" for m in METRICS)
@@ -111,7 +111,7 @@ def test_seeds_run_out_before_the_design_stops():
     result = replay(_frame(), ["B", "C"], design)
     _, verdicts = _by_hand(["B", "C"], SEEDS, design)
     assert [v.to_dict() for v in result.looks] == [v.to_dict() for v in verdicts]
-    assert [v.n_seeds for v in result.looks] == [5, 10, 15, 20]
+    assert [v.n_seeds for v in result.looks] == [10, 15, 20]
     assert result.ran_out and result.seeds_used == 20
     assert "ran out before the design stopped" in render(replay_table(result), "markdown")
 
@@ -125,7 +125,7 @@ def test_a_maximum_below_the_seeds_available_ends_there_and_fixed_n_keeps_all_se
 
 
 def test_the_table_puts_the_replay_beside_the_fixed_result():
-    result = replay(_frame(), ["A", "B", "C"])
+    result = replay(_frame(), ["A", "B", "C"], Design(min_seeds=5, max_seeds=20))
     table = replay_table(result, labels=["SCRAPL", "+P-Adam", "+P-SAGA"], source="per_seed.csv")
     assert [c.value for c in table.column("comparison")][::3] == ["+P-Adam vs SCRAPL", "+P-SAGA vs +P-Adam"]
     assert [c.value for c in table.column("decision")] == ["effect"] * 3 + ["futility"] * 3
@@ -169,7 +169,8 @@ def test_bad_input_names_the_option(call, option, message):
 
 def test_few_seeds_shrink_the_default_first_look():
     assert design_for(4) == Design(min_seeds=4, max_seeds=4)
-    assert design_for(20, max_seeds=30, wave=10) == Design(min_seeds=5, wave=10, max_seeds=30)
+    assert design_for(20, max_seeds=30, wave=10) == Design(min_seeds=10, wave=10, max_seeds=30)
+    assert design_for(8) == Design(min_seeds=8, max_seeds=8)
 
 
 # --- the command line ---------------------------------------------------------------------------------------

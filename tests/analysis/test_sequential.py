@@ -147,15 +147,12 @@ def test_bad_inputs():
         decide({})
     with pytest.raises(ValueError, match="the same seeds for all"):
         decide({"A": np.ones(5), "B": np.ones(6)})
-    with pytest.raises(ValueError, match="exceed the design's max_seeds = 25"):
-        decide({"A": np.ones(26)})
+    with pytest.raises(ValueError, match="exceed the design's max_seeds = 20"):
+        decide({"A": np.ones(21)})
     with pytest.raises(ValueError, match="looks must be increasing"):
         decide({"A": np.ones(10)}, looks=[10, 5])
-    assert Design(max_seeds=40).looks() == [5, 10, 15, 20, 25, 30, 35, 40] and Design(max_seeds=12).looks() == [
-        5,
-        10,
-        12,
-    ]
+    assert Design(max_seeds=40).looks() == [10, 15, 20, 25, 30, 35, 40]
+    assert Design(min_seeds=5, max_seeds=12).looks() == [5, 10, 12]
 
 
 def test_consecutive_differences_from_a_per_seed_table(tiny_csv):
