@@ -136,6 +136,7 @@ def _settings(args: argparse.Namespace, root: Path) -> Settings:
         mlflow_uri=args.mlflow_uri,
         cpus_per_trial=getattr(args, "cpus_per_trial", 1.0),
         gpus_per_trial=getattr(args, "gpus_per_trial", None),
+        memory_per_trial=getattr(args, "memory_per_trial", None),
         max_failures=args.max_failures,
         max_concurrent=args.max_concurrent,
         num_cpus=args.num_cpus,

@@ -41,6 +41,22 @@ def _positive_number(text: str) -> float:
     return check_positive("", value, error=argparse.ArgumentTypeError, message=f"must be > 0, got {text}")
 
 
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def memory_size(text: str) -> int:
+    """``9G``, ``512M``, ``1.5G`` or a number of bytes (binary units, an optional trailing ``B``) → bytes."""
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1:] if t[-1:] in _UNITS else ""
+    try:
+        value = float(t[: len(t) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 9G, 512M or bytes, got {text!r}") from None
+    if not value >= 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 byte, got {text!r}")
+    return int(value)
+
+
 # --- parser ----------------------------------------------------------------------------------------
 def _add_runtime(p: argparse.ArgumentParser, *, resume: bool = False) -> None:
     g = p.add_argument_group("where and how it runs")
@@ -80,6 +96,15 @@ def _add_runtime(p: argparse.ArgumentParser, *, resume: bool = False) -> None:
             metavar="F",
             help="GPUs per trial, any fraction (0.25 packs 4 trials per GPU); ignored with a message "
             "when the cluster has no GPU",
+        )
+        g.add_argument(
+            "--memory-per-trial",
+            type=memory_size,
+            default=None,
+            metavar="SIZE",
+            help="memory Ray reserves per trial and per θ-IS stage task (9G, 512M; Ray's `memory` resource): "
+            "no more run on a node than its memory holds, instead of Ray's OOM killer stopping them "
+            "(default: none reserved)",
         )
     g.add_argument(
         "--max-failures",

@@ -11,7 +11,8 @@
 * ``check_address``: an unreachable address fails fast with an error naming ``--address``.
 * ``plan_resources``: ``--gpus-per-trial`` on a cluster without GPUs would leave trials PENDING
   forever, so the study says so and runs on CPU; more GPUs (or CPUs) per trial than any node has
-  is an error.
+  is an error; so is more ``--memory-per-trial`` than any node offers Ray (its ``memory`` resource),
+  which otherwise keeps trials from running more of them on a node than its memory holds.
 """
 
 from __future__ import annotations
@@ -111,18 +112,40 @@ def connect(address: str, *, num_cpus: int | None = None, verbose: bool = False)
     return True
 
 
-def node_maxima() -> tuple[float, float]:
-    """``(max CPUs, max GPUs)`` of any alive node of the connected cluster."""
+def node_maxima(resource: str | None = None) -> tuple[float, float]:
+    """``(max CPUs, max GPUs)`` of any alive node of the connected cluster; with ``resource``, that
+    resource's maximum twice (e.g. ``"memory"``, in bytes)."""
     nodes = [n for n in ray.nodes() if n.get("Alive")]
+    if resource is not None:
+        most = float(max((n["Resources"].get(resource, 0.0) for n in nodes), default=0.0))
+        return most, most
     cpus = max((n["Resources"].get("CPU", 0.0) for n in nodes), default=0.0)
     gpus = max((n["Resources"].get("GPU", 0.0) for n in nodes), default=0.0)
     return float(cpus), float(gpus)
 
 
+def describe_resources(resources: dict[str, float]) -> str:
+    """``1 CPU, 0.25 GPU, 9 GiB memory`` for the study's header line."""
+    return ", ".join(
+        f"{v / 2**30:.3g} GiB memory" if k == "memory" else f"{v:g} {k.upper()}" for k, v in resources.items()
+    )
+
+
 def plan_resources(
-    cpus_per_trial: float, gpus_per_trial: float | None, say: Callable[[str], None] = print
+    cpus_per_trial: float,
+    gpus_per_trial: float | None,
+    say: Callable[[str], None] = print,
+    memory_per_trial: int | None = None,
 ) -> dict[str, float]:
     """Trial resources fitted to the cluster (see the module docstring)."""
+    if memory_per_trial:
+        most, _ = node_maxima("memory")
+        if memory_per_trial > most:
+            raise StudyError(
+                "--memory-per-trial",
+                f"{memory_per_trial / 2**30:.2f} GiB is more than any node of the cluster offers Ray "
+                f"({most / 2**30:.2f} GiB of its `memory` resource): the trials would wait forever",
+            )
     max_cpus, max_gpus = node_maxima()
     if cpus_per_trial > max_cpus:
         raise StudyError(
@@ -144,4 +167,6 @@ def plan_resources(
             )
         else:
             resources["gpu"] = float(gpus_per_trial)
+    if memory_per_trial:
+        resources["memory"] = float(memory_per_trial)
     return resources

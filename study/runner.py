@@ -166,6 +166,7 @@ def resume(name: str, settings: Settings, *, say: Say = print, growth: stages.Gr
         settings,
         cpus_per_trial=stored.get("cpus_per_trial", settings.cpus_per_trial),
         gpus_per_trial=stored.get("gpus_per_trial", settings.gpus_per_trial),
+        memory_per_trial=stored.get("memory_per_trial", settings.memory_per_trial),
         max_concurrent=settings.max_concurrent or stored.get("max_concurrent"),
         flush_s=stored.get("flush_s", settings.flush_s),
     )
@@ -200,7 +201,9 @@ def _execute(
     started = cluster.connect(address, num_cpus=settings.num_cpus, verbose=settings.verbose)
     created = False
     try:
-        resources = cluster.plan_resources(settings.cpus_per_trial, settings.gpus_per_trial, say)
+        resources = cluster.plan_resources(
+            settings.cpus_per_trial, settings.gpus_per_trial, say, settings.memory_per_trial
+        )
         # --- nothing was created before this point -----------------------------------------------------
         try:
             if fresh:
@@ -219,6 +222,7 @@ def _execute(
                 "address": address,
                 "cpus_per_trial": settings.cpus_per_trial,
                 "gpus_per_trial": settings.gpus_per_trial,
+                "memory_per_trial": settings.memory_per_trial,
                 "resources": resources,
                 "max_failures": settings.max_failures,
                 "max_concurrent": settings.max_concurrent,
@@ -244,11 +248,18 @@ def _execute(
         say(f"study {spec.name}: {spec.description}")
         say(f"  directory {sdir.path}")
         say(f"  MLflow    {uri} (experiment {tracking.experiment_name(spec.name)}, parent run {parent_id})")
-        say(f"  Ray       {address}; per trial {', '.join(f'{v:g} {k.upper()}' for k, v in resources.items())}")
+        say(f"  Ray       {address}; per trial {cluster.describe_resources(resources)}")
 
         data_dir = preflight.write_data_cache(spec, sdir.path, say)  # one-shot folders: decoded once, mmapped by trials
         pi_files = theta_is_stage.run_stage(
-            spec, sdir, uri, parent_id, n_tasks=settings.theta_is_tasks, say=say, data_dir=data_dir
+            spec,
+            sdir,
+            uri,
+            parent_id,
+            n_tasks=settings.theta_is_tasks,
+            say=say,
+            data_dir=data_dir,
+            memory=settings.memory_per_trial,
         )
         result = stages.run_stages(
             FitContext(spec, sdir, settings, uri, exp_id, parent_id, resources, pi_files, say, data_dir),

@@ -30,6 +30,7 @@ class Settings:
     mlflow_uri: str | None = None
     cpus_per_trial: float = 1.0
     gpus_per_trial: float | None = None
+    memory_per_trial: int | None = None  # bytes of Ray's ``memory`` resource per trial and θ-IS task
     max_failures: int = 2
     max_concurrent: int | None = None
     num_cpus: int | None = None  # size of the embedded runtime (default: this machine's CPUs)
@@ -61,6 +62,8 @@ class Settings:
                     "--gpus-per-trial",
                     f"above 1 must be a whole number of GPUs (Ray packs only fractions below 1), got {g:g}",
                 )
+        if self.memory_per_trial is not None:
+            _count("--memory-per-trial", self.memory_per_trial, 1)
         _count("--max-failures", self.max_failures, 0)
         for option, value in (("--max-concurrent", self.max_concurrent), ("--num-cpus", self.num_cpus)):
             if value is not None:

@@ -68,11 +68,17 @@ def _curvature_task(cfg_dict: dict, paths: list[int], dims: list[int] | None) ->
 
 
 def compute_pi(
-    cfg, n_tasks: int, store: BlockStore | None = None, say: Callable[[str], None] | None = None, label: str = "θ-IS"
+    cfg,
+    n_tasks: int,
+    store: BlockStore | None = None,
+    say: Callable[[str], None] | None = None,
+    label: str = "θ-IS",
+    memory: int | None = None,
 ) -> tuple[Any, Any, dict[str, Any]]:
     """``(π, C, timing stats)`` for ``cfg`` from Ray tasks on ``n_tasks`` workers. With a ``store``,
     its blocks are reused and every finished chunk is saved to it as it returns; ``say`` gets a line of
-    progress per chunk, starting with ``label``."""
+    progress per chunk, starting with ``label``; ``memory``: bytes of Ray's ``memory`` resource each task
+    reserves (``--memory-per-trial``), so no more tasks run on a node than its memory holds."""
     P, U = warmup.n_paths(cfg), warmup.n_theta(cfg)
     stored, note = store.load() if store is not None else ([], None)
     if note and say:
@@ -83,8 +89,9 @@ def compute_pi(
         say(f"{label}: {len(done)} of {P * U} (path, θ-dimension) pairs are stored; {len(chunks)} chunks left")
     tic = time.perf_counter()
     cfg_ref = ray.put(to_dict(cfg))
+    task = _curvature_task.options(memory=memory) if memory else _curvature_task
     pending = {
-        _curvature_task.remote(cfg_ref, paths, dims): (paths, dims if dims is not None else list(range(U)))
+        task.remote(cfg_ref, paths, dims): (paths, dims if dims is not None else list(range(U)))
         for paths, dims in chunks
     }
     blocks = [(list(b.paths), list(b.dims), torch.from_numpy(b.C)) for b in stored]
@@ -140,6 +147,7 @@ def run_stage(
     n_tasks: int | None = None,
     say: Callable[[str], None] = print,
     data_dir: str | None = None,
+    memory: int | None = None,
 ) -> dict[str, str]:
     """Compute (or reuse) π for every preset with θ-IS arms; ``{preset: absolute pi.npy path}``."""
     files: dict[str, str] = {}
@@ -153,7 +161,7 @@ def run_stage(
             tasks = n_tasks or max(1, int(ray.available_resources().get("CPU", os.cpu_count() or 1)))
             say(f"θ-IS {preset}: computing π over {warmup.n_paths(cfg)} paths with {tasks} Ray task(s) ...")
             store = BlockStore(out / "blocks", to_dict(cfg))
-            pi, C, stats = compute_pi(cfg, tasks, store, say=say, label=f"θ-IS {preset}")
+            pi, C, stats = compute_pi(cfg, tasks, store, say=say, label=f"θ-IS {preset}", memory=memory)
             out.mkdir(parents=True, exist_ok=True)
             np.save(out / CURVATURE_NPY, C.numpy())
             table = cfg.jtfs_settings().filter_bank.path_table(cfg.synth.sample_rate)

@@ -30,6 +30,8 @@ CASES = [
     (["run", "ablation", "--gpus-per-trial", "-1"], "argument --gpus-per-trial: must be > 0"),
     (["run", "ablation", "--gpus-per-trial", "1.5"], "--gpus-per-trial: above 1 must be a whole number"),
     (["run", "ablation", "--cpus-per-trial", "2.5"], "--cpus-per-trial: above 1 must be a whole number"),
+    (["run", "ablation", "--memory-per-trial", "lots"], "argument --memory-per-trial: expected a size such as 9G"),
+    (["run", "ablation", "--memory-per-trial", "0G"], "argument --memory-per-trial: must be at least 1 byte"),
     (["run", "ablation", "--max-failures", "-1"], "argument --max-failures: must be >= 0"),
     (["run", "ablation", "--mlflow-uri", f"http://{DEAD}"], "--mlflow-uri: cannot reach an MLflow server"),
     (
@@ -96,6 +98,7 @@ def test_same_name_with_a_different_spec_is_refused(tmp_path, capsys):
     [
         (["--gpus-per-trial", "2"], "--gpus-per-trial: 2 is more than any node of the cluster has (1 GPUs per node)"),
         (["--cpus-per-trial", "8"], "--cpus-per-trial: 8 is more than any node of the cluster has (4 CPUs)"),
+        (["--memory-per-trial", "64T"], "--memory-per-trial: 65536.00 GiB is more than any node of the cluster offers"),
     ],
 )
 def test_resources_beyond_the_cluster_are_refused_before_scheduling(argv, message, ray_cluster, tmp_path, capsys):
