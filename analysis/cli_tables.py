@@ -89,14 +89,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         choices=("holm", "bonferroni"),
         help="multiple-comparison correction of the extra column (default holm)",
     )
-    p.add_argument(
-        "--test",
-        default="t",
-        choices=("t", "wilcoxon", "auto"),
-        help="the p of each Δ: paired t-test (default, as the paper), Wilcoxon signed-rank, or auto: "
-        "Shapiro-Wilk on the differences picks t or Wilcoxon per comparison (a Shapiro p column; the caption "
-        "names the comparisons Wilcoxon decided)",
-    )
+    test_help = "p of each Δ: paired t (default, as the paper), Wilcoxon, or auto (Shapiro-Wilk picks one)"
+    p.add_argument("--test", default="t", choices=("t", "wilcoxon", "auto"), help=test_help)
     add_output(p)
 
     p = tsub.add_parser(

@@ -179,8 +179,9 @@ def deltas_table(
     """Table 6 style: each arm against the previous one in ``arms``, paired by seed.
 
     Δ = mean(later − earlier) ± 95 % CI (``ci``, default Student-t) with the p of ``test``: the paired
-    t-test (default, as the paper), Wilcoxon signed-rank, or ``"auto"`` (``stats.choose_paired_test``:
-    Shapiro–Wilk on the differences picks t or Wilcoxon per comparison; a Shapiro p column per metric
+    t-test (default, as the paper), Wilcoxon signed-rank, or ``"auto"`` (``stats.choose_paired_test``,
+    autorank-style but on the paired differences: Shapiro–Wilk picks t or Wilcoxon per comparison; a
+    Shapiro p column per metric
     unless ``paper``, the cells decided by Wilcoxon say so, and the caption lists them). Unless
     ``paper``: p adjusted across every test of the table (``correction``, default Holm), d_z and the
     Wilcoxon signed-rank p as extra columns. Convergence-step differences use only the seeds where
@@ -278,7 +279,7 @@ def deltas_table(
                 "ci_method": ci,
                 "p_value": choice.p_value,
                 "test": stats.TEST_NAMES[choice.test],
-                "shapiro_p": choice.shapiro_p,
+                **({"shapiro_p": choice.shapiro_p} if test == "auto" else {}),
                 "p_adjusted": p_adj,
                 "correction": correction,
                 "d_z": result.d_z,
@@ -325,6 +326,9 @@ def _test_text(test: str, by_wilcoxon: Sequence[str]) -> str:
         return f"p: two-sided {stats.TEST_NAMES[test]}."
     return (
         f"p: two-sided {stats.TEST_NAMES['t']} where Shapiro–Wilk (scipy.stats.shapiro) does not reject "
-        f"normality of the differences at {stats.NORMALITY_ALPHA:g}, else two-sided {stats.TEST_NAMES['wilcoxon']}"
-        + (f"; Wilcoxon for: {', '.join(by_wilcoxon)}." if by_wilcoxon else "; the t-test throughout.")
+        f"normality of the paired differences at {stats.NORMALITY_ALPHA:g}, else two-sided "
+        f"{stats.TEST_NAMES['wilcoxon']}"
+        + (f"; Wilcoxon for: {', '.join(by_wilcoxon)}" if by_wilcoxon else "; the t-test throughout")
+        + " (Wilcoxon tests symmetry of the differences about 0, a median-type null, not the mean Δ shown; "
+        "with 5 pairs or fewer it cannot reach p < 0.05)."
     )

@@ -9,6 +9,7 @@ torch nor Ray nor MLflow.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from common.checks import check_positive
@@ -45,13 +46,16 @@ _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
 def memory_size(text: str) -> int:
-    """``9G``, ``512M``, ``1.5G`` or a number of bytes (binary units, an optional trailing ``B``) → bytes."""
-    t = text.strip().upper().removesuffix("B").removesuffix("I")
-    unit = t[-1:] if t[-1:] in _UNITS else ""
+    """``9G``, ``512M``, ``1.5GiB`` or a number of bytes (binary units; ``B`` and ``iB`` optional) → bytes."""
+    t = text.strip().upper()
+    t = t.removesuffix("IB") if t.endswith("IB") else t.removesuffix("B")
+    unit = t[-1:] if t[-1:] in _UNITS and t[-1:] else ""
     try:
         value = float(t[: len(t) - len(unit)]) * _UNITS[unit]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a size such as 9G, 512M or bytes, got {text!r}") from None
+    if not math.isfinite(value) or value > 2**60:
+        raise argparse.ArgumentTypeError(f"expected a size such as 9G, 512M or bytes, got {text!r}")
     if not value >= 1:
         raise argparse.ArgumentTypeError(f"must be at least 1 byte, got {text!r}")
     return int(value)

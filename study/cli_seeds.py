@@ -109,7 +109,8 @@ def design(args: argparse.Namespace):
 
     d = Design()
     pick = {attr: getattr(args, attr) for attr, _ in ADAPTIVE_OPTIONS if getattr(args, attr) is not None}
-    min_seeds = pick.get("min_seeds", d.min_seeds)
+    # only --max-seeds below the default first look: the first look is at the maximum (as replay.design_for)
+    min_seeds = pick.get("min_seeds", min(d.min_seeds, pick.get("max_seeds", d.min_seeds)))
     return check_options(
         min_seeds,
         pick.get("max_seeds", max(d.max_seeds, min_seeds)),

@@ -7,7 +7,8 @@
         mlflow.db          the embedded MLflow store (sqlite), unless --mlflow-uri was given
         artifacts/         the embedded store's artifact root
         ray/               Ray Tune storage_path (trial checkpoints, experiment state)
-        theta_is/<preset>/ pi.npy + paths.json (θ-IS stage output, reused on resume)
+        theta_is/<preset>/ pi.npy + curvature.npy + paths.json (θ-IS stage output, reused on resume;
+                          blocks/ holds finished chunks while the stage runs)
         spool/             MLflow calls that could not be delivered (replayed by ``study sync``)
         faults/            markers of injected one-shot faults
         tables/            per_seed.csv + Table 2/6 style exports

@@ -162,6 +162,14 @@ def resume(name: str, settings: Settings, *, say: Say = print, growth: stages.Gr
         raise StudyError("NAME", f"study {name} has no MLflow store at {sdir.mlflow_db}")
     if not stored.get("embedded_store", True):
         tracking.check_tracking_uri(uri)
+    kept = stored.get("memory_per_trial")
+    if settings.memory_per_trial is not None and settings.memory_per_trial != kept:
+        had = f"{kept / 2**30:.3g} GiB" if kept else "none"
+        raise StudyError(
+            "--memory-per-trial",
+            f"study {name} reserves {had} per trial, fixed when it was created: Ray Tune restores each trial "
+            "with the resources it started with; run it under a new --name to reserve another amount",
+        )
     merged = replace(
         settings,
         cpus_per_trial=stored.get("cpus_per_trial", settings.cpus_per_trial),

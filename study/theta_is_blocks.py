@@ -2,8 +2,11 @@
 
 Each finished Ray task's curvature block ``C[paths, dims]`` is written atomically to
 ``<study>/theta_is/<preset>/blocks/<key>.npz`` (``paths``, ``dims``, ``C``, ``task_s``) the moment the
-task returns. The folder also holds ``config.json``, a fingerprint of the warm-up config: blocks from
-another config (a preset edited between sessions) are set aside, never merged. C is deterministic per
+task returns (written to a dot-file first and renamed, so a block is whole or absent; a dot-file left by a
+kill mid-write is deleted on load, and a block that does not load is recomputed). The folder also holds
+``config.json``, a fingerprint of what defines C (``theta_is_stage.block_identity``: the warm-up config,
+the decoded data's key, ``VERSION`` of the computation): blocks of anything else (a preset edited between
+sessions, a sample folder changed on disk) are set aside, never merged. C is deterministic per
 (path, θ-dimension) and independent of chunking (``trainables.warmup``), so blocks of different plans
 (another number of workers on resume) merge into the same π as one uninterrupted stage.
 """
@@ -14,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +26,10 @@ import numpy as np
 
 from study.layout import write_json_atomic
 
-__all__ = ["Block", "BlockStore", "fingerprint"]
+__all__ = ["Block", "BlockStore", "fingerprint", "VERSION"]
 
 CONFIG_JSON = "config.json"
+VERSION = 1  # of the curvature computation: bump when C of the same config changes, so old blocks are set aside
 
 
 def fingerprint(cfg_dict: dict) -> str:
@@ -53,8 +58,8 @@ class BlockStore:
     def load(self) -> tuple[list[Block], str | None]:
         """The stored blocks of this config, and a line saying what was set aside (or ``None``).
 
-        A folder written for another config is moved to ``blocks.stale-<its hash>``; a block that does
-        not load (a torn write cannot happen, but a hand-edited file can) is skipped and recomputed."""
+        A folder written for another config is moved to ``blocks.stale-<its hash>``; a temporary dot-file
+        (a write cut short by a kill) is deleted; a block that does not load is skipped and recomputed."""
         if not self.folder.is_dir():
             return [], None
         stored = self._stored_key()
@@ -65,6 +70,9 @@ class BlockStore:
             return [], f"set aside the blocks of another warm-up config in {aside}"
         blocks, seen = [], set()
         for f in sorted(self.folder.glob("*.npz")):
+            if f.name.startswith("."):
+                f.unlink(missing_ok=True)
+                continue
             try:
                 with np.load(f) as z:
                     block = Block(
@@ -73,7 +81,7 @@ class BlockStore:
                         np.asarray(z["C"], dtype=np.float64),
                         float(z["task_s"]),
                     )
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
                 continue
             if block.C.shape != (len(block.paths), len(block.dims)) or seen.intersection(block.pairs()):
                 continue

@@ -28,12 +28,14 @@ from analysis import schema
 from search_spaces.spec import Cell, StudySpec
 from study import tracking
 from study.layout import StudyDir, write_json_atomic
-from study.theta_is_blocks import BlockStore
+from study.theta_is_blocks import VERSION, BlockStore
 from trainables import warmup
+from trainables.build import loader_settings
 from trainables.config import from_dict, override, to_dict
 from trainables.core import theta_is
+from trainables.oneshot_cache import fingerprint
 
-__all__ = ["plan_chunks", "compute_pi", "run_stage", "warmup_config"]
+__all__ = ["plan_chunks", "compute_pi", "run_stage", "warmup_config", "block_identity"]
 
 WAVES = 8  # chunks per worker: a chunk is the unit of progress and of what an interruption can lose
 CURVATURE_NPY = "curvature.npy"
@@ -43,28 +45,34 @@ def plan_chunks(
     n_paths: int, n_theta: int, n_tasks: int, *, done: Set[tuple[int, int]] = frozenset(), waves: int = 1
 ) -> list[tuple[list[int], list[int] | None]]:
     """Disjoint ``(paths, theta_dims)`` chunks covering every (path, dim) pair not in ``done``; ``None``
-    = all dims. At most ``n_tasks × waves`` chunks of whole paths; with more workers than paths, chunks of
-    one θ-dimension; a path of which some dimensions are done gets one chunk per remaining dimension."""
+    = all dims. Paths with the same dimensions left are chunked together, interleaved, in at most
+    ``n_tasks × waves`` chunks per group; with more workers than paths (and nothing done), chunks of one
+    θ-dimension keep every worker busy."""
     n_tasks, waves = max(1, n_tasks), max(1, waves)
-    whole = [p for p in range(n_paths) if not any((p, u) in done for u in range(n_theta))]
-    chunks: list[tuple[list[int], list[int] | None]] = [
-        ([p], [u]) for p in range(n_paths) if p not in whole for u in range(n_theta) if (p, u) not in done
-    ]
-    if not whole:
-        return chunks
-    if n_tasks <= len(whole) or n_theta == 1:
-        k = min(n_tasks * waves, len(whole))
-        return chunks + [(whole[i::k], None) for i in range(k)]
-    k = min(len(whole), max(1, n_tasks // n_theta))
-    return chunks + [(whole[i::k], [u]) for i in range(k) for u in range(n_theta)]
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for p in range(n_paths):
+        left = tuple(u for u in range(n_theta) if (p, u) not in done)
+        if left:
+            groups.setdefault(left, []).append(p)
+    chunks: list[tuple[list[int], list[int] | None]] = []
+    for left, paths in groups.items():
+        dims = None if len(left) == n_theta else list(left)
+        if dims is None and n_tasks > len(paths) and n_theta > 1:
+            k = min(len(paths), max(1, n_tasks // n_theta))
+            chunks += [(paths[i::k], [u]) for i in range(k) for u in range(n_theta)]
+        else:
+            k = min(n_tasks * waves, len(paths))
+            chunks += [(paths[i::k], dims) for i in range(k)]
+    return chunks
 
 
 @ray.remote(num_cpus=1)
-def _curvature_task(cfg_dict: dict, paths: list[int], dims: list[int] | None) -> tuple[np.ndarray, float]:
+def _curvature_task(cfg_dict: dict, paths: list[int], dims: list[int] | None) -> tuple[np.ndarray, float, float]:
+    """C of one chunk, and when the task started and ended (wall clock, seconds since the epoch)."""
     torch.set_num_threads(1)
-    tic = time.perf_counter()
+    start = time.time()
     C = warmup.curvature_chunk(from_dict(cfg_dict), paths, dims)
-    return C.numpy(), time.perf_counter() - tic
+    return C.numpy(), start, time.time()
 
 
 def compute_pi(
@@ -75,7 +83,8 @@ def compute_pi(
     label: str = "θ-IS",
     memory: int | None = None,
 ) -> tuple[Any, Any, dict[str, Any]]:
-    """``(π, C, timing stats)`` for ``cfg`` from Ray tasks on ``n_tasks`` workers. With a ``store``,
+    """``(π, C, timing stats)`` for ``cfg`` from Ray tasks on ``n_tasks`` workers (the stats include
+    ``task_intervals``, each task's start and end, of this call's tasks). With a ``store``,
     its blocks are reused and every finished chunk is saved to it as it returns; ``say`` gets a line of
     progress per chunk, starting with ``label``; ``memory``: bytes of Ray's ``memory`` resource each task
     reserves (``--memory-per-trial``), so no more tasks run on a node than its memory holds."""
@@ -96,11 +105,13 @@ def compute_pi(
     }
     blocks = [(list(b.paths), list(b.dims), torch.from_numpy(b.C)) for b in stored]
     task_s = [b.task_s for b in stored]
-    finished = len(done)
+    finished, intervals = len(done), []
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         paths, dims = pending.pop(ready[0])
-        C, seconds = ray.get(ready[0])
+        C, start, end = ray.get(ready[0])
+        seconds = end - start
+        intervals.append((start, end))
         if store is not None:
             store.save(paths, dims, C, seconds)
         blocks.append((paths, dims, torch.from_numpy(np.array(C))))
@@ -123,8 +134,21 @@ def compute_pi(
             "wall_s": wall,
             "task_s_sum": sum(task_s),
             "task_s_max": max(task_s),
+            "task_intervals": intervals,
         },
     )
+
+
+def block_identity(cfg) -> dict[str, Any]:
+    """What defines C for ``cfg``, fingerprinted by the stage's stored blocks: the config without where its
+    decoded data lives (a moved study keeps its blocks), the decoded one-shot folder's key (its files),
+    and the computation's ``VERSION``."""
+    d = to_dict(cfg)
+    data = {k: v for k, v in d.get("data", {}).items() if k != "cache_dir"}
+    identity: dict[str, Any] = {**d, "data": data, "theta_is_version": VERSION}
+    if cfg.data.source == "oneshot-folder":
+        identity["data_files"] = fingerprint(cfg.data.oneshot_root, **loader_settings(cfg))[0]
+    return identity
 
 
 def warmup_config(spec: StudySpec, preset: str, data_dir: str | None = None):
@@ -160,13 +184,14 @@ def run_stage(
         else:
             tasks = n_tasks or max(1, int(ray.available_resources().get("CPU", os.cpu_count() or 1)))
             say(f"θ-IS {preset}: computing π over {warmup.n_paths(cfg)} paths with {tasks} Ray task(s) ...")
-            store = BlockStore(out / "blocks", to_dict(cfg))
+            store = BlockStore(out / "blocks", block_identity(cfg))
             pi, C, stats = compute_pi(cfg, tasks, store, say=say, label=f"θ-IS {preset}", memory=memory)
             out.mkdir(parents=True, exist_ok=True)
             np.save(out / CURVATURE_NPY, C.numpy())
             table = cfg.jtfs_settings().filter_bank.path_table(cfg.synth.sample_rate)
             write_json_atomic(out / schema.PATHS_JSON, table)
-            write_json_atomic(out / "stage.json", {"preset": preset, "seed": spec.theta_is_seed, **stats})
+            timings = {k: v for k, v in stats.items() if k != "task_intervals"}
+            write_json_atomic(out / "stage.json", {"preset": preset, "seed": spec.theta_is_seed, **timings})
             tmp = out / f".{schema.PI_NPY}.tmp.npy"
             warmup.save_probs(tmp, pi)
             os.replace(tmp, pi_file)  # π appears atomically: a crash never leaves a partial file

@@ -273,3 +273,33 @@ def test_the_study_run_carries_table2_and_figures_in_the_mlflow_ui(job, mlflow_s
     assert not missing, f"Table 2 cells {missing} not in the rendered artifact view of {url} (DOM in test-artifacts/)"
     shot = chromium.screenshot(url, ARTIFACTS / "mlflow-ui-table2.png", window="1280,900")
     assert shot.stat().st_size < 500_000
+
+
+def test_extend_under_ray_job_submit_runs_only_the_new_seed(job, ray_head, mlflow_server, study_runs):
+    """Last in the module (it grows the study the tests above read): ``study extend NAME --seeds 0,1,2,3``
+    submitted as a Ray job trains exactly the 4 new (arm, seed 3) trials on the same MLflow server; the 12
+    runs of the first job keep their ids, end times and attempts, and the study's run records the
+    extension. The exit status counts the whole study, so the seed-2 NaN trial keeps it at 1 (failed)."""
+    from study import tracking
+
+    before = {k: (r.info.run_id, r.info.end_time) for k, r in study_runs(mlflow_server.uri, NAME).by_key().items()}
+    job_id = ray_head.submit(
+        ray_head.study_entry(
+            "extend", NAME, "--seeds", "0,1,2,3", "--root", str(job["root"]), "--progress-interval", "5"
+        )
+    )
+    info = ray_head.wait(job_id, timeout=600)
+    logs = ray_head.logs(job_id)
+    assert info["status"] == "FAILED" and "exit code 1" in info.get("message", "") + logs[-2000:], logs[-5000:]
+    r = study_runs(mlflow_server.uri, NAME)
+    by_key = r.by_key()  # one run per trial key
+    new = {f"{PRESET}/{a}/3" for a in ARMS}
+    assert set(by_key) == set(before) | new and len(r.all) == 1 + len(before) + len(new)
+    for key, run in by_key.items():
+        if key in before:
+            assert (run.info.run_id, run.info.end_time) == before[key], key
+        else:
+            assert run.info.status == "FINISHED" and run.data.tags[tracking.ATTEMPTS] == "1", key
+            assert r.steps(run) == VAL_STEPS, key
+    (parent,) = r.parents
+    assert parent.data.tags["scrapl.seeds"] == "0,1,2,3", parent.data.tags

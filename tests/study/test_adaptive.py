@@ -156,3 +156,15 @@ def test_a_smoke_adaptive_ablation_stops_by_itself_and_says_why(ray_cluster, tmp
     after = runs(f"sqlite:///{sdir / 'mlflow.db'}", name).by_key()
     assert {k: v.info.run_id for k, v in after.items()} == {k: v.info.run_id for k, v in by_key.items()}
     assert json.loads((sdir / "adaptive.json").read_text())["verdicts"][-1]["reason"] == last["reason"]
+
+
+def test_only_a_small_max_seeds_moves_the_first_look_down_to_it():
+    """--max-seeds 8 alone: the first look (default 10) comes down to 8 instead of refusing the maximum."""
+    import argparse
+
+    from study import cli_seeds
+
+    given = argparse.Namespace(min_seeds=None, max_seeds=8, wave_size=None, alpha=None)
+    assert cli_seeds.design(given) == Design(min_seeds=8, max_seeds=8)
+    given = argparse.Namespace(min_seeds=None, max_seeds=30, wave_size=None, alpha=None)
+    assert cli_seeds.design(given) == Design(max_seeds=30)

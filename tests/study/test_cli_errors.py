@@ -32,6 +32,8 @@ CASES = [
     (["run", "ablation", "--cpus-per-trial", "2.5"], "--cpus-per-trial: above 1 must be a whole number"),
     (["run", "ablation", "--memory-per-trial", "lots"], "argument --memory-per-trial: expected a size such as 9G"),
     (["run", "ablation", "--memory-per-trial", "0G"], "argument --memory-per-trial: must be at least 1 byte"),
+    (["run", "ablation", "--memory-per-trial", "inf"], "argument --memory-per-trial: expected a size such as 9G"),
+    (["run", "ablation", "--memory-per-trial", "9I"], "argument --memory-per-trial: expected a size such as 9G"),
     (["run", "ablation", "--max-failures", "-1"], "argument --max-failures: must be >= 0"),
     (["run", "ablation", "--mlflow-uri", f"http://{DEAD}"], "--mlflow-uri: cannot reach an MLflow server"),
     (

@@ -8,6 +8,7 @@ import pytest
 from search_spaces import ablation
 from study import runner
 from study.cli_parser import memory_size
+from study.errors import StudyError
 
 
 def max_overlap(intervals):
@@ -71,3 +72,7 @@ def test_memory_per_trial_runs_one_trial_at_a_time_when_two_do_not_fit(ray_clust
     stored = json.loads((tmp_path / "memory" / "settings.json").read_text())
     assert stored["memory_per_trial"] == int(0.6 * node_memory)
     assert stored["resources"]["memory"] == int(0.6 * node_memory)
+    # the reservation is fixed with the study (Tune restores trials with their resources): another is refused
+    other = runner.Settings(root=tmp_path, memory_per_trial=2**30, progress_interval=5)
+    with pytest.raises(StudyError, match=r"--memory-per-trial.*reserves .* GiB per trial, fixed when it was created"):
+        runner.run(spec, other, say=lines.append)

@@ -1,12 +1,11 @@
 """θ-IS stage: chunks cover every (path, θ-dimension) once; π from Ray tasks equals the serial π, also
 when an interrupted stage resumes from its stored blocks."""
 
-import numpy as np
 import pytest
 import torch
 
 from study.theta_is_blocks import BlockStore
-from study.theta_is_stage import compute_pi, plan_chunks, warmup_config
+from study.theta_is_stage import block_identity, compute_pi, plan_chunks, warmup_config
 from trainables import warmup
 from trainables.config import override, to_dict
 from trainables.presets import get_preset
@@ -33,6 +32,16 @@ def test_chunks_skip_the_pairs_already_done(n_paths, n_theta, n_tasks, waves):
     assert len([c for c in chunks if c[1] is None]) <= n_tasks * waves
     if n_tasks * waves <= n_paths:
         assert len(chunks) > n_tasks  # finer than one chunk per worker, so progress is kept as it goes
+
+
+def test_paths_with_the_same_dimensions_left_are_chunked_together():
+    """Dimension 0 of paths 0..29 is done: those 30 paths share one task list (dims [1]) in at most
+    n_tasks × waves chunks, not one task each."""
+    done = {(p, 0) for p in range(30)}
+    chunks = plan_chunks(49, 2, 1, done=done, waves=4)
+    partial = [c for c in chunks if c[1] == [1]]
+    assert len(partial) == 4 and sorted(p for c in partial for p in c[0]) == list(range(30))
+    assert sorted(p for c in chunks if c[1] is None for p in c[0]) == list(range(30, 49))
 
 
 @pytest.mark.slow
@@ -75,19 +84,33 @@ def test_an_interrupted_stage_resumes_from_its_stored_blocks(ray_cluster, tmp_pa
     torch.testing.assert_close(pi, serial, rtol=1e-10, atol=0)
 
 
-def test_blocks_round_trip_and_another_configs_blocks_are_set_aside(tmp_path):
-    store = BlockStore(tmp_path / "blocks", {"seed": 0})
-    C = np.arange(6.0).reshape(3, 2)
-    store.save([4, 1, 7], [0, 1], C, 2.5)
-    store.save([4], [0], np.zeros((1, 1)), 1.0)  # overlaps the first block: skipped on load
-    (blocks, note) = store.load()
-    assert note is None and len(blocks) == 1
-    assert blocks[0].paths == (4, 1, 7) and blocks[0].dims == (0, 1) and blocks[0].task_s == 2.5
-    np.testing.assert_array_equal(blocks[0].C, C)
-    other = BlockStore(tmp_path / "blocks", {"seed": 1})
-    blocks, note = other.load()
-    assert blocks == [] and note is not None and "another warm-up config" in note
-    assert not (tmp_path / "blocks").exists() and list(tmp_path.glob("blocks.stale-*"))
+def max_overlap(intervals):
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    best = cur = 0
+    for _, delta in events:
+        cur += delta
+        best = max(best, cur)
+    return best
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_memory_per_task_runs_the_stage_one_task_at_a_time(ray_cluster):
+    """Two tasks on a 4-CPU cluster run at once; each reserving 60 % of the node's Ray memory, one at a time."""
+    cfg = override(get_preset("smoke-chirplet-lo-lo"), **{"train.theta_is": True})
+    _, _, free = compute_pi(cfg, n_tasks=2)
+    node_memory = ray_cluster.cluster_resources()["memory"]
+    _, _, reserved = compute_pi(cfg, n_tasks=2, memory=int(0.6 * node_memory))
+    assert len(free["task_intervals"]) == len(reserved["task_intervals"]) == 2
+    assert max_overlap(free["task_intervals"]) == 2 and max_overlap(reserved["task_intervals"]) == 1
+
+
+def test_the_blocks_identity_ignores_where_the_data_cache_lives():
+    cfg = override(get_preset("smoke-chirplet-lo-lo"), **{"train.theta_is": True})
+    a = block_identity(override(cfg, **{"data.cache_dir": "/studies/a/data"}))
+    b = block_identity(override(cfg, **{"data.cache_dir": "/moved/a/data"}))
+    assert a == b and a["theta_is_version"] >= 1
+    assert block_identity(override(cfg, **{"train.theta_is_iters": 5})) != a
 
 
 def test_the_warm_up_reads_the_studys_decoded_one_shots(tmp_path):
