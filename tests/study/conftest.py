@@ -16,6 +16,22 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _max_overlap(intervals) -> int:
+    """The most ``(start, end)`` intervals open at one instant."""
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    best = cur = 0
+    for _, delta in events:
+        cur += delta
+        best = max(best, cur)
+    return best
+
+
+@pytest.fixture
+def max_overlap():
+    """``max_overlap(intervals)``: how many trials or tasks ran at the same time."""
+    return _max_overlap
+
+
 @pytest.fixture(scope="session")
 def ray_cluster():
     """4 logical CPUs and Ray's fake GPU (``num_gpus=1`` on a CPU-only machine)."""

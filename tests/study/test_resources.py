@@ -11,18 +11,9 @@ from study.cli_parser import memory_size
 from study.errors import StudyError
 
 
-def max_overlap(intervals):
-    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
-    best = cur = 0
-    for _, delta in events:
-        cur += delta
-        best = max(best, cur)
-    return best
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_four_quarter_gpu_trials_share_the_fake_gpu(ray_cluster, tmp_path, runs):
+def test_four_quarter_gpu_trials_share_the_fake_gpu(ray_cluster, tmp_path, runs, max_overlap):
     assert ray_cluster.cluster_resources().get("GPU") == 1
     spec = ablation(
         "packing",
@@ -57,7 +48,7 @@ def test_memory_sizes_parse_in_binary_units(text, size):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_memory_per_trial_runs_one_trial_at_a_time_when_two_do_not_fit(ray_cluster, tmp_path):
+def test_memory_per_trial_runs_one_trial_at_a_time_when_two_do_not_fit(ray_cluster, tmp_path, max_overlap):
     """4 CPUs would run both trials at once; each reserving 60 % of the node's Ray memory, they run one
     after the other, and a resumed study keeps the reservation (settings.json)."""
     node_memory = ray_cluster.cluster_resources()["memory"]

@@ -84,18 +84,9 @@ def test_an_interrupted_stage_resumes_from_its_stored_blocks(ray_cluster, tmp_pa
     torch.testing.assert_close(pi, serial, rtol=1e-10, atol=0)
 
 
-def max_overlap(intervals):
-    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
-    best = cur = 0
-    for _, delta in events:
-        cur += delta
-        best = max(best, cur)
-    return best
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_memory_per_task_runs_the_stage_one_task_at_a_time(ray_cluster):
+def test_memory_per_task_runs_the_stage_one_task_at_a_time(ray_cluster, max_overlap):
     """Two tasks on a 4-CPU cluster run at once; each reserving 60 % of the node's Ray memory, one at a time."""
     cfg = override(get_preset("smoke-chirplet-lo-lo"), **{"train.theta_is": True})
     _, _, free = compute_pi(cfg, n_tasks=2)
