@@ -14,6 +14,7 @@ from ray import tune
 from analysis import schema
 from study import stages, tracking, trial_log, waves
 from study.runner import load_study
+from study.theta_is_blocks import BLOCKS_DIR, BlockStore
 
 __all__ = ["list_studies", "format_list", "study_status", "format_status"]
 
@@ -121,6 +122,12 @@ def study_status(root: Path, name: str) -> dict[str, Any]:
             for p in spec.theta_is_presets
             if (sdir.theta_is_dir(p) / schema.PI_NPY).is_file()
         },
+        "theta_is_stage": {
+            p: {"pairs_stored": got[0], "pairs_total": got[1]}
+            for p in spec.theta_is_presets
+            if not (sdir.theta_is_dir(p) / schema.PI_NPY).is_file()
+            and (got := BlockStore.progress(sdir.theta_is_dir(p) / BLOCKS_DIR)) is not None
+        },
         "tables": sorted(str(p) for p in sdir.tables.glob("**/*.md")) if sdir.tables.is_dir() else [],
         "extensions": stages.history(sdir),
         "adaptive": _adaptive(sdir),
@@ -201,6 +208,13 @@ def format_status(s: dict[str, Any]) -> str:
         lines.append(f"  the end of the study's own MLflow run is spooled: run `python -m study sync {s['name']}`")
     for preset, path in s["theta_is"].items():
         lines.append(f"  θ-IS π {preset}: {path}")
+    for preset, got in (s.get("theta_is_stage") or {}).items():
+        total = got["pairs_total"]
+        of = f"/{total} ({100 * got['pairs_stored'] / total:.0f} %)" if total else ""
+        lines.append(
+            f"  θ-IS π {preset}: not ready; {got['pairs_stored']}{of} (path, θ-dimension) pairs computed and kept "
+            "(a resume goes on from there)"
+        )
     for h in s.get("extensions") or []:
         lines.append(
             f"  {h['kind']} {h['stage']}: seeds {', '.join(map(str, h['seeds_added']))} added {h['when']} "

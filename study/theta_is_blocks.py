@@ -26,8 +26,9 @@ import numpy as np
 
 from study.layout import write_json_atomic
 
-__all__ = ["Block", "BlockStore", "fingerprint", "VERSION"]
+__all__ = ["Block", "BlockStore", "fingerprint", "BLOCKS_DIR", "VERSION"]
 
+BLOCKS_DIR = "blocks"  # under theta_is/<preset>/: the finished chunks of a stage running or interrupted
 CONFIG_JSON = "config.json"
 VERSION = 1  # of the curvature computation: bump when C of the same config changes, so old blocks are set aside
 
@@ -51,9 +52,30 @@ class Block:
 class BlockStore:
     """The ``blocks/`` folder of one preset's θ-IS stage."""
 
-    def __init__(self, folder: Path, cfg_dict: dict):
+    def __init__(self, folder: Path, cfg_dict: dict, total: int | None = None):
         self.folder = Path(folder)
         self.key = fingerprint(cfg_dict)
+        self.total = total  # (path, θ-dimension) pairs of the whole stage, kept for ``progress``
+
+    @staticmethod
+    def progress(folder: Path) -> tuple[int, int | None] | None:
+        """``(pairs stored, pairs in all)`` of a stage's ``blocks/`` folder, read-only (``study status``);
+        None when there is no folder. Blocks that do not load are not counted."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            return None
+        try:
+            total = json.loads((folder / CONFIG_JSON).read_text()).get("pairs_total")
+        except (OSError, ValueError):
+            total = None
+        done = 0
+        for f in folder.glob("[!.]*.npz"):
+            try:
+                with np.load(f) as z:
+                    done += len(z["paths"]) * len(z["dims"])
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                continue
+        return done, total
 
     def load(self) -> tuple[list[Block], str | None]:
         """The stored blocks of this config, and a line saying what was set aside (or ``None``).
@@ -93,7 +115,7 @@ class BlockStore:
         """Write one finished block atomically (and the config fingerprint with the first block)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         if self._stored_key() is None:
-            write_json_atomic(self.folder / CONFIG_JSON, {"fingerprint": self.key})
+            write_json_atomic(self.folder / CONFIG_JSON, {"fingerprint": self.key, "pairs_total": self.total})
         block = Block(tuple(paths), tuple(dims), np.asarray(C, dtype=np.float64), float(task_s))
         name = hashlib.sha1(json.dumps([block.paths, block.dims]).encode()).hexdigest()[:16]
         tmp = self.folder / f".{name}.tmp.npz"

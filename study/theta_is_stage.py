@@ -28,7 +28,7 @@ from analysis import schema
 from search_spaces.spec import Cell, StudySpec
 from study import tracking
 from study.layout import StudyDir, write_json_atomic
-from study.theta_is_blocks import VERSION, BlockStore
+from study.theta_is_blocks import BLOCKS_DIR, VERSION, BlockStore
 from trainables import warmup
 from trainables.build import loader_settings
 from trainables.config import from_dict, override, to_dict
@@ -184,7 +184,7 @@ def run_stage(
         else:
             tasks = n_tasks or max(1, int(ray.available_resources().get("CPU", os.cpu_count() or 1)))
             say(f"θ-IS {preset}: computing π over {warmup.n_paths(cfg)} paths with {tasks} Ray task(s) ...")
-            store = BlockStore(out / "blocks", block_identity(cfg))
+            store = BlockStore(out / BLOCKS_DIR, block_identity(cfg), warmup.n_paths(cfg) * warmup.n_theta(cfg))
             pi, C, stats = compute_pi(cfg, tasks, store, say=say, label=f"θ-IS {preset}", memory=memory)
             out.mkdir(parents=True, exist_ok=True)
             np.save(out / CURVATURE_NPY, C.numpy())

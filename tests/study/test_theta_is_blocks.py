@@ -32,3 +32,22 @@ def test_a_write_cut_short_is_deleted_and_a_broken_block_recomputed(tmp_path):
     whole[1].write_bytes(whole[1].read_bytes()[:40])  # a block damaged on disk
     blocks, note = store.load()
     assert note is None and len(blocks) == 1 and not torn.exists()
+
+
+def test_status_shows_how_far_an_interrupted_stage_got(tmp_path):
+    """``study status`` of a study stopped inside its θ-IS stage: the pairs the blocks hold, of all."""
+    import json
+
+    from search_spaces import studies
+    from study.status import format_status, study_status
+    from study.theta_is_blocks import BLOCKS_DIR
+
+    spec = studies.theta_is("stopped", presets=("smoke-chirplet-lo-lo",), seeds=(0,))
+    (tmp_path / "stopped").mkdir()
+    (tmp_path / "stopped" / "spec.json").write_text(json.dumps(spec.to_dict()))
+    store = BlockStore(tmp_path / "stopped" / "theta_is" / "smoke-chirplet-lo-lo" / BLOCKS_DIR, {"seed": 0}, 56)
+    store.save(range(7), [0, 1], np.ones((7, 2)), 1.0)
+    status = study_status(tmp_path, "stopped")
+    assert status["theta_is_stage"] == {"smoke-chirplet-lo-lo": {"pairs_stored": 14, "pairs_total": 56}}
+    assert "θ-IS π smoke-chirplet-lo-lo: not ready; 14/56 (25 %) (path, θ-dimension) pairs" in format_status(status)
+    assert BlockStore.progress(tmp_path / "nowhere") is None
