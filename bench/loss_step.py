@@ -259,18 +259,8 @@ def run_released(args: argparse.Namespace) -> dict:
     """The released code's figures from ``released_scrapl_bench.py`` in its own venv (same settings)."""
     if not args.released_script.is_file():
         raise SystemExit(f"--released-script: {args.released_script} does not exist")
-    script_args = [
-        "--config",
-        args.config,
-        "--batch",
-        str(args.batch),
-        "--reps",
-        str(args.reps),
-        "--every",
-        str(args.every),
-        "--threads",
-        str(args.threads),
-    ] + ([] if args.no_full else ["--full"])
+    script_args = ["--config", args.config, "--batch", str(args.batch), "--reps", str(args.reps)]
+    script_args += ["--every", str(args.every), "--threads", str(args.threads)] + ([] if args.no_full else ["--full"])
     if args.clock == "cpu":  # the script times with perf_counter: run it with the process's CPU clock instead
         wrapper = (
             "import runpy, sys, time; time.perf_counter = time.process_time; "

@@ -9,18 +9,22 @@ Everything is validated at construction; a ``SpecError`` names the offending fie
 ``arms[p-adam].overrides``, ...) in its ``field`` attribute and at the start of its message.
 ``to_dict`` / ``from_dict`` round-trip through JSON (``spec.json`` of a study) and reject unknown keys.
 No Ray, no MLflow, no torch at import.
+
+This module holds ``StudySpec`` (with its JSON form) and ``parse_seeds``; it re-exports the pieces it is
+built from: ``SpecError`` and the field checks (``search_spaces.spec_checks``), ``Arm``/``Fault``/``Cell``
+(``search_spaces.arms``) and the HPO search space ``Param``/``HpoSettings`` (``search_spaces.hpo_space``).
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
-from functools import partial
 from typing import Any
 
-from common.checks import DETAIL, check_int
+from search_spaces.arms import FAULT_KINDS, Arm, Cell, Fault
+from search_spaces.hpo_space import PARAM_KINDS, HpoSettings, Param
+from search_spaces.spec_checks import NAME_PATTERN, SpecError, check_name, check_overrides, check_spec_int, config_keys
 
 __all__ = [
     "SpecError",
@@ -32,227 +36,13 @@ __all__ = [
     "StudySpec",
     "STUDY_KINDS",
     "FAULT_KINDS",
+    "PARAM_KINDS",
     "NAME_PATTERN",
     "config_keys",
     "parse_seeds",
 ]
 
 STUDY_KINDS = ("ablation", "losses", "theta-is", "hpo")
-# nan: the training loss becomes NaN at STEP (config field train.inject_nan_at_step; the trial fails)
-# crash-once: the trial raises once after the validation at STEP (retried from its checkpoint)
-# exit-once: the trial's worker process exits once after the validation at STEP (like a SIGKILL)
-FAULT_KINDS = ("nan", "crash-once", "exit-once")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
-# Keys a study sets itself; arms and overrides may not touch them.
-_RESERVED = ("seed", "preset", "train.theta_is_probs", "train.inject_nan_at_step")
-
-
-class SpecError(ValueError):
-    """An invalid study spec; ``field`` is the offending field, also the start of the message."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-
-
-def config_keys() -> dict[str, Any]:
-    """Every dotted config key of ``RunConfig`` with its default value."""
-    # lazy: a spec is read without torch (the presets build torch modules)
-    from trainables.config import RunConfig, flatten
-
-    return flatten(RunConfig())
-
-
-def _check_name(where: str, value: Any, what: str) -> None:
-    if not isinstance(value, str) or not NAME_PATTERN.match(value):
-        raise SpecError(
-            where,
-            f"{what} must be 1-100 characters from letters, digits, '.', '_', '+', '-' "
-            f"(starting with a letter or digit), got {value!r}",
-        )
-
-
-def _check_overrides(where: str, overrides: Any) -> tuple[tuple[str, Any], ...]:
-    if isinstance(overrides, Mapping):
-        overrides = tuple(overrides.items())
-    if not isinstance(overrides, tuple) or not all(isinstance(p, tuple) and len(p) == 2 for p in overrides):
-        raise SpecError(where, f"expected a mapping of dotted config keys to values, got {overrides!r}")
-    known = config_keys()
-    seen = set()
-    for key, _ in overrides:
-        if key in seen:
-            raise SpecError(where, f"{key} is given twice")
-        seen.add(key)
-        if key in _RESERVED:
-            raise SpecError(where, f"{key} is set by the study itself and cannot be overridden")
-        if key not in known:
-            close = [k for k in known if k.split(".")[-1] == str(key).split(".")[-1]]
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise SpecError(where, f"unknown config key {key!r}{hint}")
-    return overrides
-
-
-def _check_int(where: str, value: Any, low: int | None = None, high: int | None = None) -> None:
-    check_int(where, value, low, high, error=partial(SpecError, where), messages=DETAIL)
-
-
-@dataclass(frozen=True)
-class Arm:
-    """A named set of dotted config overrides, e.g. ``Arm("p-adam", (("train.p_adam", True),))``.
-
-    ``label``: display name in tables (default: the name). ``n_seeds``: run only the first
-    ``n_seeds`` seeds of the study (still paired with the other arms on those seeds).
-    """
-
-    name: str
-    overrides: tuple[tuple[str, Any], ...] = ()
-    label: str | None = None
-    n_seeds: int | None = None
-
-    def __post_init__(self) -> None:
-        _check_name("arms", self.name, "an arm name")
-        object.__setattr__(self, "overrides", _check_overrides(f"arms[{self.name}].overrides", self.overrides))
-        if self.label is not None and (not isinstance(self.label, str) or not self.label.strip()):
-            raise SpecError(f"arms[{self.name}].label", f"expected a non-empty string, got {self.label!r}")
-        if self.n_seeds is not None:
-            _check_int(f"arms[{self.name}].n_seeds", self.n_seeds, 1)
-
-    @property
-    def display(self) -> str:
-        return self.label or self.name
-
-    def overrides_dict(self) -> dict[str, Any]:
-        return dict(self.overrides)
-
-
-@dataclass(frozen=True)
-class Fault:
-    """A fault injected into one trial (reliability tests): ``kind`` at global step ``step``."""
-
-    arm: str
-    seed: int
-    kind: str
-    step: int
-
-    def __post_init__(self) -> None:
-        if self.kind not in FAULT_KINDS:
-            raise SpecError("faults", f"kind must be one of {', '.join(FAULT_KINDS)}, got {self.kind!r}")
-        _check_int("faults", self.seed, 0, 2**31 - 1)
-        _check_int("faults", self.step, 1)
-
-    @classmethod
-    def parse(cls, text: str) -> Fault:
-        """``ARM/SEED:KIND@STEP``, e.g. ``p-adam/1:nan@5``."""
-        m = re.fullmatch(r"([^/]+)/(\d+):([a-z-]+)@(\d+)", text.strip())
-        if not m:
-            raise SpecError(
-                "faults", f"expected ARM/SEED:KIND@STEP (KIND one of {', '.join(FAULT_KINDS)}), got {text!r}"
-            )
-        return cls(m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))
-
-
-@dataclass(frozen=True, order=True)
-class Cell:
-    """One trial of a grid study."""
-
-    preset: str
-    arm: str
-    seed: int
-
-    @property
-    def key(self) -> str:
-        """Stable identity of the trial within its study (MLflow tag ``scrapl.trial_id``)."""
-        return f"{self.preset}/{self.arm}/{self.seed}"
-
-
-PARAM_KINDS = ("log", "uniform", "int", "choice")
-
-
-@dataclass(frozen=True)
-class Param:
-    """One hyperparameter of an HPO search: a dotted config key and its distribution.
-
-    ``log``/``uniform``: floats in [low, high] (log scale for ``log``); ``int``: integers in
-    [low, high]; ``choice``: one of ``choices``.
-    """
-
-    key: str
-    kind: str
-    low: float | None = None
-    high: float | None = None
-    choices: tuple = ()
-
-    def __post_init__(self) -> None:
-        where = f"hpo.params[{self.key}]"
-        _check_overrides(where, ((self.key, None),))
-        if self.kind not in PARAM_KINDS:
-            raise SpecError(where, f"kind must be one of {', '.join(PARAM_KINDS)}, got {self.kind!r}")
-        if self.kind == "choice":
-            if isinstance(self.choices, list):
-                object.__setattr__(self, "choices", tuple(self.choices))
-            if not isinstance(self.choices, tuple) or not self.choices:
-                raise SpecError(where, f"a choice needs a non-empty list of choices, got {self.choices!r}")
-            if len(set(map(repr, self.choices))) != len(self.choices):
-                raise SpecError(where, f"duplicate choices in {list(self.choices)}")
-            if self.low is not None or self.high is not None:
-                raise SpecError(where, "a choice takes choices, not low/high")
-            return
-        for name in ("low", "high"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise SpecError(where, f"{name} must be a number, got {value!r}")
-        if self.choices:
-            raise SpecError(where, f"a {self.kind} parameter takes low/high, not choices")
-        if not self.low < self.high:
-            raise SpecError(where, f"low must be < high, got low={self.low}, high={self.high}")
-        if self.kind == "log" and self.low <= 0:
-            raise SpecError(where, f"a log-scale parameter needs low > 0, got {self.low}")
-        if self.kind == "int" and not (float(self.low).is_integer() and float(self.high).is_integer()):
-            raise SpecError(where, f"an int parameter needs integer bounds, got {self.low}, {self.high}")
-
-    def corners(self) -> list:
-        """Values that bound what the search can sample (used to validate the space up front)."""
-        if self.kind == "choice":
-            return list(self.choices)
-        if self.kind == "int":
-            return [int(self.low), int(self.high)]
-        return [float(self.low), float(self.high)]
-
-
-@dataclass(frozen=True)
-class HpoSettings:
-    """Optuna (TPE) + ASHA over ``params`` for the study's single arm, on one seed.
-
-    ``metric``: a validation metric reported every epoch (minimised); ``num_samples``: trials;
-    ASHA stops poor trials at epochs ``grace_period · reduction_factor^k``. ``seeds_per_trial`` K:
-    each trial trains its configuration on the K paired seeds ``seed … seed + K − 1`` in lockstep and
-    reports the mean of each metric (the objective ASHA and Optuna see).
-    """
-
-    params: tuple[Param, ...]
-    num_samples: int = 20
-    metric: str = "val_theta_l1"
-    grace_period: int = 1
-    reduction_factor: int = 2
-    sampler_seed: int = 0
-    seeds_per_trial: int = 1
-
-    def __post_init__(self) -> None:
-        if isinstance(self.params, list):
-            object.__setattr__(self, "params", tuple(self.params))
-        if not self.params or not all(isinstance(p, Param) for p in self.params):
-            raise SpecError("hpo.params", "expected at least one Param")
-        keys = [p.key for p in self.params]
-        dup = sorted({k for k in keys if keys.count(k) > 1})
-        if dup:
-            raise SpecError("hpo.params", f"{', '.join(dup)} given twice")
-        _check_int("hpo.num_samples", self.num_samples, 1, 100_000)
-        if self.metric not in ("val_theta_l1", "val_loss"):
-            raise SpecError("hpo.metric", f"expected val_theta_l1 or val_loss, got {self.metric!r}")
-        _check_int("hpo.grace_period", self.grace_period, 1)
-        _check_int("hpo.reduction_factor", self.reduction_factor, 2)
-        _check_int("hpo.sampler_seed", self.sampler_seed, 0)
-        _check_int("hpo.seeds_per_trial", self.seeds_per_trial, 1, 1000)
 
 
 @dataclass(frozen=True)
@@ -278,7 +68,7 @@ class StudySpec:
     def __post_init__(self) -> None:
         if self.kind not in STUDY_KINDS:
             raise SpecError("kind", f"unknown study {self.kind!r}; choose one of {', '.join(STUDY_KINDS)}")
-        _check_name("name", self.name, "a study name")
+        check_name("name", self.name, "a study name")
         for name in ("presets", "arms", "seeds", "faults"):
             value = getattr(self, name)
             if isinstance(value, list):
@@ -286,7 +76,7 @@ class StudySpec:
         self._check_presets()
         self._check_seeds()
         self._check_arms()
-        object.__setattr__(self, "overrides", _check_overrides("overrides", self.overrides))
+        object.__setattr__(self, "overrides", check_overrides("overrides", self.overrides))
         clash = sorted({k for k, _ in self.overrides} & {k for a in self.arms for k, _ in a.overrides})
         if clash:
             raise SpecError(
@@ -299,7 +89,7 @@ class StudySpec:
             raise SpecError("hpo", "HPO settings are required for (and only for) an hpo study")
         if self.kind == "hpo" and (len(self.arms) != 1 or len(self.seeds) != 1 or len(self.presets) != 1):
             raise SpecError("arms", "an hpo study tunes one arm on one preset and one seed")
-        _check_int("theta_is_seed", self.theta_is_seed, 0, 2**31 - 1)
+        check_spec_int("theta_is_seed", self.theta_is_seed, 0, 2**31 - 1)
         if not isinstance(self.smoke_test, bool):
             raise SpecError("smoke_test", f"expected true or false, got {self.smoke_test!r}")
         if not isinstance(self.description, str):
@@ -324,7 +114,7 @@ class StudySpec:
         if not self.seeds:
             raise SpecError("seeds", "at least one seed is needed")
         for s in self.seeds:
-            _check_int("seeds", s, 0, 2**31 - 1)
+            check_spec_int("seeds", s, 0, 2**31 - 1)
         dup = sorted(s for s, n in Counter(self.seeds).items() if n > 1)  # linear: --seeds 100000 is checked at once
         if dup:
             raise SpecError(

@@ -8,7 +8,6 @@ from search_spaces import (
     ARM_LIBRARY,
     Arm,
     Cell,
-    Fault,
     Param,
     SpecError,
     StudySpec,
@@ -189,7 +188,3 @@ def test_cell_keys_are_stable_and_flat_configs_use_config_names():
     assert cell.key == f"{PRESET}/p-adam/0"
     flat = flatten(spec.config(cell))
     assert flat["train.p_adam"] is True and flat["seed"] == 0 and flat["preset"] == PRESET
-
-
-def test_fault_parse():
-    assert Fault.parse("p-adam+p-saga/12:crash-once@30") == Fault("p-adam+p-saga", 12, "crash-once", 30)

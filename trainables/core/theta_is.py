@@ -56,7 +56,8 @@ Design choices:
   "factored") and reused by every step. Several batches: each batch's graph is rebuilt inside every
   operator application, which keeps memory at one batch (notes §8). ``rebuild_graphs`` overrides either
   default; the results are the same.
-* ``merge_curvature`` and ``probabilities`` (Eq. 10) live in ``theta_is_probs`` and are re-exported here.
+* ``merge_curvature`` and ``probabilities`` (Eq. 10) live in ``theta_is_probs``, ``power_iteration`` and
+  ``power_iteration_seed`` in ``theta_is_power``; all four are re-exported here.
 * Reproducible initial vectors independent of chunking: the init of path ``p``, θ-dimension ``u``
   and parameter group ``g`` is drawn from a fresh ``torch.Generator`` seeded with
   ``power_iteration_seed(seed, p, u, g)`` (a BLAKE2b hash of the four integers). Computing paths
@@ -70,9 +71,7 @@ Design choices:
 
 from __future__ import annotations
 
-import hashlib
 import math
-import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -81,6 +80,7 @@ import torch
 from torch import Tensor, nn
 
 from trainables.core.theta_is_ops import METHODS, FactoredBatch, HVPGraph, path_derivatives
+from trainables.core.theta_is_power import power_iteration, power_iteration_seed
 from trainables.core.theta_is_probs import check_index, check_indices, merge_curvature, probabilities
 
 __all__ = [
@@ -122,42 +122,6 @@ class PathCurvature:
 
 
 # --------------------------------------------------------------------------------------- helpers
-
-
-def power_iteration_seed(seed: int, path: int, theta_dim: int, group: int = 0) -> int:
-    """Seed of the initial vector for ``(path, theta_dim, group)``: BLAKE2b of the four integers.
-
-    Stable across processes and platforms (unlike ``hash``), so chunked and parallel runs reproduce
-    one full run. Returns an integer in ``[0, 2**63)``.
-    """
-    digest = hashlib.blake2b(struct.pack("<4q", seed, path, theta_dim, group), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & (2**63 - 1)
-
-
-def power_iteration(
-    operator: Callable[[Tensor], Tensor], v: Tensor, *, n_iter: int = 20, tol: float = 1e-4
-) -> tuple[float, int]:
-    """Dominant eigenvalue of a matrix-free linear ``operator`` by power iteration (notes §8).
-
-    ``v`` is the initial vector (1-D; not normalised first, like the released code). Returns
-    ``(λ, n_applied)``: the signed Rayleigh estimate and the number of operator applications.
-    Dot products and norms are accumulated in float64. Raises ``FloatingPointError`` if the operator
-    returns non-finite values.
-    """
-    lam, lam_prev = 0.0, 0.0
-    for i in range(1, n_iter + 1):
-        y = operator(v)
-        y_norm = float(torch.linalg.vector_norm(y, dtype=torch.float64))
-        if not math.isfinite(y_norm):
-            raise FloatingPointError(f"the operator returned non-finite values at iteration {i}")
-        if y_norm == 0.0:
-            return 0.0, i
-        lam = float(torch.dot(v.to(torch.float64), y.to(torch.float64)))
-        v = y / y_norm
-        if lam != 0.0 and abs(lam - lam_prev) / abs(lam) < tol:
-            return lam, i
-        lam_prev = lam
-    return lam, n_iter
 
 
 def check_is_deterministic(encoder: nn.Module, synth: Synth, x: Tensor, seed_hat: Tensor) -> None:

@@ -19,7 +19,6 @@ from trainables.core.theta_is import (
     check_is_deterministic,
     curvature,
     merge_curvature,
-    power_iteration,
     power_iteration_seed,
     probabilities,
 )
@@ -231,21 +230,6 @@ def test_factored_method_refuses_a_coupling_between_examples_of_the_same_parity(
         curvature(encoder, far_coupled, path_loss, batches[:1], [0], n_iter=2)
 
 
-def test_power_iteration_on_known_matrices():
-    A = torch.diag(torch.tensor([-5.0, 2.0, 1.0], dtype=DT))
-    lam, steps = power_iteration(lambda v: A @ v, torch.tensor([0.3, 0.9, 0.2], dtype=DT), n_iter=200, tol=1e-12)
-    assert math.isclose(lam, -5.0, rel_tol=1e-9) and steps < 200  # signed; C takes |λ|
-    lam, steps = power_iteration(lambda v: torch.zeros_like(v), torch.ones(3, dtype=DT))
-    assert (lam, steps) == (0.0, 1)  # ||y|| == 0 → λ = 0
-    # First estimate uses the unnormalised init: v = (2, 0), A = 3·I → λ1 = v·Av = 12, then 3, 3.
-    lam, steps = power_iteration(lambda v: 3 * v, torch.tensor([2.0, 0.0], dtype=DT), n_iter=1)
-    assert (lam, steps) == (12.0, 1)
-    lam, steps = power_iteration(lambda v: 3 * v, torch.tensor([2.0, 0.0], dtype=DT))
-    assert (lam, steps) == (3.0, 3)
-    with pytest.raises(FloatingPointError):
-        power_iteration(lambda v: v * float("nan"), torch.ones(2, dtype=DT))
-
-
 # ------------------------------------------------------------------------------- probabilities
 
 
@@ -315,12 +299,6 @@ def test_merge_rejects_missing_duplicate_and_bad_blocks():
         merge_curvature([([0, 3], [0, 1], ones)], n_paths=3, n_theta=2)
     with pytest.raises(ValueError, match="shape"):
         merge_curvature([([0, 1, 2], [0, 1], ones)], n_paths=3, n_theta=2)
-
-
-def test_power_iteration_seed_is_stable_and_distinct():
-    assert power_iteration_seed(0, 0, 0) == power_iteration_seed(0, 0, 0, 0)
-    seeds = {power_iteration_seed(s, p, u, g) for s in range(2) for p in range(5) for u in range(3) for g in range(2)}
-    assert len(seeds) == 60 and all(0 <= s < 2**63 for s in seeds)
 
 
 # ----------------------------------------------------------------------------- state hygiene
