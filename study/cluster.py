@@ -33,7 +33,7 @@ __all__ = [
     "check_address",
     "connect",
     "loopback_only",
-    "node_maxima",
+    "node_max",
     "plan_resources",
     "SINGLE_MACHINE_ENV",
 ]
@@ -112,16 +112,11 @@ def connect(address: str, *, num_cpus: int | None = None, verbose: bool = False)
     return True
 
 
-def node_maxima(resource: str | None = None) -> tuple[float, float]:
-    """``(max CPUs, max GPUs)`` of any alive node of the connected cluster; with ``resource``, that
-    resource's maximum twice (e.g. ``"memory"``, in bytes)."""
+def node_max(resource: str) -> float:
+    """The most of ``resource`` (``"CPU"``, ``"GPU"``, ``"memory"`` in bytes, ...) any alive node of the
+    connected cluster has; 0 when none has it."""
     nodes = [n for n in ray.nodes() if n.get("Alive")]
-    if resource is not None:
-        most = float(max((n["Resources"].get(resource, 0.0) for n in nodes), default=0.0))
-        return most, most
-    cpus = max((n["Resources"].get("CPU", 0.0) for n in nodes), default=0.0)
-    gpus = max((n["Resources"].get("GPU", 0.0) for n in nodes), default=0.0)
-    return float(cpus), float(gpus)
+    return float(max((n["Resources"].get(resource, 0.0) for n in nodes), default=0.0))
 
 
 def describe_resources(resources: dict[str, float]) -> str:
@@ -139,14 +134,14 @@ def plan_resources(
 ) -> dict[str, float]:
     """Trial resources fitted to the cluster (see the module docstring)."""
     if memory_per_trial:
-        most, _ = node_maxima("memory")
+        most = node_max("memory")
         if memory_per_trial > most:
             raise StudyError(
                 "--memory-per-trial",
                 f"{memory_per_trial / 2**30:.2f} GiB is more than any node of the cluster offers Ray "
                 f"({most / 2**30:.2f} GiB of its `memory` resource): the trials would wait forever",
             )
-    max_cpus, max_gpus = node_maxima()
+    max_cpus, max_gpus = node_max("CPU"), node_max("GPU")
     if cpus_per_trial > max_cpus:
         raise StudyError(
             "--cpus-per-trial",

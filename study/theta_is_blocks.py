@@ -49,6 +49,20 @@ class Block:
         return ((p, u) for p in self.paths for u in self.dims)
 
 
+def _read_block(path: Path) -> Block | None:
+    """One stored block, or None when the file does not load (torn, truncated, foreign)."""
+    try:
+        with np.load(path) as z:
+            return Block(
+                tuple(int(p) for p in z["paths"]),
+                tuple(int(u) for u in z["dims"]),
+                np.asarray(z["C"], dtype=np.float64),
+                float(z["task_s"]),
+            )
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
 class BlockStore:
     """The ``blocks/`` folder of one preset's θ-IS stage."""
 
@@ -68,14 +82,8 @@ class BlockStore:
             total = json.loads((folder / CONFIG_JSON).read_text()).get("pairs_total")
         except (OSError, ValueError):
             total = None
-        done = 0
-        for f in folder.glob("[!.]*.npz"):
-            try:
-                with np.load(f) as z:
-                    done += len(z["paths"]) * len(z["dims"])
-            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-                continue
-        return done, total
+        blocks = (_read_block(f) for f in folder.glob("[!.]*.npz"))
+        return sum(len(b.paths) * len(b.dims) for b in blocks if b is not None), total
 
     def load(self) -> tuple[list[Block], str | None]:
         """The stored blocks of this config, and a line saying what was set aside (or ``None``).
@@ -95,15 +103,8 @@ class BlockStore:
             if f.name.startswith("."):
                 f.unlink(missing_ok=True)
                 continue
-            try:
-                with np.load(f) as z:
-                    block = Block(
-                        tuple(int(p) for p in z["paths"]),
-                        tuple(int(u) for u in z["dims"]),
-                        np.asarray(z["C"], dtype=np.float64),
-                        float(z["task_s"]),
-                    )
-            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            block = _read_block(f)
+            if block is None:
                 continue
             if block.C.shape != (len(block.paths), len(block.dims)) or seen.intersection(block.pairs()):
                 continue
