@@ -117,6 +117,10 @@ class SummaryLine(tune.Callback):
         self.max_running = 0  # peak number of trials Ray ran at once
         self._trials: list = []
         self._actors: dict[str, Any] = {}  # trial id -> the Ray actor handle that ran it last
+        # ETA from this driver's own progress: iterations done before it started (finished trials and
+        # restored trials' checkpoints) are not work it did, so they must not speed up its rate.
+        self._base: tuple[float, float] | None = None  # (iterations done at the first summary, when)
+        self._restored_iters = 0.0  # iterations restored trials had done before their first result here
 
     # Tune pickles callbacks into its experiment state and ``Tuner.restore`` brings the old objects
     # back (stale clock, stale counts). A summary pickles as a reference to the summary registered by
@@ -153,7 +157,10 @@ class SummaryLine(tune.Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         rec = self._record(trial)
-        rec.iterations = int(result.get("training_iteration", rec.iterations))
+        iteration = int(result.get("training_iteration", rec.iterations))
+        if rec.iterations == 0 and iteration > 1:  # a trial restored from a checkpoint: not our work
+            self._restored_iters += min(iteration - 1, max(1, self.expected(trial.config)))
+        rec.iterations = iteration
         value = result.get(self.metric)
         if isinstance(value, (int, float)) and math.isfinite(value) and not result.get("scrapl_failed"):
             if self.best is None or value < self.best[0]:
@@ -242,8 +249,18 @@ class SummaryLine(tune.Callback):
             done_iters += expected if t.status in ("TERMINATED", "ERROR") else min(self._record(t).iterations, expected)
         if trials:
             all_iters += (self.total - len(trials)) * (all_iters / len(trials))
-        frac = done_iters / all_iters if all_iters else 0.0
-        eta = format_duration(elapsed * (1 - frac) / frac) if 0 < frac < 1 else ("00:00" if frac >= 1 else "—")
+        now = time.time()
+        if self._base is None and trials:
+            self._base = (done_iters, now)
+        base_iters, base_t = self._base or (0.0, now)
+        ours = done_iters - base_iters - self._restored_iters  # iterations this driver ran
+        left = all_iters - done_iters
+        if all_iters and left <= 0:
+            eta = "00:00"
+        elif ours > 0 and now > base_t:
+            eta = format_duration((now - base_t) * left / ours)
+        else:
+            eta = "—"
         best = f" · best {self.metric} {self.best[0]:.4g} ({self.best[1]})" if self.best else ""
         return (
             f"[{self.study} {format_duration(elapsed)}] {c['done']}/{self.total} done · {c['running']} running"
