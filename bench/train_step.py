@@ -76,7 +76,7 @@ def build_run(preset: str, arm: str):
     from trainables.config import override
     from trainables.core import PathwiseSGD
     from trainables.presets import get_preset
-    from trainables.train import Run
+    from trainables.run import Run
 
     cfg = override(get_preset(preset), **ARMS[arm], device="cpu")
     run = Run(cfg)

@@ -12,9 +12,10 @@ from trainables.config import RunConfig
 from trainables.core import JTFSLoss, PathwiseSGD, SCRAPLLoss
 from trainables.data import ThetaGrid
 from trainables.encoder import Spectral2DCNN
+from trainables.fad import load_embedding
 from trainables.oneshot_folder import list_audio_files
 from trainables.oneshots import OneShotData
-from trainables.perceptual import PerceptualMetrics, load_embedding
+from trainables.perceptual import PerceptualMetrics
 from trainables.split_sizes import split_counts
 from trainables.synths import ChirpletSynth, GranularSynth
 from trainables.synths.tr808 import TR808Synth
