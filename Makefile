@@ -125,10 +125,11 @@ replicate-collect:
 	@for s in $(REPL_STUDIES); do \
 	    d=$(REPL_ROOT)/$$s; [ -d $$d/tables ] || continue; \
 	    mkdir -p $(REPL_OUT)/$$s && cp $$d/tables/*.md $$d/tables/*.csv $(REPL_OUT)/$$s/ 2>/dev/null; \
+	    case $$s in *ablation*) mv -f $(REPL_OUT)/$$s/per_seed.csv $(REPL_OUT)/$$s/ablation_per_seed.csv 2>/dev/null;; esac; \
 	    [ -d $$d/figures ] && find $$d/figures -name '*.png' -exec cp {} $(REPL_OUT)/$$s/ \; ; \
 	    echo "collected $$s"; \
 	done
-	@A=$(REPL_OUT)/repl-ablation-chirplet-hi-med/per_seed.csv; T=$(REPL_OUT)/repl-theta-is-hi-med/per_seed.csv; \
+	@A=$(REPL_OUT)/repl-ablation-chirplet-hi-med/ablation_per_seed.csv; T=$(REPL_OUT)/repl-theta-is-hi-med/per_seed.csv; \
 	O=$(REPL_OUT)/ablation-chirplet-hi-med; ARMS=scrapl,p-adam,p-adam+p-saga,p-adam+p-saga+theta-is; \
 	L="SCRAPL,+P-Adam,+P-Adam +P-SAGA,+P-Adam +P-SAGA +θ-IS"; \
 	if [ -f $$A ] && [ -f $$T ]; then \
