@@ -64,6 +64,7 @@ class TrialRecord:
     iterations: int = 0
     final: dict[str, Any] = field(default_factory=dict)
     completed: bool = False  # Tune completed it (on_trial_complete / on_trial_error), not its clean-up
+    first_iteration: int | None = None  # training_iteration of its first result in this driver
 
     def category(self) -> str:
         """``done``, ``failed``, ``running`` (unfinished) or ``pending``, from its Tune ``status``."""
@@ -117,10 +118,6 @@ class SummaryLine(tune.Callback):
         self.max_running = 0  # peak number of trials Ray ran at once
         self._trials: list = []
         self._actors: dict[str, Any] = {}  # trial id -> the Ray actor handle that ran it last
-        # ETA from this driver's own progress: iterations done before it started (finished trials and
-        # restored trials' checkpoints) are not work it did, so they must not speed up its rate.
-        self._base: tuple[float, float] | None = None  # (iterations done at the first summary, when)
-        self._restored_iters = 0.0  # iterations restored trials had done before their first result here
 
     # Tune pickles callbacks into its experiment state and ``Tuner.restore`` brings the old objects
     # back (stale clock, stale counts). A summary pickles as a reference to the summary registered by
@@ -158,8 +155,8 @@ class SummaryLine(tune.Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         rec = self._record(trial)
         iteration = int(result.get("training_iteration", rec.iterations))
-        if rec.iterations == 0 and iteration > 1:  # a trial restored from a checkpoint: not our work
-            self._restored_iters += min(iteration - 1, max(1, self.expected(trial.config)))
+        if rec.first_iteration is None:  # > 1 for a trial restored from a checkpoint: those are not ours
+            rec.first_iteration = iteration
         rec.iterations = iteration
         value = result.get(self.metric)
         if isinstance(value, (int, float)) and math.isfinite(value) and not result.get("scrapl_failed"):
@@ -238,29 +235,40 @@ class SummaryLine(tune.Callback):
             time.sleep(grace_s)
         return len(refs)
 
+    def eta_s(self, trials=None) -> float | None:
+        """Seconds left at this driver's own rate, or None before it has a rate.
+
+        Rate: the iterations trials ran in this driver (not those done before a resume: finished trials,
+        restored checkpoints) over the time since its first trial started. Left: the iterations unfinished
+        trials still owe (finished, failed and early-stopped trials owe none), and the trials Tune has not
+        created yet at the mean expected length."""
+        trials = self._trials if trials is None else trials
+        self.counts(trials)  # refreshes every record's status
+        expected = [max(1, self.expected(t.config)) for t in trials]
+        left = sum(
+            max(0, e - self._record(t).iterations)
+            for t, e in zip(trials, expected, strict=True)
+            if self._record(t).category() in ("running", "pending")
+        )
+        if trials:
+            left += (self.total - len(trials)) * sum(expected) / len(trials)
+        if not trials:
+            return None
+        if not left:
+            return 0.0
+        recs = [self._record(t) for t in trials]
+        ran = sum(r.iterations - (r.first_iteration or 1) + 1 for r in recs if r.first_iteration is not None)
+        starts = [min(r.starts) for r in recs if r.starts]
+        if ran <= 0 or not starts:
+            return None
+        return (time.time() - min(starts)) * left / ran
+
     def line(self, trials=None) -> str:
         trials = self._trials if trials is None else trials
         c = self.counts(trials)
         elapsed = time.time() - self.t0
-        done_iters, all_iters = 0.0, 0.0
-        for t in trials:
-            expected = max(1, self.expected(t.config))
-            all_iters += expected
-            done_iters += expected if t.status in ("TERMINATED", "ERROR") else min(self._record(t).iterations, expected)
-        if trials:
-            all_iters += (self.total - len(trials)) * (all_iters / len(trials))
-        now = time.time()
-        if self._base is None and trials:
-            self._base = (done_iters, now)
-        base_iters, base_t = self._base or (0.0, now)
-        ours = done_iters - base_iters - self._restored_iters  # iterations this driver ran
-        left = all_iters - done_iters
-        if all_iters and left <= 0:
-            eta = "00:00"
-        elif ours > 0 and now > base_t:
-            eta = format_duration((now - base_t) * left / ours)
-        else:
-            eta = "—"
+        eta_s = self.eta_s(trials)
+        eta = "—" if eta_s is None else format_duration(eta_s)
         best = f" · best {self.metric} {self.best[0]:.4g} ({self.best[1]})" if self.best else ""
         return (
             f"[{self.study} {format_duration(elapsed)}] {c['done']}/{self.total} done · {c['running']} running"

@@ -59,8 +59,8 @@ def _read_block(path: Path) -> Block | None:
                 np.asarray(z["C"], dtype=np.float64),
                 float(z["task_s"]),
             )
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
+    except (OSError, ValueError, KeyError, EOFError, TypeError, AttributeError, zipfile.BadZipFile):
+        return None  # TypeError/AttributeError: a foreign file (an .npy named .npz, an array task_s)
 
 
 class BlockStore:

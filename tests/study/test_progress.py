@@ -1,5 +1,6 @@
 """The summary line's counts and ETA (study/progress.py), driven through its Tune hooks with plain
-stand-in trials (a trial here needs only an id, a status and a config) and a controlled clock."""
+stand-in trials (the summary reads only a trial's id, status and config; a real ``tune`` Trial needs a
+running experiment) and a controlled clock."""
 
 from __future__ import annotations
 
@@ -17,12 +18,6 @@ class Clock:
 
     def time(self) -> float:
         return self.t
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def sleep(self, s: float) -> None:
-        self.t += s
 
 
 @pytest.fixture
@@ -46,23 +41,30 @@ def _eta(line: str) -> str:
     return line.split("ETA ")[1].split(" ")[0]
 
 
+def _run(s, trials, trial, iterations, restored: bool = False):
+    trial.status = "RUNNING"
+    (s.on_trial_restore if restored else s.on_trial_start)(0, trials, trial)
+    for it in iterations:
+        s.on_trial_result(0, trials, trial, {"training_iteration": it})
+
+
 def test_eta_of_a_fresh_study_is_its_own_rate(clock):
     trials = [_trial(i, "PENDING") for i in range(4)]
     s = _summary(4)
-    assert _eta(s.line(trials)) == "—"  # nothing done yet: no rate
-    trials[0].status = "RUNNING"
+    assert _eta(s.line(trials)) == "—"  # nothing ran yet: no rate
+    _run(s, trials, trials[0], ())
     clock.t += 20
-    for it in (1, 2):
-        s.on_trial_result(0, trials, trials[0], {"training_iteration": it})
+    _run(s, trials, trials[0], (1, 2))
     # 2 of 40 iterations in 20 s -> 38 left at 0.1 it/s
     assert _eta(s.line(trials)) == "06:20"
 
 
 def test_eta_after_resume_ignores_work_done_before_this_driver(clock):
     """8 of 10 trials finished in an earlier session: this driver's rate is what it ran itself."""
-    trials = [_trial(i, "TERMINATED") for i in range(8)] + [_trial(8, "RUNNING"), _trial(9, "PENDING")]
+    trials = [_trial(i, "TERMINATED") for i in range(8)] + [_trial(8, "PENDING"), _trial(9, "PENDING")]
     s = _summary(10)
     assert _eta(s.line(trials)) == "—"
+    _run(s, trials, trials[8], ())
     clock.t += 50
     for it in range(1, 6):
         s.on_trial_result(0, trials, trials[8], {"training_iteration": it})
@@ -71,14 +73,34 @@ def test_eta_after_resume_ignores_work_done_before_this_driver(clock):
 
 
 def test_restored_trials_checkpointed_iterations_are_not_this_drivers_work(clock):
-    trials = [_trial(0, "RUNNING"), _trial(1, "PENDING")]
+    trials = [_trial(0, "PENDING"), _trial(1, "PENDING")]
     s = _summary(2)
-    s.line(trials)
+    _run(s, trials, trials[0], (), restored=True)  # from its checkpoint after iteration 5
     clock.t += 10
-    s.on_trial_result(0, trials, trials[0], {"training_iteration": 6})  # resumed at its checkpoint (5 done)
-    s.on_trial_result(0, trials, trials[0], {"training_iteration": 7})
-    # ours: 2 iterations in 10 s; 13 left -> 65 s
+    for it in (6, 7):  # this driver ran 6 and 7
+        s.on_trial_result(0, trials, trials[0], {"training_iteration": it})
+    # ours: 2 iterations in 10 s; 3 + 10 left -> 65 s; the first line comes after the first result
     assert _eta(s.line(trials)) == "01:05"
+
+
+@pytest.mark.parametrize("how", ["error", "early stop"])
+def test_failed_and_early_stopped_trials_owe_nothing_and_count_only_what_they_ran(clock, how):
+    """A trial that fails at iteration 1, or that a scheduler (ASHA) stops after 2, did 1 or 2 iterations
+    of work: counting its full length as work done would make the ETA far too short."""
+    trials = [_trial(i, "PENDING") for i in range(10)]
+    s = _summary(10)
+    _run(s, trials, trials[0], ())
+    clock.t += 10
+    ran = (1,) if how == "error" else (1, 2)
+    _run(s, trials, trials[0], ran)
+    if how == "error":
+        trials[0].status = "ERROR"
+        s.on_trial_error(0, trials, trials[0])
+    else:
+        trials[0].status = "TERMINATED"
+        s.on_trial_complete(0, trials, trials[0])
+    # 9 trials x 10 iterations left, at len(ran) iterations per 10 s
+    assert s.eta_s(trials) == pytest.approx(10 * 90 / len(ran))
 
 
 def test_counts_and_finished_eta(clock):

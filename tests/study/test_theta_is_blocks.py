@@ -51,3 +51,17 @@ def test_status_shows_how_far_an_interrupted_stage_got(tmp_path):
     assert status["theta_is_stage"] == {"smoke-chirplet-lo-lo": {"pairs_stored": 14, "pairs_total": 56}}
     assert "θ-IS π smoke-chirplet-lo-lo: not ready; 14/56 (25 %) (path, θ-dimension) pairs" in format_status(status)
     assert BlockStore.progress(tmp_path / "nowhere") is None
+
+
+def test_a_foreign_file_among_the_blocks_is_skipped_by_load_and_progress(tmp_path):
+    """An array where a number belongs (``task_s``) or an ``.npy`` named ``.npz``: neither is a block, and
+    neither stops ``load`` or ``study status``'s ``progress``."""
+    folder = tmp_path / "blocks"
+    store = BlockStore(folder, {"seed": 0}, 4)
+    store.save([0, 1], [0], np.ones((2, 1)), 1.0)
+    np.savez(folder / "array-task-s.npz", paths=np.array([2]), dims=np.array([0]), C=np.ones((1, 1)), task_s=[1, 2])
+    np.save(folder / "plain.npy", np.ones(3))
+    (folder / "plain.npy").rename(folder / "plain.npz")
+    blocks, note = store.load()
+    assert note is None and [b.paths for b in blocks] == [(0, 1)]
+    assert BlockStore.progress(folder) == (2, 4)
