@@ -116,7 +116,7 @@ replicate: $(STAMP)
 	$(STUDY) run ablation --name repl-ablation-chirplet-hi-med --preset repl-chirplet-hi-med --arms scrapl,p-adam \
 	    --seeds 20 --root $(REPL_ROOT)
 	$(STUDY) run ablation --name repl-ablation-granular --preset repl-granular --seeds 20 --root $(REPL_ROOT)
-	$(STUDY) run losses --name repl-losses-chirplet-hi-med --preset repl-chirplet-hi-med --seeds 10 --jtfs-seeds 2 \
+	$(STUDY) run losses --name repl-losses-chirplet-hi-med --preset repl-chirplet-hi-med --seeds 6 --jtfs-seeds 1 \
 	    --root $(REPL_ROOT)
 	$(MAKE) replicate-collect
 
@@ -137,6 +137,11 @@ replicate-collect:
 	    $(BIN)/python -m analysis table ablation --csv $$O/ablation_per_seed.csv --arms $$ARMS --labels "$$L" --out $$O/ablation.md && \
 	    $(BIN)/python -m analysis table deltas --csv $$O/ablation_per_seed.csv --arms $$ARMS --labels "$$L" --out $$O/deltas.md && \
 	    $(BIN)/python -m analysis table sequential --csv $$O/ablation_per_seed.csv --arms $$ARMS --labels "$$L" --out $$O/sequential_replay.md; \
+	fi
+	@G=$(REPL_OUT)/repl-ablation-granular; ARMS=scrapl,p-adam,p-adam+p-saga,p-adam+p-saga+theta-is; \
+	L="SCRAPL,+P-Adam,+P-Adam +P-SAGA,+P-Adam +P-SAGA +θ-IS"; \
+	if [ -f $$G/ablation_per_seed.csv ]; then \
+	    $(BIN)/python -m analysis table sequential --csv $$G/ablation_per_seed.csv --arms $$ARMS --labels "$$L" --out $$G/sequential_replay.md; \
 	fi
 
 bench: $(STAMP)
