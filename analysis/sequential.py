@@ -21,7 +21,9 @@ The procedure (all of it a pure function of the per-seed paired differences seen
    ``1 − Φ((c_K − |Z|/sqrt(t)) / sqrt(1 − t))`` with ``c_K`` its final planned boundary, is below
    ``futility`` no longer keeps the study running. Its boundaries ignore the futility rule, so the
    type-I error holds whether or not the rule is followed; a futile comparison is still tested while
-   the study runs for the others, and becomes "effect" if it crosses later.
+   the study runs for the others, and becomes "effect" if it crosses later. Untestable so far (< 3
+   pairs, e.g. convergence steps where no arm converges) and, at its pairs-per-seed rate, still < 3
+   at ``max_seeds``: futile too, or it alone would hold the study open to its maximum.
 
 Decisions: ``effect`` (boundary crossed: the difference is shown, with its sign), ``futility``,
 ``continue``, and ``inconclusive`` (the last look passed without a crossing). The study stops adding
@@ -325,6 +327,9 @@ def decide(
         for i in range(m):
             if final and shown[i] is None and state[i] != "futility":
                 state[i] = "inconclusive"
+            elif not final and design.futility > 0 and latest[i] is None:  # never testable so far
+                if st["n"][k, i] * design.max_seeds / n_k < MIN_PAIRS:
+                    state[i] = "futility"
         done = all(s in ("effect", "futility") for s in state)
         if (stop_early and (done or final)) or k == len(looks) - 1:
             return _verdict(design, names, state, shown, latest, n_k, looks[: k + 1], done, final)
@@ -353,9 +358,7 @@ def _record(name, decision, n_seeds, st, k, i, c, level, t, cp) -> ComparisonDec
 
 
 def _replace_decision(rec: ComparisonDecision, decision: str, cp: float | None = None) -> ComparisonDecision:
-    if cp is None:
-        return replace(rec, decision=decision)
-    return replace(rec, decision=decision, conditional_power=cp)
+    return replace(rec, decision=decision) if cp is None else replace(rec, decision=decision, conditional_power=cp)
 
 
 def _norm_sf(x: float) -> float:
@@ -369,7 +372,7 @@ def _verdict(design, names, state, shown, latest, n_seeds, looks, done, final) -
         if rec is None:  # never testable yet (fewer than MIN_PAIRS pairs)
             rec = ComparisonDecision(
                 name,
-                "inconclusive" if final else "continue",
+                state[i],
                 n_seeds,
                 0,
                 math.nan,

@@ -94,6 +94,24 @@ def test_a_futile_comparison_keeps_the_study_going_only_if_another_is_open_and_m
     assert later.comparisons[0].decision == "effect"  # non-binding: still tested, and shown
 
 
+def test_a_comparison_that_cannot_get_three_pairs_does_not_hold_the_study_open():
+    """Convergence steps when no arm converges: no pairs at all. At 10 seeds, 0 pairs per seed projects 0
+    pairs at 20, so it is futile and the decided comparison stops the study; 2 pairs at 10 seeds project 4,
+    enough to test, so that study goes on. A never-testable comparison is inconclusive at the maximum."""
+    design = Design(min_seeds=10, wave=5, max_seeds=20)
+    effect = np.random.default_rng(5).normal(3.0, 1.0, 20)
+    none = np.full(20, np.nan)
+    v = decide({"L1": effect, "steps": none}, design, stop_early=True)
+    assert v.stop and not v.final and v.n_seeds == 10
+    assert [c.decision for c in v.comparisons] == ["effect", "futility"] and v.comparisons[1].n_pairs == 0
+    two = none.copy()
+    two[[1, 6]] = [0.5, -0.2]
+    v = decide({"L1": effect[:10], "steps": two[:10]}, design)
+    assert not v.stop and v.comparisons[1].decision == "continue"
+    v = decide({"L1": effect, "steps": none}, Design(min_seeds=10, wave=5, max_seeds=20, futility=0.0))
+    assert v.n_seeds == 20 and v.comparisons[1].decision == "inconclusive"  # no futility rule: to the maximum
+
+
 def test_effects_are_frozen_at_the_look_that_showed_them():
     rng = np.random.default_rng(1)
     x = rng.normal(3.0, 1.0, 20)
