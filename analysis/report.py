@@ -32,6 +32,7 @@ def write_tables(
     drop_unpaired: bool = False,
     notes: Sequence[str] = (),
     names: tuple[str, str] = ("ablation", "deltas"),
+    reference: str | None = None,
 ) -> list[Path]:
     """Write ``ablation.*`` and ``deltas.*`` (paper default CIs) for a validated per-seed table.
 
@@ -42,6 +43,7 @@ def write_tables(
         arms: table order (default: order of appearance).
         drop_unpaired: passed to the deltas table (default: refuse unpaired seeds).
         names: file stems of the Table 2 and Table 6 style tables (a losses study: Table 1).
+        reference: the deltas compare every other arm with this one instead of consecutive arms.
 
     Returns:
         The written paths.
@@ -52,7 +54,9 @@ def write_tables(
     arms = list(arms) if arms is not None else arms_in_order(per_seed)
     built = {names[0]: tables.ablation_table(per_seed, arms, labels=labels, notes=notes)}
     if len(arms) >= 2:
-        built[names[1]] = tables.deltas_table(per_seed, arms, labels=labels, drop_unpaired=drop_unpaired, notes=notes)
+        built[names[1]] = tables.deltas_table(
+            per_seed, arms, labels=labels, drop_unpaired=drop_unpaired, notes=notes, reference=reference
+        )
     texts = {
         Path(out_dir) / f"{name}{SUFFIXES[fmt]}": render(table, fmt) for name, table in built.items() for fmt in formats
     }

@@ -175,8 +175,10 @@ def deltas_table(
     correction: str = "holm",
     test: str = "t",
     notes: Sequence[str] = (),
+    reference: str | None = None,
 ) -> Table:
-    """Table 6 style: each arm against the previous one in ``arms``, paired by seed.
+    """Table 6 style: each arm against the previous one in ``arms``, paired by seed; with ``reference``
+    (Table 1's family: every loss against SCRAPL), every other arm against that one.
 
     Δ = mean(later − earlier) ± 95 % CI (``ci``, default Student-t) with the p of ``test``: the paired
     t-test (default, as the paper), Wilcoxon signed-rank, or ``"auto"`` (``stats.choose_paired_test``,
@@ -196,6 +198,13 @@ def deltas_table(
         raise ValueError(f"--test must be one of {', '.join(stats.PAIRED_TESTS)}, got {test!r}")
     if len(arms) < 2:
         raise ValueError("the deltas table compares consecutive arms: give at least 2 arms")
+    if reference is not None and reference not in arms:
+        raise ValueError(f"reference arm {reference!r} is not in the arms ({', '.join(arms)})")
+    pairs = (
+        list(zip(arms[:-1], arms[1:], strict=True))
+        if reference is None
+        else [(reference, a) for a in arms if a != reference]
+    )
     require_columns(df, [m[0] for m in _DELTA_METRICS])
     df = select_arms(df, arms)
     names = arm_labels(arms, labels)
@@ -214,7 +223,7 @@ def deltas_table(
 
     results: list[list[tuple[stats.PairedResult | None, Pairing, int, stats.TestChoice | None]]] = []
     dropped_notes, pair_counts, partial_steps = [], {}, []
-    for a, b in zip(arms[:-1], arms[1:], strict=True):
+    for a, b in pairs:
         row_results = []
         for key, _, _, scaled in _DELTA_METRICS:
             pairing = pair_by_seed(
@@ -242,7 +251,7 @@ def deltas_table(
     flat_p = [c.p_value if c is not None else math.nan for row in results for _, _, _, c in row]
     by_wilcoxon = [
         f"{names[b]} vs {names[a]} ({_DELTA_METRICS[j][1]})"
-        for (a, b), row in zip(zip(arms[:-1], arms[1:], strict=True), results, strict=True)
+        for (a, b), row in zip(pairs, results, strict=True)
         for j, (_, _, _, c) in enumerate(row)
         if test == "auto" and c is not None and c.test == "wilcoxon"
     ]
@@ -250,7 +259,7 @@ def deltas_table(
     n_tests = int(np.isfinite(flat_p).sum())
 
     rows = []
-    for i, (a, b) in enumerate(zip(arms[:-1], arms[1:], strict=True)):
+    for i, (a, b) in enumerate(pairs):
         # the paper names a row by the technique it adds ("+ P-Adam"): with --paper, the later arm's label
         row = [Cell(names[b] if paper else f"{names[b]} vs {names[a]}", text=True)]
         for j, (_, _, _, scaled) in enumerate(_DELTA_METRICS):
@@ -296,7 +305,7 @@ def deltas_table(
     bold_best(rows, delta_cols, range(len(rows)))
 
     parts = [
-        "Each arm against the previous one"
+        ("Each arm against the previous one" if reference is None else f"Each arm against {names[reference]}")
         + (" (row = the later arm)" if paper else "")
         + ", paired by seed: Δ = mean(later − earlier) ± 95 % CI; "
         + n_text(pair_counts, "pairs per comparison")

@@ -35,6 +35,7 @@ from analysis.pairing import select_preset
 from analysis.render import render
 from analysis.report import SUFFIXES, write_tables
 from search_spaces.spec import StudySpec
+from search_spaces.studies import LOSSES_REFERENCE
 from study import mlflow_ui, theta_is_figure, tracking
 from study.layout import StudyDir, write_json_atomic
 from trainables.presets import get_preset
@@ -115,6 +116,8 @@ def export_tables(
                 formats=("markdown", "csv"),
                 notes=notes,
                 names=_TABLE_NAMES.get(spec.kind, ("ablation", "deltas")),
+                # Table 1's family: each loss against SCRAPL, not each row against the one above it
+                reference=LOSSES_REFERENCE if spec.kind == "losses" and LOSSES_REFERENCE in arms else None,
             )
         except ValueError as err:
             say(f"tables for {preset} not written: {err}")

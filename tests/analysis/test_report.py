@@ -45,3 +45,9 @@ def test_file_stems_are_configurable(tiny_csv, tmp_path):
         names=("losses", "losses_deltas"),
     )
     assert sorted(p.name for p in paths) == ["losses.md", "losses_deltas.md"]
+
+
+def test_deltas_against_a_reference_arm_pass_through(tiny_csv, tmp_path):
+    write_tables(data.load_per_seed_csv(tiny_csv), tmp_path, arms=["B", "A"], formats=["markdown"], reference="A")
+    deltas = (tmp_path / "deltas.md").read_text()
+    assert "Each arm against A" in deltas and "| B vs A |" in deltas

@@ -93,6 +93,27 @@ def test_deltas_hand_worked(tiny):
     assert "paired t-test (scipy.stats.ttest_rel)" in t.caption and "n = 3 pairs per comparison" in t.caption
 
 
+def test_deltas_against_a_reference_arm(tiny):
+    """Table 1's family: every other arm against one reference (here A), not each row against the one above."""
+    df = pd.concat(
+        [tiny, pd.DataFrame({"arm": "C", "seed": [0, 1, 2], "test_theta_l1": [0.15, 0.25, 0.45]})], ignore_index=True
+    )
+    df["val_total_variation"] = df["val_total_variation"].fillna(0.004)
+    t = tables.deltas_table(df, ["B", "A", "C"], reference="A")
+    assert cells(t, "comparison") == ["B vs A", "C vs A"]
+    assert cells(t, "delta_test_theta_l1")[0] == "167 ± 140 (p = 0.04)"  # as B vs A in test_deltas_hand_worked
+    # C − A, ×1000: 50, 50, 150 -> mean 83.3, paired t-test as scipy
+    c = t.column("delta_test_theta_l1")[1].data
+    assert c["mean"] == pytest.approx(250 / 3) and c["p_value"] == pytest.approx(
+        sps.ttest_rel([0.15, 0.25, 0.45], [0.1, 0.2, 0.3]).pvalue
+    )
+    assert t.caption.startswith("Each arm against A, paired by seed")
+    consecutive = tables.deltas_table(df, ["B", "A", "C"])
+    assert cells(consecutive, "comparison") == ["A vs B", "C vs A"]
+    with pytest.raises(ValueError, match="reference arm 'J' is not in the arms"):
+        tables.deltas_table(df, ["A", "B"], reference="J")
+
+
 def test_deltas_cross_check_against_scipy_and_statsmodels():
     rng = np.random.default_rng(12)
     rows = []
