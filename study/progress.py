@@ -243,21 +243,20 @@ class SummaryLine(tune.Callback):
         trials still owe (finished, failed and early-stopped trials owe none), and the trials Tune has not
         created yet at the mean expected length."""
         trials = self._trials if trials is None else trials
-        self.counts(trials)  # refreshes every record's status
-        expected = [max(1, self.expected(t.config)) for t in trials]
-        left = sum(
-            max(0, e - self._record(t).iterations)
-            for t, e in zip(trials, expected, strict=True)
-            if self._record(t).category() in ("running", "pending")
-        )
-        if trials:
-            left += (self.total - len(trials)) * sum(expected) / len(trials)
         if not trials:
             return None
+        self.counts(trials)  # refreshes every record's status
+        recs = [self._record(t) for t in trials]
+        expected = [max(1, self.expected(t.config)) for t in trials]
+        left = sum(
+            max(0, e - r.iterations)
+            for r, e in zip(recs, expected, strict=True)
+            if r.category() in ("running", "pending")
+        )
+        left += (self.total - len(trials)) * sum(expected) / len(trials)
         if not left:
             return 0.0
-        recs = [self._record(t) for t in trials]
-        ran = sum(r.iterations - (r.first_iteration or 1) + 1 for r in recs if r.first_iteration is not None)
+        ran = sum(r.iterations - r.first_iteration + 1 for r in recs if r.first_iteration is not None)
         starts = [min(r.starts) for r in recs if r.starts]
         if ran <= 0 or not starts:
             return None
