@@ -33,6 +33,7 @@ from trainables.config_sections import (
     SynthConfig,
     TrainConfig,
 )
+from trainables.split_sizes import grid_split_counts
 
 __all__ = [
     "CHECKPOINT_METRICS",
@@ -91,9 +92,6 @@ class RunConfig:
         return self.data.source != "oneshot-folder"
 
     def _check_cross_fields(self) -> None:
-        # lazy: these modules import torch; trainables.config itself stays torch-free
-        from trainables.data import ThetaGrid
-
         grid = self.data.source == "grid"
         if grid != (self.synth.kind in ("granular", "chirplet")):
             fail(
@@ -102,7 +100,7 @@ class RunConfig:
                 f"{'data.source=grid' if not grid else 'a oneshot-* data.source'}, got {self.data.source!r}",
             )
         if grid:
-            sizes = ThetaGrid(self.data.grid_size, self.data.n_seeds_per_theta).split_sizes()
+            sizes = grid_split_counts(self.data.grid_size, self.data.n_seeds_per_theta)
         else:  # None for fractions of a folder: checked when the folder is loaded
             sizes = self.data.known_split_counts()
         smallest = min(sizes, key=sizes.get) if sizes else None

@@ -18,11 +18,7 @@ import torch
 from torch import Tensor
 
 from trainables.core.checks import check_int
-
-N_FOLDS = 5
-"""Folds of the θ-combination split: fold = flat θ-combination index mod 5."""
-TRAIN_FOLDS, VAL_FOLDS, TEST_FOLDS = (0, 1, 2), (3,), (4,)
-SPLITS = ("train", "val", "test")
+from trainables.split_sizes import N_FOLDS, SPLITS, TEST_FOLDS, TRAIN_FOLDS, VAL_FOLDS
 
 SEED_HAT_LOW, SEED_HAT_HIGH = 9_999_999, 19_999_998
 """``seed_hat`` range ``[low, high)`` of the reconstruction's synth seed (notes §6). It is disjoint

@@ -9,6 +9,9 @@ Pure arithmetic (standard library only: ``trainables.config`` validates ``data.s
   example is used; every split must get at least one.
 
 ``SplitSizeError`` (a ``ValueError``) names the field: ``data.split_sizes: ...``.
+
+The θ-grid's folds live here too (``grid_split_counts``), so ``trainables.config`` checks a grid study's
+batch size against its splits without importing torch.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import math
 from collections.abc import Sequence
 
 SPLITS = ("train", "val", "test")
+N_FOLDS = 5
+"""Folds of the θ-grid split: fold = flat θ-combination index mod 5 (``trainables.data.ThetaGrid``)."""
+TRAIN_FOLDS, VAL_FOLDS, TEST_FOLDS = (0, 1, 2), (3,), (4,)
 PAPER_SPLIT = (425, 128, 128)
 """Paper Table 12: N_train / N_val / N_test of the 681 TR-808 one-shots."""
 FIELD = "data.split_sizes"
@@ -89,4 +95,30 @@ def split_counts(n: int, sizes: Sequence[int | float], *, what: str = "examples"
     return counts
 
 
-__all__ = ["FIELD", "PAPER_SPLIT", "SPLITS", "SplitSizeError", "check_sizes", "is_fractional", "split_counts"]
+def grid_split_counts(grid_size: int, n_seeds_per_theta: int, n_params: int = 2) -> dict[str, int]:
+    """Rows per split of ``ThetaGrid(grid_size, n_seeds_per_theta, n_params)``, by arithmetic alone.
+
+    The grid has ``grid_size**n_params`` θ combinations ``c``, each with ``n_seeds_per_theta`` rows, in
+    fold ``c mod N_FOLDS``; fold ``f`` holds ``ceil((G**U - f) / N_FOLDS)`` combinations. Paper config
+    (32, 5, 2): 3075 / 1025 / 1020.
+    """
+    combos = grid_size**n_params
+    per_fold = [max(0, -(-(combos - f) // N_FOLDS)) for f in range(N_FOLDS)]
+    folds = {"train": TRAIN_FOLDS, "val": VAL_FOLDS, "test": TEST_FOLDS}
+    return {name: n_seeds_per_theta * sum(per_fold[f] for f in folds[name]) for name in SPLITS}
+
+
+__all__ = [
+    "FIELD",
+    "N_FOLDS",
+    "TEST_FOLDS",
+    "TRAIN_FOLDS",
+    "VAL_FOLDS",
+    "grid_split_counts",
+    "PAPER_SPLIT",
+    "SPLITS",
+    "SplitSizeError",
+    "check_sizes",
+    "is_fractional",
+    "split_counts",
+]

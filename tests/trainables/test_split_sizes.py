@@ -2,7 +2,14 @@
 
 import pytest
 
-from trainables.split_sizes import PAPER_SPLIT, SplitSizeError, check_sizes, is_fractional, split_counts
+from trainables.split_sizes import (
+    PAPER_SPLIT,
+    SplitSizeError,
+    check_sizes,
+    grid_split_counts,
+    is_fractional,
+    split_counts,
+)
 
 
 def test_counts():
@@ -57,3 +64,15 @@ def test_too_few_examples_give_the_counts():
         split_counts(2, (0.6, 0.2, 0.2))
     with pytest.raises(ValueError, match="n must be"):
         split_counts(-1, PAPER_SPLIT)
+
+
+def test_grid_split_counts_are_the_paper_split_by_hand():
+    # 32**2 = 1024 combinations: folds 0..3 hold 205, fold 4 holds 204; x 5 seeds.
+    assert grid_split_counts(32, 5) == {"train": 3 * 205 * 5, "val": 205 * 5, "test": 204 * 5}
+
+
+@pytest.mark.parametrize("grid_size,seeds,n_params", [(1, 1, 1), (2, 3, 2), (3, 1, 1), (4, 2, 3), (7, 5, 2)])
+def test_grid_split_counts_match_the_grid(grid_size, seeds, n_params):
+    from trainables.data import ThetaGrid  # torch: only the cross-check needs the real grid
+
+    assert grid_split_counts(grid_size, seeds, n_params) == ThetaGrid(grid_size, seeds, n_params).split_sizes()
