@@ -305,9 +305,16 @@ def deltas_table(
     bold_best(rows, delta_cols, range(len(rows)))
 
     parts = [
-        ("Each arm against the previous one" if reference is None else f"Each arm against {names[reference]}")
-        + (" (row = the later arm)" if paper else "")
-        + ", paired by seed: Δ = mean(later − earlier) ± 95 % CI; "
+        (
+            "Each arm against the previous one"
+            + (" (row = the later arm)" if paper else "")
+            + ", paired by seed: Δ = mean(later − earlier)"
+            if reference is None
+            else f"Each arm against {names[reference]}"
+            + (" (row = the arm)" if paper else "")
+            + f", paired by seed: Δ = mean(arm − {names[reference]})"
+        )
+        + " ± 95 % CI; "
         + n_text(pair_counts, "pairs per comparison")
         + ".",
         f"CI: {ci_text(ci, n_resamples, rng_seed)}.",

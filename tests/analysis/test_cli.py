@@ -416,3 +416,16 @@ def test_report_from_mlflow(mlflow_store, tmp_path, capsys):
     # default order from the parent run's tag (B, A); the failed run is reported in the caption
     assert "| A vs B |" in (tmp_path / "deltas.md").read_text()
     assert "status FAILED" in (tmp_path / "ablation.md").read_text()
+
+
+def test_table_deltas_reference_compares_every_arm_with_it(tiny_csv, capsys):
+    code, out, _ = main(
+        capsys, "table", "deltas", "--csv", str(tiny_csv), "--arms", "A,B", "--reference", "B", "--format", "csv"
+    )
+    assert code == 0
+    row = next(csv.DictReader(io.StringIO(out)))
+    assert (row["comparison"], row["column"]) == ("A vs B", "delta_test_theta_l1")
+    # A − B, the sign of the default B − A: θ L1 (0.1, 0.2, 0.3) − (0.2, 0.4, 0.5) = −0.1667 (×1000)
+    assert float(row["mean"]) == pytest.approx(-1000 / 6)
+    code, _, err = main(capsys, "table", "deltas", "--csv", str(tiny_csv), "--arms", "A,B", "--reference", "Z")
+    assert code == 1 and "reference arm 'Z' is not in the arms (A, B)" in err
