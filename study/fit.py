@@ -198,6 +198,13 @@ def _label(spec: StudySpec) -> Callable[[Any], str]:
     return label
 
 
+def _cost_group(spec: StudySpec) -> Callable[[dict], str] | None:
+    """The ETA's cost groups: one per (preset, arm) cell without its seed (HPO: one group)."""
+    if spec.hpo is not None:
+        return None
+    return lambda config: str(config.get(param_space.CELL_KEY)).rsplit("/", 1)[0]
+
+
 def _trial_dirname(trial) -> str:
     cell = trial.config.get(param_space.CELL_KEY)
     return (str(cell).replace("/", "_").replace("+", "-") + "_" if cell else "") + trial.trial_id
@@ -292,6 +299,7 @@ def fit(ctx: FitContext) -> tuple[progress.SummaryLine, dict[str, Any] | None]:
         plan.total,
         label=_label(spec),
         expected_iterations=plan.expected_reports,
+        cost_group=_cost_group(spec),
         interval=settings.progress_interval,
         stream=None if settings.progress else io.StringIO(),
     )

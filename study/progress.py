@@ -65,6 +65,8 @@ class TrialRecord:
     final: dict[str, Any] = field(default_factory=dict)
     completed: bool = False  # Tune completed it (on_trial_complete / on_trial_error), not its clean-up
     first_iteration: int | None = None  # training_iteration of its first result in this driver
+    busy_s: float = 0.0  # wall time from each (re)start in this driver to its last result (for the ETA)
+    last_t: float | None = None  # its latest (re)start or result in this driver
 
     def category(self) -> str:
         """``done``, ``failed``, ``running`` (unfinished) or ``pending``, from its Tune ``status``."""
@@ -91,7 +93,9 @@ def _active_summary() -> SummaryLine:
 
 class SummaryLine(tune.Callback):
     """Live summary; ``label(trial)`` names a trial, ``expected_iterations(config)`` = the reports a
-    trial makes when it runs to the end (for the ETA)."""
+    trial makes when it runs to the end (for the ETA). ``cost_group(config)``: trials of one group cost
+    the same per iteration (an arm on a preset: a full-JTFS iteration costs ~20 MSS ones); the ETA
+    prices each trial's iterations at its own group's rate. ``None``: one group."""
 
     def __init__(
         self,
@@ -100,12 +104,14 @@ class SummaryLine(tune.Callback):
         *,
         label: Callable[[Any], str],
         expected_iterations: Callable[[dict], int],
+        cost_group: Callable[[dict], Any] | None = None,
         metric: str = "val_theta_l1",
         interval: float = 30.0,
         stream: TextIO | None = None,
         live: bool | None = None,
     ) -> None:
         self.study, self.total, self.label, self.expected = study, total, label, expected_iterations
+        self.cost_group = cost_group or (lambda config: None)
         self.metric, self.interval = metric, interval
         self.stream = stream or sys.stdout
         self.live = self.stream.isatty() if live is None else live
@@ -141,7 +147,9 @@ class SummaryLine(tune.Callback):
         return rec
 
     def _started(self, trial) -> None:
-        self._record(trial).starts.append(time.time())
+        rec = self._record(trial)
+        rec.last_t = now = time.time()
+        rec.starts.append(now)
         actor = getattr(getattr(trial, "temporary_state", None), "ray_actor", None)
         if actor is not None:
             self._actors[trial.trial_id] = actor
@@ -158,6 +166,10 @@ class SummaryLine(tune.Callback):
         if rec.first_iteration is None:  # > 1 for a trial restored from a checkpoint: those are not ours
             rec.first_iteration = iteration
         rec.iterations = iteration
+        now = time.time()
+        if rec.last_t is not None:
+            rec.busy_s += now - rec.last_t
+        rec.last_t = now
         value = result.get(self.metric)
         if isinstance(value, (int, float)) and math.isfinite(value) and not result.get("scrapl_failed"):
             if self.best is None or value < self.best[0]:
@@ -238,29 +250,45 @@ class SummaryLine(tune.Callback):
     def eta_s(self, trials=None) -> float | None:
         """Seconds left at this driver's own rate, or None before it has a rate.
 
-        Rate: the iterations trials ran in this driver (not those done before a resume: finished trials,
-        restored checkpoints) over the time since its first trial started. Left: the iterations unfinished
-        trials still owe (finished, failed and early-stopped trials owe none), and the trials Tune has not
-        created yet at the mean expected length."""
+        Done here: the iterations trials ran in this driver (not those done before a resume: finished
+        trials, restored checkpoints) and the wall time each trial spent on them. Each cost group's
+        seconds per iteration (``cost_group``; all trials' together for a group that has not run yet)
+        prices what is left: the iterations unfinished trials still owe (finished, failed and early-stopped
+        trials owe none), and the trials Tune has not created yet at the mean expected length. Trial-seconds
+        left become wall seconds at the concurrency so far (trial-seconds done over the time since this
+        driver's first trial started). With one group this is ``elapsed × iterations left / iterations run``.
+        """
         trials = self._trials if trials is None else trials
         if not trials:
             return None
         self.counts(trials)  # refreshes every record's status
         recs = [self._record(t) for t in trials]
         expected = [max(1, self.expected(t.config)) for t in trials]
-        left = sum(
-            max(0, e - r.iterations)
+        groups = [self.cost_group(t.config) for t in trials]
+        owed = [
+            max(0, e - r.iterations) if r.category() in ("running", "pending") else 0
             for r, e in zip(recs, expected, strict=True)
-            if r.category() in ("running", "pending")
-        )
-        left += (self.total - len(trials)) * sum(expected) / len(trials)
-        if not left:
+        ]
+        unseen = self.total - len(trials)
+        if not (sum(owed) or unseen):
             return 0.0
-        ran = sum(r.iterations - r.first_iteration + 1 for r in recs if r.first_iteration is not None)
+        busy: dict[Any, float] = {}
+        ran: dict[Any, int] = {}
+        for r, g in zip(recs, groups, strict=True):
+            if r.first_iteration is not None:
+                busy[g] = busy.get(g, 0.0) + r.busy_s
+                ran[g] = ran.get(g, 0) + r.iterations - r.first_iteration + 1
         starts = [min(r.starts) for r in recs if r.starts]
-        if ran <= 0 or not starts:
+        busy_all, ran_all = sum(busy.values()), sum(ran.values())
+        if ran_all <= 0 or busy_all <= 0 or not starts:
             return None
-        return (time.time() - min(starts)) * left / ran
+
+        def rate(g) -> float:  # trial-seconds per iteration
+            return busy[g] / ran[g] if ran.get(g, 0) > 0 else busy_all / ran_all
+
+        left_s = sum(n * rate(g) for n, g in zip(owed, groups, strict=True) if n)
+        left_s += unseen * sum(expected) / len(trials) * busy_all / ran_all
+        return (time.time() - min(starts)) * left_s / busy_all
 
     def line(self, trials=None) -> str:
         trials = self._trials if trials is None else trials

@@ -42,8 +42,10 @@ def _eta(line: str) -> str:
 
 
 def _run(s, trials, trial, iterations, restored: bool = False):
-    trial.status = "RUNNING"
-    (s.on_trial_restore if restored else s.on_trial_start)(0, trials, trial)
+    """Start ``trial`` (Tune's start or restore hook) unless it is running, then report ``iterations``."""
+    if trial.status != "RUNNING":
+        trial.status = "RUNNING"
+        (s.on_trial_restore if restored else s.on_trial_start)(0, trials, trial)
     for it in iterations:
         s.on_trial_result(0, trials, trial, {"training_iteration": it})
 
@@ -109,3 +111,36 @@ def test_counts_and_finished_eta(clock):
     line = s.line(trials)
     assert "1/2 done · 0 running · 0 pending · 1 failed" in line
     assert _eta(line) == "00:00"
+
+
+def test_eta_prices_each_cost_group_at_its_own_rate(clock):
+    """A losses study: a full-JTFS iteration costs 10 MSS ones here. Pricing every iteration at the pooled
+    rate would say 100 s x 29 / 11 = 264 s; the per-group rates say 1000 s."""
+    trials = [
+        SimpleNamespace(trial_id=f"t{i}", status="PENDING", config={"arm": arm})
+        for i, arm in enumerate(("jtfs", "mss", "jtfs", "mss"))
+    ]
+    s = progress.SummaryLine(
+        "s",
+        4,
+        label=lambda t: t.trial_id,
+        expected_iterations=lambda cfg: 10,
+        cost_group=lambda cfg: cfg["arm"],
+        stream=io.StringIO(),
+        live=False,
+    )
+    _run(s, trials, trials[0], ())
+    _run(s, trials, trials[1], ())
+    for k in range(1, 11):  # two slots: the MSS trial runs 10 iterations while the JTFS one runs 1
+        clock.t += 10
+        _run(s, trials, trials[1], (k,))
+    _run(s, trials, trials[0], (1,))
+    trials[1].status = "TERMINATED"
+    s.on_trial_complete(0, trials, trials[1])
+    # JTFS 100 s/it, MSS 10 s/it; left 9 x 100 + 10 x 100 + 10 x 10 = 2000 trial-s at 200 / 100 s = 2 at once
+    assert s.eta_s(trials) == pytest.approx(1000)
+    pooled = progress.SummaryLine(
+        "s", 4, label=lambda t: t.trial_id, expected_iterations=lambda cfg: 10, stream=io.StringIO(), live=False
+    )
+    pooled.records = s.records
+    assert pooled.eta_s(trials) == pytest.approx(100 * 29 / 11)
