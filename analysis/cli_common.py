@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -140,8 +141,8 @@ def add_output(p: argparse.ArgumentParser, formats: bool = True) -> None:
 class Loaded:
     """A command's input: the per-seed table or the curves, where they came from and the caption notes."""
 
-    per_seed: object
-    curves: object = None
+    per_seed: Any  # a pandas DataFrame (pandas is imported only once a command runs)
+    curves: Any = None
     source: str = ""
     arm_order: list[str] | None = None
     notes: list[str] = field(default_factory=list)
