@@ -240,14 +240,17 @@ class JTFSPaths(nn.Module):
         j2 = self._j2[n2]
         n_rows = self.fb.n1_max(j2)
 
-        def one_chunk(xc: Tensor) -> Tensor:
-            U1 = self.first_order(self.spectrum(xc), n_rows)
+        def one_chunk(Xc: Tensor) -> Tensor:
+            U1 = self.first_order(Xc, n_rows)
             return self.frequential(self.second_order(U1, n2), n_fr, j2)
 
+        # The spectra of the whole batch in one FFT, whatever the chunks: MKL's real FFT of a single row of
+        # 2**14 points or more takes as long as four rows together (and its backward likewise).
+        X = self.spectrum(flat)
         size = self._chunk_size(flat)
         if size >= flat.shape[0]:
-            return one_chunk(flat)
-        return torch.cat([one_chunk(xc) for xc in flat.split(size)])
+            return one_chunk(X)
+        return torch.cat([one_chunk(Xc) for Xc in X.split(size)])
 
     forward = coefficients
 
@@ -260,14 +263,15 @@ class JTFSPaths(nn.Module):
         like a second-order row (modulus, ``phi_T`` at that level, ``phi_F`` for spin != 0).
         """
         flat = self.check_input(x)
+        X = self.spectrum(flat)  # one FFT for the whole batch, as in ``coefficients``
         size = self._chunk_size(flat)
         if size >= flat.shape[0]:
-            return self._full_coefficients(flat)
-        chunks = [self._full_coefficients(xc) for xc in flat.split(size)]
+            return self._full_coefficients(X)
+        chunks = [self._full_coefficients(Xc) for Xc in X.split(size)]
         return [torch.cat(parts) for parts in zip(*chunks, strict=True)]
 
-    def _full_coefficients(self, flat: Tensor) -> list[Tensor]:
-        U1 = self.first_order(self.spectrum(flat), len(self.fb.j1))
+    def _full_coefficients(self, X: Tensor) -> list[Tensor]:
+        U1 = self.first_order(X, len(self.fb.j1))
         start, end = self.fb.unpadded_frames()
         out = []
         S1 = torch.cat([torch.matmul(U, self.lowpass_t(k1, U)) for k1, U in U1], dim=1)
