@@ -66,7 +66,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = tsub.add_parser(
         "deltas",
         help="Table 6 style: each arm vs the previous one (or vs --reference), paired by seed",
-        description="Table 6 style: Δ = later − earlier arm, paired by seed, ± 95% CI "
+        description="Table 6 style: Δ = later − earlier arm (or arm − the --reference arm), paired by seed, ± 95% CI "
         "(Student-t by default) with the paired t-test p; plus Holm-adjusted p, d_z "
         "and Wilcoxon p unless --paper.",
         epilog=EPILOG_SOURCE,

@@ -197,9 +197,9 @@ def deltas_table(
     if test not in stats.PAIRED_TESTS:
         raise ValueError(f"--test must be one of {', '.join(stats.PAIRED_TESTS)}, got {test!r}")
     if len(arms) < 2:
-        raise ValueError("the deltas table compares consecutive arms: give at least 2 arms")
+        raise ValueError("the deltas table compares pairs of arms: give at least 2 arms")
     if reference is not None and reference not in arms:
-        raise ValueError(f"reference arm {reference!r} is not in the arms ({', '.join(arms)})")
+        raise ValueError(f"--reference {reference!r} is not one of the arms ({', '.join(arms)})")
     pairs = (
         list(zip(arms[:-1], arms[1:], strict=True))
         if reference is None

@@ -69,12 +69,19 @@ class FitContext:
 @dataclass(frozen=True)
 class TunePlan:
     """What Tune runs: ``space`` (param space), ``tune_config`` (``TuneConfig`` arguments: searcher,
-    samples, scheduler), ``total`` trials, ``expected_reports(trial config)`` for the summary's ETA."""
+    samples, scheduler), ``total`` trials; for the summary's ETA, ``expected_reports(trial config)`` and
+    ``cost_group(trial config)`` (trials of a group cost the same per report; None: one group)."""
 
     space: dict[str, Any]
     tune_config: dict[str, Any]
     total: int
     expected_reports: Callable[[Mapping[str, Any]], int]
+    cost_group: Callable[[Mapping[str, Any]], Any] | None = None
+
+
+def cell_cost_group(config: Mapping[str, Any]) -> tuple[Any, Any]:
+    """A grid trial's cost group: its preset and arm (its seed does not change the cost of a report)."""
+    return config.get("preset"), config.get("study.arm")
 
 
 def expected_reports(cfg: RunConfig) -> int:
@@ -131,6 +138,7 @@ def grid_plan(ctx: FitContext) -> TunePlan:
         space=_study_keys(ctx),
         total=len(configs),
         expected_reports=expected,
+        cost_group=cell_cost_group,
         tune_config={"search_alg": searchers.CellSearcher(configs), "num_samples": len(configs)},
     )
 
@@ -196,13 +204,6 @@ def _label(spec: StudySpec) -> Callable[[Any], str]:
         return f"{preset}:{arm} s{seed}" if len(spec.presets) > 1 else f"{arm} s{seed}"
 
     return label
-
-
-def _cost_group(spec: StudySpec) -> Callable[[dict], str] | None:
-    """The ETA's cost groups: one per (preset, arm) cell without its seed (HPO: one group)."""
-    if spec.hpo is not None:
-        return None
-    return lambda config: str(config.get(param_space.CELL_KEY)).rsplit("/", 1)[0]
 
 
 def _trial_dirname(trial) -> str:
@@ -299,7 +300,7 @@ def fit(ctx: FitContext) -> tuple[progress.SummaryLine, dict[str, Any] | None]:
         plan.total,
         label=_label(spec),
         expected_iterations=plan.expected_reports,
-        cost_group=_cost_group(spec),
+        cost_group=plan.cost_group,
         interval=settings.progress_interval,
         stream=None if settings.progress else io.StringIO(),
     )

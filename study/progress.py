@@ -64,8 +64,10 @@ class TrialRecord:
     iterations: int = 0
     final: dict[str, Any] = field(default_factory=dict)
     completed: bool = False  # Tune completed it (on_trial_complete / on_trial_error), not its clean-up
-    first_iteration: int | None = None  # training_iteration of its first result in this driver
     busy_s: float = 0.0  # wall time from each (re)start in this driver to its last result (for the ETA)
+    # iterations it reported in this driver, for the ETA (not a restored checkpoint's; a skipped trial's one
+    # report is not work)
+    ran: int = 0
     last_t: float | None = None  # its latest (re)start or result in this driver
 
     def category(self) -> str:
@@ -163,12 +165,11 @@ class SummaryLine(tune.Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         rec = self._record(trial)
         iteration = int(result.get("training_iteration", rec.iterations))
-        if rec.first_iteration is None:  # > 1 for a trial restored from a checkpoint: those are not ours
-            rec.first_iteration = iteration
         rec.iterations = iteration
         now = time.time()
-        if rec.last_t is not None:
+        if rec.last_t is not None and not result.get("scrapl_skipped"):
             rec.busy_s += now - rec.last_t
+            rec.ran += 1
         rec.last_t = now
         value = result.get(self.metric)
         if isinstance(value, (int, float)) and math.isfinite(value) and not result.get("scrapl_failed"):
@@ -251,10 +252,11 @@ class SummaryLine(tune.Callback):
         """Seconds left at this driver's own rate, or None before it has a rate.
 
         Done here: the iterations trials ran in this driver (not those done before a resume: finished
-        trials, restored checkpoints) and the wall time each trial spent on them. Each cost group's
-        seconds per iteration (``cost_group``; all trials' together for a group that has not run yet)
-        prices what is left: the iterations unfinished trials still owe (finished, failed and early-stopped
-        trials owe none), and the trials Tune has not created yet at the mean expected length. Trial-seconds
+        trials, restored checkpoints, the one report of a trial skipped as finished) and the wall time each
+        trial spent on them. Each cost group's seconds per iteration (``cost_group``; all trials' together for
+        a group that has not run yet) prices what is left: the iterations unfinished trials still owe
+        (finished, failed and early-stopped trials owe none), and the trials Tune has not created yet at the
+        mean cost of the created ones. Trial-seconds
         left become wall seconds at the concurrency so far (trial-seconds done over the time since this
         driver's first trial started). With one group this is ``elapsed × iterations left / iterations run``.
         """
@@ -275,9 +277,9 @@ class SummaryLine(tune.Callback):
         busy: dict[Any, float] = {}
         ran: dict[Any, int] = {}
         for r, g in zip(recs, groups, strict=True):
-            if r.first_iteration is not None:
+            if r.ran:
                 busy[g] = busy.get(g, 0.0) + r.busy_s
-                ran[g] = ran.get(g, 0) + r.iterations - r.first_iteration + 1
+                ran[g] = ran.get(g, 0) + r.ran
         starts = [min(r.starts) for r in recs if r.starts]
         busy_all, ran_all = sum(busy.values()), sum(ran.values())
         if ran_all <= 0 or busy_all <= 0 or not starts:
@@ -287,7 +289,8 @@ class SummaryLine(tune.Callback):
             return busy[g] / ran[g] if ran.get(g, 0) > 0 else busy_all / ran_all
 
         left_s = sum(n * rate(g) for n, g in zip(owed, groups, strict=True) if n)
-        left_s += unseen * sum(expected) / len(trials) * busy_all / ran_all
+        # a trial Tune has not created yet costs what the created ones cost on average
+        left_s += unseen * sum(e * rate(g) for e, g in zip(expected, groups, strict=True)) / len(trials)
         return (time.time() - min(starts)) * left_s / busy_all
 
     def line(self, trials=None) -> str:

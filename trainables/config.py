@@ -100,7 +100,10 @@ class RunConfig:
                 f"{'data.source=grid' if not grid else 'a oneshot-* data.source'}, got {self.data.source!r}",
             )
         if grid:
-            sizes = grid_split_counts(self.data.grid_size, self.data.n_seeds_per_theta)
+            try:
+                sizes = grid_split_counts(self.data.grid_size, self.data.n_seeds_per_theta)
+            except ValueError as err:
+                fail("data.grid_size", str(err))
         else:  # None for fractions of a folder: checked when the folder is loaded
             sizes = self.data.known_split_counts()
         smallest = min(sizes, key=sizes.get) if sizes else None
@@ -123,7 +126,7 @@ class RunConfig:
                 fail("synth.n_samples" if arg == "shape" else f"jtfs.{arg}", str(err))
 
     def jtfs_settings(self):
-        # lazy: these modules import torch; trainables.config itself stays torch-free
+        # lazy: the filter banks (numpy, scipy, kymatio: ~0.3 s) only when JTFS settings are checked
         from trainables.core.settings import JTFSSettings
 
         j = self.jtfs

@@ -23,6 +23,8 @@ SPLITS = ("train", "val", "test")
 N_FOLDS = 5
 """Folds of the θ-grid split: fold = flat θ-combination index mod 5 (``trainables.data.ThetaGrid``)."""
 TRAIN_FOLDS, VAL_FOLDS, TEST_FOLDS = (0, 1, 2), (3,), (4,)
+MAX_GRID_ROWS = 2**31
+"""Most rows (θ combinations × seeds per θ) a θ-grid may have: its seeds are int64 row indices below 2**31."""
 PAPER_SPLIT = (425, 128, 128)
 """Paper Table 12: N_train / N_val / N_test of the 681 TR-808 one-shots."""
 FIELD = "data.split_sizes"
@@ -101,24 +103,33 @@ def grid_split_counts(grid_size: int, n_seeds_per_theta: int, n_params: int = 2)
     The grid has ``grid_size**n_params`` θ combinations ``c``, each with ``n_seeds_per_theta`` rows, in
     fold ``c mod N_FOLDS``; fold ``f`` holds ``ceil((G**U - f) / N_FOLDS)`` combinations. Paper config
     (32, 5, 2): 3075 / 1025 / 1020.
+
+    Raises:
+        ValueError: more than ``MAX_GRID_ROWS`` rows.
     """
     combos = grid_size**n_params
-    per_fold = [max(0, -(-(combos - f) // N_FOLDS)) for f in range(N_FOLDS)]
+    if combos * n_seeds_per_theta > MAX_GRID_ROWS:
+        raise ValueError(
+            f"grid_size**{n_params} * n_seeds_per_theta = {combos * n_seeds_per_theta} rows is too many "
+            f"(at most {MAX_GRID_ROWS})"
+        )
+    per_fold = [-(-(combos - f) // N_FOLDS) for f in range(N_FOLDS)]  # ceil; 0 for an empty fold
     folds = {"train": TRAIN_FOLDS, "val": VAL_FOLDS, "test": TEST_FOLDS}
     return {name: n_seeds_per_theta * sum(per_fold[f] for f in folds[name]) for name in SPLITS}
 
 
 __all__ = [
     "FIELD",
+    "MAX_GRID_ROWS",
     "N_FOLDS",
-    "TEST_FOLDS",
-    "TRAIN_FOLDS",
-    "VAL_FOLDS",
-    "grid_split_counts",
     "PAPER_SPLIT",
     "SPLITS",
     "SplitSizeError",
+    "TEST_FOLDS",
+    "TRAIN_FOLDS",
+    "VAL_FOLDS",
     "check_sizes",
+    "grid_split_counts",
     "is_fractional",
     "split_counts",
 ]

@@ -428,4 +428,4 @@ def test_table_deltas_reference_compares_every_arm_with_it(tiny_csv, capsys):
     # A − B, the sign of the default B − A: θ L1 (0.1, 0.2, 0.3) − (0.2, 0.4, 0.5) = −0.1667 (×1000)
     assert float(row["mean"]) == pytest.approx(-1000 / 6)
     code, _, err = main(capsys, "table", "deltas", "--csv", str(tiny_csv), "--arms", "A,B", "--reference", "Z")
-    assert code == 1 and "reference arm 'Z' is not in the arms (A, B)" in err
+    assert code == 1 and "--reference 'Z' is not one of the arms (A, B)" in err

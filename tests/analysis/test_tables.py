@@ -110,7 +110,7 @@ def test_deltas_against_a_reference_arm(tiny):
     assert t.caption.startswith("Each arm against A, paired by seed")
     consecutive = tables.deltas_table(df, ["B", "A", "C"])
     assert cells(consecutive, "comparison") == ["A vs B", "C vs A"]
-    with pytest.raises(ValueError, match="reference arm 'J' is not in the arms"):
+    with pytest.raises(ValueError, match="--reference 'J' is not one of the arms"):
         tables.deltas_table(df, ["A", "B"], reference="J")
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from search_spaces import ablation, hpo
 from study import param_space
-from study.fit import FitContext, _cost_group, expected_reports, grid_plan, hpo_plan
+from study.fit import FitContext, expected_reports, grid_plan, hpo_plan
 from study.layout import StudyDir
 from study.settings import Settings
 from trainables.config import override
@@ -50,6 +50,9 @@ def test_grid_plan_knows_each_cells_reports(tmp_path):
         assert plan.expected_reports({param_space.CELL_KEY: cell.key}) == 3
     configs = plan.tune_config["search_alg"].configs  # run-time overrides: a CPU-only trial on its one CPU
     assert all(c["device"] == "cpu" and c["threads"] == 1 for c in configs.values())
+    # the ETA's cost groups: one per (preset, arm), whatever the seed
+    groups = {cell.key: plan.cost_group(configs[cell.key]) for cell in spec.cells()}
+    assert sorted(set(groups.values())) == [("smoke-tr808-micro", "p-adam"), ("smoke-tr808-micro", "scrapl")]
 
 
 def test_hpo_max_t_is_the_longest_point_of_the_space(tmp_path):
@@ -64,11 +67,4 @@ def test_hpo_max_t_is_the_longest_point_of_the_space(tmp_path):
     assert plan.expected_reports({**sampled, "data.batch_size": 8}) == 4
     assert plan.expected_reports({**sampled, "data.batch_size": 4}) == 3
     assert (tmp_path / "tune" / "hpo" / "optuna.db").is_file()  # the persistent Optuna storage
-
-
-def test_eta_cost_groups_are_the_cells_without_their_seed():
-    spec = ablation("mixed", "smoke-tr808-micro", (0, 1), arms=["scrapl", "p-adam"])
-    group = _cost_group(spec)
-    keys = {cell.key: group({param_space.CELL_KEY: cell.key}) for cell in spec.cells()}
-    assert sorted(set(keys.values())) == ["smoke-tr808-micro/p-adam", "smoke-tr808-micro/scrapl"]
-    assert _cost_group(hpo("tune", "smoke-granular", arm="p-adam+p-saga", num_samples=2)) is None
+    assert plan.cost_group is None  # one group: the ETA prices every configuration's reports alike

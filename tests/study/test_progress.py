@@ -144,3 +144,48 @@ def test_eta_prices_each_cost_group_at_its_own_rate(clock):
     )
     pooled.records = s.records
     assert pooled.eta_s(trials) == pytest.approx(100 * 29 / 11)
+
+
+def test_trials_not_created_yet_cost_what_the_created_ones_cost_on_average(clock):
+    """Tune creates a grid study's trials one at a time. Those not created yet are priced at the mean cost of
+    the created ones (JTFS 1000, MSS 100 trial-s: 550 each), not at the pooled rate per iteration, which
+    leans toward the cheap arm that has run more iterations (182 each)."""
+    trials = [
+        SimpleNamespace(trial_id=f"t{i}", status="PENDING", config={"arm": arm})
+        for i, arm in enumerate(("jtfs", "mss"))
+    ]
+    s = progress.SummaryLine(
+        "s",
+        4,
+        label=lambda t: t.trial_id,
+        expected_iterations=lambda cfg: 10,
+        cost_group=lambda cfg: cfg["arm"],
+        stream=io.StringIO(),
+        live=False,
+    )
+    _run(s, trials, trials[0], ())
+    _run(s, trials, trials[1], ())
+    for k in range(1, 11):
+        clock.t += 10
+        _run(s, trials, trials[1], (k,))
+    _run(s, trials, trials[0], (1,))
+    trials[1].status = "TERMINATED"
+    s.on_trial_complete(0, trials, trials[1])
+    # left: 9 x 100 (t0) + 2 x 550 = 2000 trial-s, at 200 trial-s per 100 s
+    assert s.eta_s(trials) == pytest.approx(1000)
+
+
+def test_a_skipped_trials_one_report_is_not_work(clock):
+    """A trial finished before a crash is skipped on resume: it starts, reports once and ends. Its start-up
+    is not an iteration of work (it would price the other trials' iterations at 13.3 s instead of 10 s)."""
+    trials = [_trial(0, "PENDING"), _trial(1, "PENDING")]
+    s = _summary(2)
+    _run(s, trials, trials[0], ())
+    _run(s, trials, trials[1], ())
+    clock.t += 20
+    s.on_trial_result(0, trials, trials[0], {"training_iteration": 1, "scrapl_skipped": True})
+    trials[0].status = "TERMINATED"
+    s.on_trial_complete(0, trials, trials[0])
+    _run(s, trials, trials[1], (1, 2))
+    # t1: 2 iterations in 20 s, 8 left -> 80 s
+    assert s.eta_s(trials) == pytest.approx(80)

@@ -29,6 +29,7 @@ def test_flat_round_trip_and_overrides():
         ({"jtfs.J": 13}, "jtfs.J"),
         ({"device": "tpu"}, "device"),
         ({"seed": -1}, "seed"),
+        ({"data.grid_size": 50_000}, "data.grid_size"),  # 2.5e9 rows: more than a grid may have
     ],
 )
 def test_invalid_values_name_the_field(dotted, field):
