@@ -113,50 +113,13 @@ def test_counts_and_finished_eta(clock):
     assert _eta(line) == "00:00"
 
 
-def test_eta_prices_each_cost_group_at_its_own_rate(clock):
-    """A losses study: a full-JTFS iteration costs 10 MSS ones here. Pricing every iteration at the pooled
-    rate would say 100 s x 29 / 11 = 264 s; the per-group rates say 1000 s."""
-    trials = [
-        SimpleNamespace(trial_id=f"t{i}", status="PENDING", config={"arm": arm})
-        for i, arm in enumerate(("jtfs", "mss", "jtfs", "mss"))
-    ]
+def _jtfs_beside_mss(clock, arms: tuple[str, ...], total: int):
+    """Two slots: a JTFS trial (t0) runs 1 iteration while an MSS one (t1) runs all its 10 and finishes, so
+    JTFS costs 100 s and MSS 10 s per iteration. Trials ``t2...`` of ``arms[2:]`` are created, not started."""
+    trials = [SimpleNamespace(trial_id=f"t{i}", status="PENDING", config={"arm": arm}) for i, arm in enumerate(arms)]
     s = progress.SummaryLine(
         "s",
-        4,
-        label=lambda t: t.trial_id,
-        expected_iterations=lambda cfg: 10,
-        cost_group=lambda cfg: cfg["arm"],
-        stream=io.StringIO(),
-        live=False,
-    )
-    _run(s, trials, trials[0], ())
-    _run(s, trials, trials[1], ())
-    for k in range(1, 11):  # two slots: the MSS trial runs 10 iterations while the JTFS one runs 1
-        clock.t += 10
-        _run(s, trials, trials[1], (k,))
-    _run(s, trials, trials[0], (1,))
-    trials[1].status = "TERMINATED"
-    s.on_trial_complete(0, trials, trials[1])
-    # JTFS 100 s/it, MSS 10 s/it; left 9 x 100 + 10 x 100 + 10 x 10 = 2000 trial-s at 200 / 100 s = 2 at once
-    assert s.eta_s(trials) == pytest.approx(1000)
-    pooled = progress.SummaryLine(
-        "s", 4, label=lambda t: t.trial_id, expected_iterations=lambda cfg: 10, stream=io.StringIO(), live=False
-    )
-    pooled.records = s.records
-    assert pooled.eta_s(trials) == pytest.approx(100 * 29 / 11)
-
-
-def test_trials_not_created_yet_cost_what_the_created_ones_cost_on_average(clock):
-    """Tune creates a grid study's trials one at a time. Those not created yet are priced at the mean cost of
-    the created ones (JTFS 1000, MSS 100 trial-s: 550 each), not at the pooled rate per iteration, which
-    leans toward the cheap arm that has run more iterations (182 each)."""
-    trials = [
-        SimpleNamespace(trial_id=f"t{i}", status="PENDING", config={"arm": arm})
-        for i, arm in enumerate(("jtfs", "mss"))
-    ]
-    s = progress.SummaryLine(
-        "s",
-        4,
+        total,
         label=lambda t: t.trial_id,
         expected_iterations=lambda cfg: 10,
         cost_group=lambda cfg: cfg["arm"],
@@ -171,6 +134,27 @@ def test_trials_not_created_yet_cost_what_the_created_ones_cost_on_average(clock
     _run(s, trials, trials[0], (1,))
     trials[1].status = "TERMINATED"
     s.on_trial_complete(0, trials, trials[1])
+    return s, trials
+
+
+def test_eta_prices_each_cost_group_at_its_own_rate(clock):
+    """A losses study: a full-JTFS iteration costs 10 MSS ones here. Pricing every iteration at the pooled
+    rate would say 100 s x 29 / 11 = 264 s; the per-group rates say 1000 s."""
+    s, trials = _jtfs_beside_mss(clock, ("jtfs", "mss", "jtfs", "mss"), total=4)
+    # left 9 x 100 + 10 x 100 + 10 x 10 = 2000 trial-s, at 200 trial-s per 100 s = 2 at once
+    assert s.eta_s(trials) == pytest.approx(1000)
+    pooled = progress.SummaryLine(
+        "s", 4, label=lambda t: t.trial_id, expected_iterations=lambda cfg: 10, stream=io.StringIO(), live=False
+    )
+    pooled.records = s.records
+    assert pooled.eta_s(trials) == pytest.approx(100 * 29 / 11)
+
+
+def test_trials_not_created_yet_cost_what_the_created_ones_cost_on_average(clock):
+    """Tune creates a grid study's trials one at a time. Those not created yet are priced at the mean cost of
+    the created ones (JTFS 1000, MSS 100 trial-s: 550 each), not at the pooled rate per iteration, which
+    leans toward the cheap arm that has run more iterations (182 each)."""
+    s, trials = _jtfs_beside_mss(clock, ("jtfs", "mss"), total=4)
     # left: 9 x 100 (t0) + 2 x 550 = 2000 trial-s, at 200 trial-s per 100 s
     assert s.eta_s(trials) == pytest.approx(1000)
 
