@@ -256,9 +256,9 @@ class SummaryLine(tune.Callback):
         trial spent on them. Each cost group's seconds per iteration (``cost_group``; all trials' together for
         a group that has not run yet) prices what is left: the iterations unfinished trials still owe
         (finished, failed and early-stopped trials owe none), and the trials Tune has not created yet at the
-        mean cost of the created ones. Trial-seconds
-        left become wall seconds at the concurrency so far (trial-seconds done over the time since this
-        driver's first trial started). With one group this is ``elapsed × iterations left / iterations run``.
+        mean cost of the created ones. Trial-seconds left become wall seconds at the concurrency so far
+        (trial-seconds done over the time since this driver's first trial started). With one group this is
+        ``elapsed × iterations left / iterations run``.
         """
         trials = self._trials if trials is None else trials
         if not trials:
