@@ -116,7 +116,7 @@ replicate: $(STAMP)
 	$(STUDY) run ablation --name repl-ablation-chirplet-hi-med --preset repl-chirplet-hi-med --arms scrapl,p-adam \
 	    --seeds 20 --root $(REPL_ROOT)
 	$(STUDY) run ablation --name repl-ablation-granular --preset repl-granular --seeds 20 --root $(REPL_ROOT)
-	$(STUDY) run losses --name repl-losses-chirplet-hi-med --preset repl-chirplet-hi-med --seeds 6 --jtfs-seeds 1 \
+	$(STUDY) run losses --name repl-losses-chirplet-hi-med --preset repl-chirplet-hi-med --seeds 10 --jtfs-seeds 1 \
 	    --root $(REPL_ROOT)
 	$(MAKE) replicate-collect
 
