@@ -143,9 +143,9 @@ def plot_cost(
         ax.errorbar(
             cost.mean / kx, acc.mean / ky, xerr=xerr, yerr=yerr, fmt="o", capsize=3, label=f"{names[arm]} (n = {acc.n})"
         )
-        ax.annotate(names[arm], (cost.mean / kx, acc.mean / ky), textcoords="offset points", xytext=(4, 4), fontsize=8)
     if log_x:
         ax.set_xscale("log")
+    _label_points(ax, {names[arm]: (cost.mean / kx, acc.mean / ky) for arm, (cost, acc) in points.items()})
     rel = f" / {names[relative_to]}" if relative_to else ""
     ax.set_xlabel(f"seconds per training step{rel}")
     ax.set_ylabel(f"test θ L1{rel}" if relative_to else f"test θ L1 × {PAPER_SCALE:g}")
@@ -154,6 +154,25 @@ def plot_cost(
     ax.set_title(title or f"Accuracy vs cost, mean ± 95 % CI ({ci})", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _label_points(ax, xy: dict[str, tuple[float, float]], fontsize: float = 8) -> None:
+    """Name each point just above and right of it; a label that would overlap one already placed (a box of
+    about its text's width and one line) moves up a line at a time, lowest points first."""
+    ax.autoscale_view()
+    to_pt = 72.0 / ax.figure.dpi
+    line = fontsize + 2
+    placed: list[tuple[float, float, float]] = []  # (left, bottom, width) of each label, in points
+    for name, (x, y) in sorted(xy.items(), key=lambda item: item[1][1]):
+        px, py = (float(v) * to_pt for v in ax.transData.transform((x, y)))
+        width = 0.6 * fontsize * len(name)
+        dy = 4.0
+        while any(
+            px + 4 < left + w and left < px + 4 + width and abs(py + dy - bottom) < line for left, bottom, w in placed
+        ):
+            dy += line
+        placed.append((px + 4, py + dy, width))
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, dy), fontsize=fontsize)
 
 
 def plot_paths(pi: np.ndarray, table: dict[str, np.ndarray], *, title: str | None = None) -> Figure:

@@ -101,3 +101,26 @@ def test_paths_map(tmp_path):
     assert mesh.get_array().reshape(3, 2)[1, 1] == pytest.approx(3.0)
     assert "max 3× uniform" in fig.axes[0].get_title()
     _png_pdf(plots.save_figure(fig, tmp_path / "paths"))
+
+
+def test_cost_labels_of_nearby_points_do_not_overlap():
+    """Three arms at almost the same cost and accuracy (the losses study's SCRAPL, SCRAPL without θ-IS and
+    MSS Log + Linear): their labels are stacked a line apart; a point far from them keeps the plain offset."""
+    rows = [("near1", 0.14, 6.0), ("near2", 0.136, 6.2), ("near3", 0.132, 6.4), ("far", 0.3, 0.3)]
+    df = data.validate_per_seed(
+        pd.DataFrame(
+            {
+                "arm": [a for a, _, _ in rows for _ in (0, 1)],
+                "seed": [0, 1] * len(rows),
+                "test_theta_l1": [l1 for _, l1, _ in rows for _ in (0, 1)],
+                "val_total_variation": 0.001,
+                "convergence_step": 96.0,
+                "steps_per_second": [sps for _, _, sps in rows for _ in (0, 1)],
+            }
+        )
+    )
+    ax = plots.plot_cost(df, [a for a, _, _ in rows]).axes[0]
+    offsets = {t.get_text(): t.xyann for t in ax.texts}
+    near = sorted(offsets[f"near{i}"][1] for i in (1, 2, 3))
+    assert near[1] - near[0] >= 10 and near[2] - near[1] >= 10  # a line (8 pt text + 2) apart
+    assert offsets["far"] == (4, 4.0)
