@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from trainables.core.checks import check_int
-from trainables.split_sizes import MAX_GRID_ROWS, N_FOLDS, SPLITS, TEST_FOLDS, TRAIN_FOLDS, VAL_FOLDS
+from trainables.split_sizes import N_FOLDS, SPLITS, TEST_FOLDS, TRAIN_FOLDS, VAL_FOLDS, grid_rows
 
 SEED_HAT_LOW, SEED_HAT_HIGH = 9_999_999, 19_999_998
 """``seed_hat`` range ``[low, high)`` of the reconstruction's synth seed (notes §6). It is disjoint
@@ -167,8 +167,7 @@ class ThetaGrid:
         self.n_seeds_per_theta = check_int("n_seeds_per_theta", n_seeds_per_theta, 1)
         self.n_params = check_int("n_params", n_params, 1)
         G, S, U = grid_size, n_seeds_per_theta, n_params
-        if G**U * S > MAX_GRID_ROWS:
-            raise ValueError(f"grid_size**n_params * n_seeds_per_theta = {G**U * S} rows is too many")
+        grid_rows(G, S, U)
         values = torch.arange(1, G + 1, dtype=torch.float64) / (G + 1)
         idx = torch.tensor(list(itertools.product(range(G), repeat=U)), dtype=torch.long)  # (G^U, U)
         weights = G ** torch.arange(U - 1, -1, -1, dtype=torch.long)

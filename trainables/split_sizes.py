@@ -97,6 +97,16 @@ def split_counts(n: int, sizes: Sequence[int | float], *, what: str = "examples"
     return counts
 
 
+def grid_rows(grid_size: int, n_seeds_per_theta: int, n_params: int = 2) -> int:
+    """Rows of a θ-grid, ``grid_size**n_params * n_seeds_per_theta``; ValueError above ``MAX_GRID_ROWS``."""
+    rows = grid_size**n_params * n_seeds_per_theta
+    if rows > MAX_GRID_ROWS:
+        raise ValueError(
+            f"grid_size**{n_params} * n_seeds_per_theta = {rows} rows is too many (at most {MAX_GRID_ROWS})"
+        )
+    return rows
+
+
 def grid_split_counts(grid_size: int, n_seeds_per_theta: int, n_params: int = 2) -> dict[str, int]:
     """Rows per split of ``ThetaGrid(grid_size, n_seeds_per_theta, n_params)``, by arithmetic alone.
 
@@ -107,12 +117,8 @@ def grid_split_counts(grid_size: int, n_seeds_per_theta: int, n_params: int = 2)
     Raises:
         ValueError: more than ``MAX_GRID_ROWS`` rows.
     """
+    grid_rows(grid_size, n_seeds_per_theta, n_params)
     combos = grid_size**n_params
-    if combos * n_seeds_per_theta > MAX_GRID_ROWS:
-        raise ValueError(
-            f"grid_size**{n_params} * n_seeds_per_theta = {combos * n_seeds_per_theta} rows is too many "
-            f"(at most {MAX_GRID_ROWS})"
-        )
     per_fold = [-(-(combos - f) // N_FOLDS) for f in range(N_FOLDS)]  # ceil; 0 for an empty fold
     folds = {"train": TRAIN_FOLDS, "val": VAL_FOLDS, "test": TEST_FOLDS}
     return {name: n_seeds_per_theta * sum(per_fold[f] for f in folds[name]) for name in SPLITS}
@@ -129,6 +135,7 @@ __all__ = [
     "TRAIN_FOLDS",
     "VAL_FOLDS",
     "check_sizes",
+    "grid_rows",
     "grid_split_counts",
     "is_fractional",
     "split_counts",

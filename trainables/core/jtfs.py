@@ -232,6 +232,15 @@ class JTFSPaths(nn.Module):
             return self.batch_chunk
         return 1 if flat.device.type == "cpu" else flat.shape[0]
 
+    def _spectrum_chunks(self, flat: Tensor) -> list[Tensor]:
+        """The half spectra of ``flat`` (``spectrum``) in chunks of ``batch_chunk`` examples (class docstring).
+
+        The whole batch goes through one FFT, whatever the chunks: MKL's real FFT of a single row of 2**14
+        points or more takes as long as four rows together (and its backward likewise)."""
+        X = self.spectrum(flat)
+        size = self._chunk_size(flat)
+        return [X] if size >= flat.shape[0] else list(X.split(size))
+
     # --- public API ---------------------------------------------------------------------------------------
     def coefficients(self, x: Tensor, path_idx: int) -> Tensor:
         """One path's coefficients, ``(B, frequency, time)``, for ``x`` of shape ``(B, 1, N)``."""
@@ -244,13 +253,8 @@ class JTFSPaths(nn.Module):
             U1 = self.first_order(Xc, n_rows)
             return self.frequential(self.second_order(U1, n2), n_fr, j2)
 
-        # The spectra of the whole batch in one FFT, whatever the chunks: MKL's real FFT of a single row of
-        # 2**14 points or more takes as long as four rows together (and its backward likewise).
-        X = self.spectrum(flat)
-        size = self._chunk_size(flat)
-        if size >= flat.shape[0]:
-            return one_chunk(X)
-        return torch.cat([one_chunk(Xc) for Xc in X.split(size)])
+        parts = [one_chunk(Xc) for Xc in self._spectrum_chunks(flat)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     forward = coefficients
 
@@ -262,12 +266,9 @@ class JTFSPaths(nn.Module):
         time-averaged scalogram ``S1 = U1 * phi_T`` at ``N_pad / 2**log2_T`` frames, filtered along n1
         like a second-order row (modulus, ``phi_T`` at that level, ``phi_F`` for spin != 0).
         """
-        flat = self.check_input(x)
-        X = self.spectrum(flat)  # one FFT for the whole batch, as in ``coefficients``
-        size = self._chunk_size(flat)
-        if size >= flat.shape[0]:
-            return self._full_coefficients(X)
-        chunks = [self._full_coefficients(Xc) for Xc in X.split(size)]
+        chunks = [self._full_coefficients(Xc) for Xc in self._spectrum_chunks(self.check_input(x))]
+        if len(chunks) == 1:
+            return chunks[0]
         return [torch.cat(parts) for parts in zip(*chunks, strict=True)]
 
     def _full_coefficients(self, X: Tensor) -> list[Tensor]:
