@@ -32,6 +32,7 @@ __all__ = [
     "load_per_seed",
     "choose_arms",
     "arm_label_list",
+    "ci_options",
     "ci_rng",
     "emit",
 ]
@@ -230,6 +231,17 @@ def arm_label_list(args, loaded: Loaded, arms: list[str]) -> list[str] | None:
 def ci_rng(args):
     """The bootstrap generator (seeded by --seed) when --ci bootstrap, else None."""
     return np.random.default_rng(args.seed) if getattr(args, "ci", None) == "bootstrap" else None
+
+
+def ci_options(args) -> dict:
+    """The interval keywords of the table builders from ``add_ci``'s options: ``ci``, ``rng``,
+    ``n_resamples`` and ``rng_seed`` (the bootstrap's seed, shown in the caption)."""
+    return {
+        "ci": args.ci,
+        "rng": ci_rng(args),
+        "n_resamples": args.bootstrap_resamples,
+        "rng_seed": args.seed if args.ci == "bootstrap" else None,
+    }
 
 
 def emit(text: str, out: str | None) -> None:

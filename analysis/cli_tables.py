@@ -13,7 +13,7 @@ from analysis.cli_common import (
     add_source,
     arm_label_list,
     choose_arms,
-    ci_rng,
+    ci_options,
     emit,
     load_per_seed,
     probability,
@@ -221,13 +221,7 @@ def cmd_table(args) -> None:
             args.out,
         )
         return
-    common = dict(
-        ci=args.ci,
-        rng=ci_rng(args),
-        n_resamples=args.bootstrap_resamples,
-        rng_seed=args.seed if args.ci == "bootstrap" else None,
-        notes=loaded.notes,
-    )
+    common = dict(ci_options(args), notes=loaded.notes)
     if args.table == "theta-is":
         if args.preset:
             df = select_preset(df, args.preset, loaded.source)

@@ -12,7 +12,7 @@ from analysis.cli_common import (
     add_output,
     arm_label_list,
     choose_arms,
-    ci_rng,
+    ci_options,
     emit,
     require_uri,
 )
@@ -111,11 +111,8 @@ def cmd_tr808(args) -> None:
         metrics=args.metrics,
         settings=args.settings,
         labels=arm_label_list(args, loaded, arms),
-        ci=args.ci,
-        rng=ci_rng(args),
-        n_resamples=args.bootstrap_resamples,
-        rng_seed=args.seed if args.ci == "bootstrap" else None,
         reference_arms=args.reference_arms,
         scale=args.scale,
+        **ci_options(args),
     )
     emit(render(table, args.format), args.out)

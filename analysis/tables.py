@@ -304,17 +304,14 @@ def deltas_table(
     delta_cols = [k for k, c in enumerate(columns) if c.key.startswith("delta_")]
     bold_best(rows, delta_cols, range(len(rows)))
 
+    if reference is None:
+        against, row_arm, delta = "the previous one", "the later arm", "later − earlier"
+    else:
+        against, row_arm, delta = names[reference], "the arm", f"arm − {names[reference]}"
     parts = [
-        (
-            "Each arm against the previous one"
-            + (" (row = the later arm)" if paper else "")
-            + ", paired by seed: Δ = mean(later − earlier)"
-            if reference is None
-            else f"Each arm against {names[reference]}"
-            + (" (row = the arm)" if paper else "")
-            + f", paired by seed: Δ = mean(arm − {names[reference]})"
-        )
-        + " ± 95 % CI; "
+        f"Each arm against {against}"
+        + (f" (row = {row_arm})" if paper else "")
+        + f", paired by seed: Δ = mean({delta}) ± 95 % CI; "
         + n_text(pair_counts, "pairs per comparison")
         + ".",
         f"CI: {ci_text(ci, n_resamples, rng_seed)}.",
