@@ -173,8 +173,12 @@ def worker(args: argparse.Namespace) -> dict:
 
 def stage_split(jtfs, x, x_hat, p: int, sync, now=time.perf_counter) -> dict[str, float]:
     """Forward (target and estimate) + backward time of each stage of one path, in isolation, with the
-    examples grouped as the engine groups them (``batch_chunk``)."""
-    size = jtfs._chunk_size(x.reshape(-1, jtfs.N)) if hasattr(jtfs, "_chunk_size") else x.shape[0]
+    examples grouped as the engine groups its finest row group (``batch_chunk``; coarser row groups and the
+    frequential stage take larger chunks in the engine, so their shares here are upper bounds)."""
+    size = x.shape[0]
+    if hasattr(jtfs, "_chunk_size"):
+        rows = jtfs._groups(jtfs.fb.n1_max(jtfs._j2[jtfs.path(p)[0]]))
+        size = jtfs._chunk_size(x.reshape(-1, jtfs.N), max(n * (jtfs.N_pad >> k1) for _, k1, n in rows))
     clock: dict[str, float] = {}
     for xc, xhc in zip(x.split(size), x_hat.split(size), strict=True):
         for name, t in _stage_split(jtfs, xc, xhc, p, sync, now).items():

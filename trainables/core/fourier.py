@@ -46,10 +46,9 @@ class _RFFT(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g: Tensor) -> Tensor:
         n = ctx.n
-        scale = torch.ones(g.shape[-1], 1, dtype=g.real.dtype, device=g.device)
+        scale = torch.ones(g.shape[-1], dtype=g.real.dtype, device=g.device)
         scale[1 : (n + 1) // 2] = 0.5
-        g = torch.view_as_complex((torch.view_as_real(g) * scale).contiguous())
-        return torch.fft.irfft(g, n=n, norm="forward")
+        return torch.fft.irfft(g * scale, n=n, norm="forward")  # complex times real: one vectorised pass
 
 
 def rfft(x: Tensor) -> Tensor:
@@ -122,7 +121,8 @@ class SparseDecimation(nn.Module):
         elif self.n_blocks != self.n_slots:
             G = G.index_select(-3, self.select)
         prod = G * self.weight
-        return torch.view_as_complex(prod.sum(dim=-3) if self.n_slots > 1 else prod.select(-3, 0).contiguous())
+        # squeeze, not select: select's backward zero-fills a gradient of the full shape, then copies into it
+        return torch.view_as_complex(prod.sum(dim=-3) if self.n_slots > 1 else prod.squeeze(-3))
 
 
 def filter_matrix(h: np.ndarray, d: int, n_in: int, n_cols: int | None = None) -> np.ndarray:

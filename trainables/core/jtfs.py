@@ -56,6 +56,11 @@ class _Modulus(torch.autograd.Function):
         return torch.view_as_complex(torch.view_as_real(z) * (g / r).unsqueeze(-1))
 
 
+def _cat(parts: list[Tensor], dim: int = 0) -> Tensor:
+    """``torch.cat`` that returns a single part as it is (``cat`` would copy it)."""
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=dim)
+
+
 def modulus(z: Tensor) -> Tensor:
     """Complex modulus plus 1e-12, as every modulus of the released code (notes §4)."""
     if not z.is_complex():
@@ -73,14 +78,20 @@ class JTFSPaths(nn.Module):
     folded into the batch) to the real ``(B, N_fr / 2**log2_F, N_pad / 2**log2_T)`` coefficients of
     one path. Paths are indexed ``p = (n2 - n2_min) * (2K+1) + n_fr`` (notes §3).
 
-    ``batch_chunk``: examples computed together. On a CPU the stages are bound by memory traffic, and
-    one example at a time keeps each stage's arrays in cache (3x faster at batch 32 on the granular
-    config); a GPU wants the whole batch at once. ``None`` (default) picks 1 on a CPU and the whole
-    batch on other devices. The values do not depend on it.
+    ``batch_chunk``: examples computed together. On a CPU the stages are bound by memory traffic: a
+    stage's arrays must stay in cache (one example at a time is 3x faster than the whole batch for the
+    finest first-order rows on the granular config), while the coarse rows' arrays are so small that
+    per-operation overhead dominates unless many examples share each operation. ``None`` (default)
+    picks, on a CPU, the chunk of each row group and of the frequential stage from its arrays' size
+    (``CHUNK_ELEMENTS`` per chunk), and the whole batch on other devices (a GPU wants it at once); an
+    integer is used for every stage. The values do not depend on it.
     """
 
     # Elements of one frequential-stage block (rows x time samples): time is cut into blocks this size.
     FREQUENTIAL_BLOCK = 2**18
+    # Elements (examples x rows x time samples) of a stage's chunk of examples on a CPU (``batch_chunk``):
+    # measured on the granular config, 2**18 is within a few percent of the best chunk of every row group.
+    CHUNK_ELEMENTS = 2**18
 
     def __init__(
         self,
@@ -179,20 +190,27 @@ class JTFSPaths(nn.Module):
         padded = nn.functional.pad(x.unsqueeze(1), (self.pad_left, self.pad_right), mode="reflect")
         return rfft(padded.squeeze(1))
 
+    def _groups(self, n_rows: int) -> list[tuple[int, int, int]]:
+        """``(group, k1, rows)`` of the row groups that hold the scalogram rows ``n1 < n_rows``."""
+        return [
+            (g, k1, min(end, n_rows) - start) for g, (k1, start, end) in enumerate(self._row_groups) if start < n_rows
+        ]
+
+    def _first_rows(self, X: Tensor, group: int, rows: int) -> Tensor:
+        """The first ``rows`` scalogram rows of one row group: ``(B, rows, N_pad/2**k1)``."""
+        Z = self.first[group](X)
+        return modulus(torch.fft.ifft(Z if rows == Z.shape[1] else Z[:, :rows]))
+
+    def _second_rows(self, U: Tensor, n2: int, k1: int) -> Tensor:
+        return torch.fft.ifft(self.second[f"{n2}_{k1}"](rfft(U)))
+
     def first_order(self, X: Tensor, n_rows: int) -> list[tuple[int, Tensor]]:
         """Scalogram rows ``n1 < n_rows`` as ``[(k1, U1 of shape (B, rows, N_pad/2**k1)), ...]``."""
-        out = []
-        for (k1, start, end), filt in zip(self._row_groups, self.first, strict=True):
-            if start >= n_rows:
-                break
-            Z = filt(X) if end <= n_rows else filt(X)[:, : n_rows - start]
-            out.append((k1, modulus(torch.fft.ifft(Z))))
-        return out
+        return [(k1, self._first_rows(X, g, rows)) for g, k1, rows in self._groups(n_rows)]
 
     def second_order(self, U1: list[tuple[int, Tensor]], n2: int) -> Tensor:
         """Temporal wavelet ``psi2[n2]`` on every row: ``(B, n1_max, N_pad / 2**j2)`` complex."""
-        rows = [torch.fft.ifft(self.second[f"{n2}_{k1}"](rfft(U))) for k1, U in U1]
-        return torch.cat(rows, dim=1)
+        return _cat([self._second_rows(U, n2, k1) for k1, U in U1], dim=1)
 
     def lowpass_t(self, j: int, like: Tensor) -> Tensor:
         """``(N_pad/2**j, N_pad/2**log2_T)`` real matrix of the temporal low-pass ``phi_T`` from rate ``j``
@@ -227,34 +245,46 @@ class JTFSPaths(nn.Module):
             S = torch.matmul(getattr(self, f"phi_F_{self._k_fr[n_fr]}"), S)
         return S
 
-    def _chunk_size(self, flat: Tensor) -> int:
+    def _chunk_size(self, batch: Tensor, per_example: int) -> int:
+        """Examples per chunk of a stage whose arrays hold ``per_example`` elements per example (class docstring)."""
         if self.batch_chunk is not None:
             return self.batch_chunk
-        return 1 if flat.device.type == "cpu" else flat.shape[0]
+        if batch.device.type != "cpu":
+            return batch.shape[0]
+        return max(1, self.CHUNK_ELEMENTS // per_example)
 
     def _spectrum_chunks(self, flat: Tensor) -> list[Tensor]:
-        """The half spectra of ``flat`` (``spectrum``) in chunks of ``batch_chunk`` examples (class docstring).
+        """The half spectra of ``flat`` (``spectrum``) in chunks sized to the whole first order (``batch_chunk``).
 
         The whole batch goes through one FFT, whatever the chunks: MKL's real FFT of a single row of 2**14
         points or more takes as long as four rows together (and its backward likewise)."""
         X = self.spectrum(flat)
-        size = self._chunk_size(flat)
+        size = self._chunk_size(flat, sum((end - start) * (self.N_pad >> k1) for k1, start, end in self._row_groups))
         return [X] if size >= flat.shape[0] else list(X.split(size))
 
     # --- public API ---------------------------------------------------------------------------------------
     def coefficients(self, x: Tensor, path_idx: int) -> Tensor:
         """One path's coefficients, ``(B, frequency, time)``, for ``x`` of shape ``(B, 1, N)``."""
         n2, n_fr = self.path(path_idx)
-        flat = self.check_input(x)
         j2 = self._j2[n2]
-        n_rows = self.fb.n1_max(j2)
-
-        def one_chunk(Xc: Tensor) -> Tensor:
-            U1 = self.first_order(Xc, n_rows)
-            return self.frequential(self.second_order(U1, n2), n_fr, j2)
-
-        parts = [one_chunk(Xc) for Xc in self._spectrum_chunks(flat)]
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
+        X = self.spectrum(self.check_input(x))
+        # Each row group and the frequential stage take example chunks sized to their arrays (class
+        # docstring); the batch is first cut at the largest of these sizes, so that a stage working one
+        # example at a time never has the whole batch's arrays materialised between stages.
+        groups = self._groups(self.fb.n1_max(j2))
+        sizes = [self._chunk_size(X, rows * (self.N_pad >> k1)) for _, k1, rows in groups]
+        size_fr = self._chunk_size(X, (self.N_fr >> self._k_fr[n_fr]) * (self.N_pad >> j2))
+        out: list[Tensor] = []
+        for Xo in X.split(max(*sizes, size_fr)):
+            Y = _cat(
+                [
+                    _cat([self._second_rows(self._first_rows(Xc, g, rows), n2, k1) for Xc in Xo.split(size)])
+                    for (g, k1, rows), size in zip(groups, sizes, strict=True)
+                ],
+                dim=1,
+            )
+            out.extend(self.frequential(Yc, n_fr, j2) for Yc in Y.split(size_fr))
+        return _cat(out)
 
     forward = coefficients
 

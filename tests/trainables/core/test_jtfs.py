@@ -265,3 +265,27 @@ def test_runs_on_another_device_with_no_cpu_tensor_left_behind():
     assert {key[1].type for key in loss.jtfs._lowpass_t} == {"cpu", "meta"}
     assert all(M.device == key[1] for key, M in loss.jtfs._lowpass_t.items())
     assert all(b.device.type == "meta" for b in loss.buffers())
+
+
+def test_stages_take_example_chunks_sized_to_their_arrays_with_unchanged_values():
+    """On a CPU each row group and the frequential stage take example chunks sized to their arrays
+    (``CHUNK_ELEMENTS``). With the budget set to the finest row group's size, a batch of 5 is cut into
+    chunks of 1 for that group and of up to 5 for coarser ones, and every path's values and gradients
+    equal those of one example at a time (float64)."""
+    torch.manual_seed(1)
+    x = torch.randn(5, 1, SMALL["shape"], dtype=torch.float64)
+    x_hat = torch.randn(5, 1, SMALL["shape"], dtype=torch.float64, requires_grad=True)
+    auto = JTFSPaths(**SMALL, dtype=torch.float64)
+    one = JTFSPaths(**SMALL, dtype=torch.float64, batch_chunk=1)
+    groups = auto._groups(len(auto.fb.j1))
+    auto.CHUNK_ELEMENTS = max(rows * (auto.N_pad >> k1) for _, k1, rows in groups)
+    sizes = [auto._chunk_size(x, rows * (auto.N_pad >> k1)) for _, k1, rows in groups]
+    assert sizes[0] == 1 and max(sizes) >= 4, sizes
+    assert one._chunk_size(x, 1) == 1
+    for p in range(auto.n_paths):
+        got = auto.coefficients(x_hat, p)
+        want = one.coefficients(x_hat, p)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14)
+        (g_got,) = torch.autograd.grad((got * x.new_tensor(0.5)).square().sum(), x_hat)
+        (g_want,) = torch.autograd.grad((want * x.new_tensor(0.5)).square().sum(), x_hat)
+        torch.testing.assert_close(g_got, g_want, rtol=1e-10, atol=1e-14)
