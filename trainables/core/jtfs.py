@@ -7,7 +7,8 @@ Computes exactly ``../shared/notes/algorithm.md`` §4 (forward of one path) on t
 2. first order ``U1[n1] = |x * psi1[n1]| + 1e-12``, only for the rows ``j1 < j2`` the path needs,
    each decimated to ``k1 = min(j1, log2_T)``;
 3. second-order temporal filtering ``Y[n1] = U1[n1] * psi2[n2]`` down to ``N_pad / 2**j2``;
-4. zero-pad the n1 axis to ``N_fr``; frequential filtering ``Z = Y *_fr psi_fr[n_fr]``;
+4. zero-pad the n1 axis to ``N_fr``; frequential filtering ``Z = Y *_fr psi_fr[n_fr]`` (output rows whose
+   filter entries all stay below ``TOL`` of its peak are left out and take the modulus of a zero row);
 5. ``A = |Z| + 1e-12``; temporal low-pass ``phi_T``; frequential low-pass ``phi_F`` if spin != 0.
 
 Filters at coarse rates are periodised with the SUM convention (notes §2.4); decimation in Fourier
@@ -17,11 +18,12 @@ while ``full_coefficients`` un-pads time like the full-JTFS baseline.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from trainables.core.filters import periodize_sum
-from trainables.core.fourier import SparseDecimation, filter_matrix, lowpass_matrix, rfft
+from trainables.core.fourier import TOL, SparseDecimation, filter_matrix, lowpass_matrix, rfft
 from trainables.core.settings import JTFSSettings
 
 EPS = 1e-12  # added to every complex modulus, as in the released code (notes §11.16)
@@ -114,7 +116,7 @@ class JTFSPaths(nn.Module):
         ):
             raise ValueError(f"batch_chunk must be a positive integer or None, got {batch_chunk!r}")
         self.batch_chunk = batch_chunk
-        cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
+        cdtype = self.cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
         self.dtype = dtype
         self.settings = JTFSSettings(shape, J, Q1, Q2, J_fr, Q_fr, T, F)
         fb = self.fb = self.settings.filter_bank
@@ -145,14 +147,27 @@ class JTFSPaths(nn.Module):
         # Temporal low-pass phi_T from every rate j to the output rate log2_T: dense real matrices, made on
         # first use for each (rate, device, dtype) (the finest ones are large and only the full JTFS needs them).
         self._lowpass_t: dict[tuple[int, torch.device, torch.dtype], Tensor] = {}
+        self._zero_row: dict[tuple[int, torch.device, torch.dtype], Tensor] = {}  # see zero_row
 
         # Frequential filters along n1 as small matrices: psi_fr[n_fr] (complex), phi_F (real).
         self._j_fr = [int(j) for j in fb.j_fr]
         self._k_fr = [min(j, self.log2_F) for j in self._j_fr]
         self._spin = [int(s) for s in fb.spin]
+        # A path fills the first n1_max(j2) of psi_fr's columns. The rows whose entries in those columns all stay
+        # below TOL times the filter's peak contribute below float32 resolution (as the Fourier blocks that
+        # SparseDecimation drops): they are left out of the product and take the modulus of a zero row. The
+        # kept rows of each (n_fr, n_rows) are the buffers psi_fr_{n_fr}_{n_rows} (matrix) and ..._rows (index).
+        self._kept: dict[tuple[int, int], str] = {}
+        widths = sorted({fb.n1_max(j2) for j2 in self._j2.values()} | {n1_count})
         for n_fr, (h, k) in enumerate(zip(fb.psi_fr, self._k_fr, strict=True)):
             M = filter_matrix(h, k, fb.N_fr, n1_count)
             self.register_buffer(f"psi_fr_{n_fr}", torch.as_tensor(M, dtype=cdtype), persistent=False)
+            for n in widths:
+                kept = np.flatnonzero(np.abs(M[:, :n]).max(axis=1) > TOL * np.abs(M).max())
+                if len(kept) < len(M):
+                    name = self._kept[(n_fr, n)] = f"psi_fr_{n_fr}_{n}"
+                    self.register_buffer(name, torch.as_tensor(M[kept, :n], dtype=cdtype), persistent=False)
+                    self.register_buffer(f"{name}_rows", torch.as_tensor(kept), persistent=False)
         for k in sorted(set(self._k_fr)):
             L = fb.N_fr >> k
             M = filter_matrix(periodize_sum(fb.phi_F, k), self.log2_F - k, L).real
@@ -222,6 +237,22 @@ class JTFSPaths(nn.Module):
             M = self._lowpass_t[key] = torch.as_tensor(m, dtype=self.dtype, device=like.device)
         return M
 
+    def zero_row(self, j: int, like: Tensor) -> Tensor:
+        """``|0| * phi_T`` from rate ``j``: what ``frequential`` gives a row that is zero, ``(N_pad/2**log2_T,)``;
+        cached per (rate, device, dtype)."""
+        key = (j, like.device, self.dtype)
+        row = self._zero_row.get(key)
+        if row is None:
+            M = self.lowpass_t(j, like)
+            zero = torch.zeros(M.shape[0], dtype=self.cdtype, device=like.device)
+            row = self._zero_row[key] = torch.matmul(modulus(zero), M)
+        return row
+
+    def frequential_rows(self, n_fr: int, n_rows: int) -> int:
+        """Rows of ``|psi_fr @ Y|`` that ``frequential`` computes for ``n_rows`` input rows (the rest: negligible)."""
+        kept = self._kept.get((n_fr, n_rows))
+        return getattr(self, f"psi_fr_{n_fr}").shape[0] if kept is None else getattr(self, kept).shape[0]
+
     def frequential(self, Y: Tensor, n_fr: int, j: int) -> Tensor:
         """Frequential filter ``n_fr``, modulus and low-passes of rows at rate ``j``:
         ``(B, rows, N_pad/2**j)`` → ``(B, N_fr/2**log2_F, N_pad/2**log2_T)``.
@@ -229,7 +260,8 @@ class JTFSPaths(nn.Module):
         ``|psi_fr @ Y|`` has ``N_fr/2**k_fr`` rows at the full rate ``j``, the largest array of a path: it is
         made and reduced by ``phi_T`` one block of time samples at a time, so it never leaves the cache.
         """
-        psi = getattr(self, f"psi_fr_{n_fr}")[:, : Y.shape[1]]
+        kept = self._kept.get((n_fr, Y.shape[1]))
+        psi = getattr(self, f"psi_fr_{n_fr}")[:, : Y.shape[1]] if kept is None else getattr(self, kept)
         M = self.lowpass_t(j, Y)
         Y = Y.to(psi.dtype)
         step = max(1, self.FREQUENTIAL_BLOCK // (psi.shape[0] * Y.shape[0]))
@@ -241,6 +273,9 @@ class JTFSPaths(nn.Module):
                 part = torch.matmul(modulus(torch.matmul(psi, Yb)), Mb)
                 S = part if S is None else S + part
         assert S is not None  # at least one block
+        if kept is not None:  # the negligible rows (see __init__)
+            n_out = getattr(self, f"psi_fr_{n_fr}").shape[0]
+            S = self.zero_row(j, Y).expand(S.shape[0], n_out, -1).index_copy(1, getattr(self, f"{kept}_rows"), S)
         if self._spin[n_fr] != 0:
             S = torch.matmul(getattr(self, f"phi_F_{self._k_fr[n_fr]}"), S)
         return S
@@ -273,7 +308,7 @@ class JTFSPaths(nn.Module):
         # example at a time never has the whole batch's arrays materialised between stages.
         groups = self._groups(self.fb.n1_max(j2))
         sizes = [self._chunk_size(X, rows * (self.N_pad >> k1)) for _, k1, rows in groups]
-        size_fr = self._chunk_size(X, (self.N_fr >> self._k_fr[n_fr]) * (self.N_pad >> j2))
+        size_fr = self._chunk_size(X, self.frequential_rows(n_fr, self.fb.n1_max(j2)) * (self.N_pad >> j2))
         out: list[Tensor] = []
         for Xo in X.split(max(*sizes, size_fr)):
             Y = _cat(

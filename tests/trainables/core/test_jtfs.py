@@ -289,3 +289,23 @@ def test_stages_take_example_chunks_sized_to_their_arrays_with_unchanged_values(
         (g_got,) = torch.autograd.grad((got * x.new_tensor(0.5)).square().sum(), x_hat)
         (g_want,) = torch.autograd.grad((want * x.new_tensor(0.5)).square().sum(), x_hat)
         torch.testing.assert_close(g_got, g_want, rtol=1e-10, atol=1e-14)
+
+
+def test_negligible_frequential_rows_are_left_out_with_unchanged_values():
+    """A path fills only the first n1_max(j2) columns of psi_fr, so many of its rows stay below TOL of the
+    filter's peak (44 of 136 kept for the finest frequential wavelet and j2 = 1 on the tiny config): they are
+    left out and take the modulus of a zero row. Values and gradients equal the full product's (float64)."""
+    full = JTFSPaths(**TINY, dtype=torch.float64)
+    full._kept = {}
+    pruned = JTFSPaths(**TINY, dtype=torch.float64)
+    torch.manual_seed(2)
+    x = torch.randn(2, 1, TINY["shape"], dtype=torch.float64, requires_grad=True)
+    j2_min = min(pruned._j2.values())
+    assert pruned.frequential_rows(1, pruned.fb.n1_max(j2_min)) < pruned.psi_fr_1.shape[0] // 2
+    paths = [p for p in range(pruned.n_paths) if pruned._j2[pruned.path(p)[0]] == j2_min]
+    for p in paths[:: max(1, len(paths) // 6)] + [pruned.n_paths - 1]:
+        got, want = pruned.coefficients(x, p), full.coefficients(x, p)
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14 * float(want.detach().abs().max()))
+        (g_got,) = torch.autograd.grad(got.square().sum(), x)
+        (g_want,) = torch.autograd.grad(want.square().sum(), x)
+        torch.testing.assert_close(g_got, g_want, rtol=1e-10, atol=1e-12 * float(g_want.abs().max()))
