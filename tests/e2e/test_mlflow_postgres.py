@@ -86,7 +86,9 @@ def max_overlap(runs) -> int:
 @pytest.mark.timeout(600)
 def test_eight_concurrent_trials_log_every_step_once(ray_head, pg_mlflow_server, tmp_path, study_runs):
     tic = time.time()
-    name, root, epochs = "e2e-pg-concurrent", tmp_path / "studies", 8
+    # 16 epochs: trials must outlast Ray's staggered start of ten workers (with 8, the faster path engine let
+    # the first trials finish before the last started: 6 of 10 open at once)
+    name, root, epochs = "e2e-pg-concurrent", tmp_path / "studies", 16
     arms, seeds = ("scrapl", "p-adam"), (0, 1, 2, 3, 4)
     job_id = ray_head.submit(
         ray_head.study_entry(
