@@ -248,10 +248,17 @@ class JTFSPaths(nn.Module):
             row = self._zero_row[key] = torch.matmul(modulus(zero), M)
         return row
 
+    def _psi_fr(self, n_fr: int, n_rows: int) -> tuple[Tensor, Tensor | None]:
+        """``psi_fr[n_fr]`` on its first ``n_rows`` columns without its negligible rows (see ``__init__``), and
+        the index of the rows kept (None: all of them)."""
+        kept = self._kept.get((n_fr, n_rows))
+        if kept is None:
+            return getattr(self, f"psi_fr_{n_fr}")[:, :n_rows], None
+        return getattr(self, kept), getattr(self, f"{kept}_rows")
+
     def frequential_rows(self, n_fr: int, n_rows: int) -> int:
         """Rows of ``|psi_fr @ Y|`` that ``frequential`` computes for ``n_rows`` input rows (the rest: negligible)."""
-        kept = self._kept.get((n_fr, n_rows))
-        return getattr(self, f"psi_fr_{n_fr}").shape[0] if kept is None else getattr(self, kept).shape[0]
+        return self._psi_fr(n_fr, n_rows)[0].shape[0]
 
     def frequential(self, Y: Tensor, n_fr: int, j: int) -> Tensor:
         """Frequential filter ``n_fr``, modulus and low-passes of rows at rate ``j``:
@@ -260,8 +267,7 @@ class JTFSPaths(nn.Module):
         ``|psi_fr @ Y|`` has ``N_fr/2**k_fr`` rows at the full rate ``j``, the largest array of a path: it is
         made and reduced by ``phi_T`` one block of time samples at a time, so it never leaves the cache.
         """
-        kept = self._kept.get((n_fr, Y.shape[1]))
-        psi = getattr(self, f"psi_fr_{n_fr}")[:, : Y.shape[1]] if kept is None else getattr(self, kept)
+        psi, kept = self._psi_fr(n_fr, Y.shape[1])
         M = self.lowpass_t(j, Y)
         Y = Y.to(psi.dtype)
         step = max(1, self.FREQUENTIAL_BLOCK // (psi.shape[0] * Y.shape[0]))
@@ -275,7 +281,7 @@ class JTFSPaths(nn.Module):
         assert S is not None  # at least one block
         if kept is not None:  # the negligible rows (see __init__)
             n_out = getattr(self, f"psi_fr_{n_fr}").shape[0]
-            S = self.zero_row(j, Y).expand(S.shape[0], n_out, -1).index_copy(1, getattr(self, f"{kept}_rows"), S)
+            S = self.zero_row(j, Y).expand(S.shape[0], n_out, -1).index_copy(1, kept, S)
         if self._spin[n_fr] != 0:
             S = torch.matmul(getattr(self, f"phi_F_{self._k_fr[n_fr]}"), S)
         return S
@@ -302,13 +308,14 @@ class JTFSPaths(nn.Module):
         """One path's coefficients, ``(B, frequency, time)``, for ``x`` of shape ``(B, 1, N)``."""
         n2, n_fr = self.path(path_idx)
         j2 = self._j2[n2]
+        n_rows = self.fb.n1_max(j2)
         X = self.spectrum(self.check_input(x))
         # Each row group and the frequential stage take example chunks sized to their arrays (class
         # docstring); the batch is first cut at the largest of these sizes, so that a stage working one
         # example at a time never has the whole batch's arrays materialised between stages.
-        groups = self._groups(self.fb.n1_max(j2))
+        groups = self._groups(n_rows)
         sizes = [self._chunk_size(X, rows * (self.N_pad >> k1)) for _, k1, rows in groups]
-        size_fr = self._chunk_size(X, self.frequential_rows(n_fr, self.fb.n1_max(j2)) * (self.N_pad >> j2))
+        size_fr = self._chunk_size(X, self.frequential_rows(n_fr, n_rows) * (self.N_pad >> j2))
         out: list[Tensor] = []
         for Xo in X.split(max(*sizes, size_fr)):
             Y = _cat(
@@ -346,12 +353,7 @@ class JTFSPaths(nn.Module):
         for n2 in self.fb.kept_n2:
             n2 = int(n2)
             j2 = self._j2[n2]
-            n_rows = self.fb.n1_max(j2)
-            U = [
-                (k, u[:, : max(0, n_rows - a)])
-                for (k, a, _), (_, u) in zip(self._row_groups, U1, strict=False)
-                if a < n_rows
-            ]
+            U = [(k1, u[:, :rows]) for (_, k1, rows), (_, u) in zip(self._groups(self.fb.n1_max(j2)), U1, strict=False)]
             Y = self.second_order(U, n2)
             for n_fr in range(self.fb.n_fr_count):
                 out.append(self.frequential(Y, n_fr, j2)[..., start:end])
