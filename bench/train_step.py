@@ -15,17 +15,21 @@ How the step is measured:
   reconstruction as a leaf), timed once per path for every ``--path-every``-th path (after one warm-up
   call) and shared by the SCRAPL arms of a preset. ``step_mean_s = rest + Σ_p π_p loss(p)`` and
   ``step_median_s`` is the median of ``rest + loss(p)`` under π (uniform, or θ-IS π with ``--theta-is``).
-  ``step_measured_median_s`` is the median of the real steps, as a check.
+  ``step_measured_median_s`` and ``step_measured_mean_s`` are the median and mean of ``--real-steps`` real
+  steps, as a check (the mean of a few real steps is unbiased but noisy: it depends on the paths drawn).
 
-Every arm runs in this process one after the other, so their ratios come from one run. ``--clock cpu``
-times with the process's CPU time instead of the wall clock: with one thread it is the same on an idle
-machine, and it ignores the time other processes take the core away (shared machines). The rows of
+The arms of a preset are interleaved in one process: ``--steps`` rounds, each timing one step of every
+arm and the next slice of the paths (shuffled, so each slice spans every j2). Every figure is sampled over
+the same stretch of time, so a machine that slows down for a minute slows every arm alike, and the ratios
+between arms are steadier than their absolute times. ``--clock cpu`` times with the process's CPU time
+instead of the wall clock: with one thread it is the same on an idle machine, and it ignores the time
+other processes take the core away (shared machines). The rows of
 ``--json`` carry ``arm``, ``step_mean_s``, ``step_median_s`` and, when ``mss-linear`` is measured too,
 ``mean_over_mss_linear`` (the issue-12 goal: SCRAPL <= 1.3x, SCRAPL + P-Adam + P-SAGA <= 1.5x).
 
     python bench/train_step.py                                # smoke presets, every loss, seconds
     python bench/train_step.py --preset granular --arm scrapl --arm scrapl+p-adam+p-saga \\
-        --arm mss-linear --json                               # paper scale, ~10 min on one core
+        --arm mss-linear --steps 20 --json                    # paper scale, ~12 min on one core
 """
 
 from __future__ import annotations
@@ -112,8 +116,8 @@ def time_steps(run, n: int) -> list[float]:
     return times
 
 
-def loss_table(run, every: int) -> dict[int, float]:
-    """Forward + backward seconds of the SCRAPL loss on each timed path, on one real batch."""
+def loss_timer(run):
+    """``once(p)``: forward + backward seconds of the SCRAPL loss on path ``p``, on one real batch of ``run``."""
     # lazy: --help stays fast
     import torch
 
@@ -136,57 +140,90 @@ def loss_table(run, every: int) -> dict[int, float]:
         return clock() - t0
 
     once(0)  # warm-up: builds the cached filter matrices
-    return {p: once(p) for p in range(0, loss.n_paths, every)}
+    return once
 
 
-def surrogate_rest(run, n: int, warmup: int) -> list[float]:
-    """Real steps with the SCRAPL loss swapped for ``mean((x_hat - x)**2)``; paths still drawn."""
-    loss = run.loss
+class Surrogate:
+    """Swaps a SCRAPL run's loss for ``mean((x_hat - x)**2)`` while in use; paths are still drawn."""
 
-    def surrogate(x_hat, x, path_idx=None):
-        loss.last_path = loss.sampler.sample() if path_idx is None else path_idx
+    def __init__(self, run) -> None:
+        self.loss = run.loss
+
+    def __call__(self, x_hat, x, path_idx=None):
+        self.loss.last_path = self.loss.sampler.sample() if path_idx is None else path_idx
         return (x_hat - x).square().mean()
 
-    loss.forward = surrogate  # instance attribute: nn.Module.__call__ dispatches to it
-    try:
-        time_steps(run, warmup)
-        return time_steps(run, n)
-    finally:
-        del loss.forward
+    def __enter__(self):
+        self.loss.forward = self  # instance attribute: nn.Module.__call__ dispatches to it
+        return self
+
+    def __exit__(self, *exc) -> None:
+        del self.loss.forward
 
 
-def measure(preset: str, arm: str, args, tables: dict) -> dict:
+def one_step(run, surrogate: bool) -> float:
+    if not surrogate:
+        return time_steps(run, 1)[0]
+    with Surrogate(run):
+        return time_steps(run, 1)[0]
+
+
+def measure_preset(preset: str, arms: list[str], args) -> list[dict]:
+    """Every arm of ``preset``, interleaved: ``--steps`` rounds, each timing one step of every arm (the
+    surrogate step for SCRAPL arms) and a slice of the paths' losses, so that every figure, and so every
+    ratio, is sampled over the same stretch of time (a machine that slows down for a minute slows all arms)."""
     # lazy: --help stays fast
+    import random
+
     import torch
 
     torch.set_num_threads(args.threads)
-    cfg, run = build_run(preset, arm)
-    row = {"preset": preset, "arm": arm, "batch": cfg.data.batch_size, "threads": args.threads, "clock": args.clock}
+    built = {arm: build_run(preset, arm) for arm in arms}
+    scrapl = [arm for arm in arms if built[arm][1].is_scrapl]
+    for arm in arms:
+        for _ in range(args.warmup):
+            one_step(built[arm][1], arm in scrapl)
+    paths: list[int] = []
+    if scrapl:
+        first = built[scrapl[0]][1]
+        once = loss_timer(first)
+        paths = list(range(0, first.n_paths, args.path_every))
+        random.Random(0).shuffle(paths)  # each round's slice spans every j2, not one end of the path index
+    times: dict[str, list[float]] = {arm: [] for arm in arms}
+    real: dict[str, list[float]] = {arm: [] for arm in scrapl}
+    table: dict[int, float] = {}
+    for r in range(args.steps):
+        for arm in arms:
+            times[arm].append(one_step(built[arm][1], arm in scrapl))
+            if arm in scrapl and r < args.real_steps:
+                real[arm].append(one_step(built[arm][1], False))
+        for p in paths[r * len(paths) // args.steps : (r + 1) * len(paths) // args.steps]:
+            table[p] = once(p)
+    return [row(preset, arm, *built[arm], times[arm], real.get(arm), table, args) for arm in arms]
+
+
+def row(preset: str, arm: str, cfg, run, times: list[float], real, table: dict[int, float], args) -> dict:
+    out = {"preset": preset, "arm": arm, "batch": cfg.data.batch_size, "threads": args.threads, "clock": args.clock}
     if not run.is_scrapl:
-        time_steps(run, args.warmup)
-        times = time_steps(run, args.steps)
-        row.update(
+        out.update(
             step_mean_s=statistics.mean(times),
             step_median_s=statistics.median(times),
             step_measured_median_s=statistics.median(times),
-            method=f"mean of {len(times)} real steps",
+            method=f"mean of {len(times)} real steps, interleaved with the other arms",
         )
-        return row
-    rest = surrogate_rest(run, args.steps, args.warmup)
-    real = time_steps(run, args.real_steps)
-    key = (preset, args.path_every)
-    if key not in tables:
-        tables[key] = loss_table(run, args.path_every)
-    table = tables[key]
+        return out
+    table = dict(sorted(table.items()))
     probs = run.loss.sampler.probs
     weights = [float(probs[p]) for p in table]
     total = sum(weights)
-    rest_s = statistics.median(rest)
+    rest_s = statistics.median(times)
     per_path = [rest_s + t for t in table.values()]
-    row.update(
+    out.update(
         step_mean_s=sum(w * s for w, s in zip(weights, per_path, strict=True)) / total,
         step_median_s=weighted_median(per_path, weights),
         step_measured_median_s=statistics.median(real) if real else None,
+        step_measured_mean_s=statistics.mean(real) if real else None,
+        steps_measured=len(real or []),
         rest_s=rest_s,
         loss_path_mean_s=sum(w * t for w, t in zip(weights, table.values(), strict=True)) / total,
         loss_path_median_s=weighted_median(list(table.values()), weights),
@@ -195,11 +232,11 @@ def measure(preset: str, arm: str, args, tables: dict) -> dict:
         P=run.n_paths,
         optimizer_variant=run.optimizer.param_groups[0].get("variant") if cfg.train.pathwise else None,
         method=(
-            f"composed: rest (median of {len(rest)} steps, loss swapped for a negligible surrogate) "
-            f"+ sum_p pi_p loss(p) over {len(table)} paths timed once each"
+            f"composed: rest (median of {len(times)} steps, loss swapped for a negligible surrogate) "
+            f"+ sum_p pi_p loss(p) over {len(table)} paths timed once each, interleaved with the other arms"
         ),
     )
-    return row
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(ARMS),
         help="arm(s) (default: all but the exact-sum P-SAGA; paper scale: no jtfs)",
     )
-    ap.add_argument("--steps", type=int, default=5, help="timed steps (SCRAPL arms: surrogate steps for the rest)")
+    ap.add_argument(
+        "--steps", type=int, default=5, help="rounds: timed steps per arm (SCRAPL arms: surrogate steps for the rest)"
+    )
     ap.add_argument("--real-steps", type=int, default=2, help="SCRAPL arms: real steps timed as a check")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--path-every", type=int, default=1, help="SCRAPL arms: time every k-th path (all by default)")
@@ -230,13 +269,13 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) < (0 if name == "warmup" else 1):
             ap.error(f"--{name.replace('_', '-')} must be a positive integer")
     presets = args.preset or ["smoke-granular", "smoke-chirplet-lo-lo"]
-    rows, tables = [], {}
+    rows = []
     print(f"{'preset':<22} {'arm':<31} {'batch':>5} {'mean ms':>9} {'median ms':>10} {'steps/s':>8}", flush=True)
     for preset in presets:
         arms = args.arm or [a for a in DEFAULT_ARMS if a != "jtfs" or preset.startswith("smoke")]
-        for arm in arms:
-            r = measure(preset, arm, args, tables)
+        for r in measure_preset(preset, list(dict.fromkeys(arms)), args):
             rows.append(r)
+            arm = r["arm"]
             print(
                 f"{preset:<22} {arm:<31} {r['batch']:>5} {1e3 * r['step_mean_s']:>9.1f} "
                 f"{1e3 * r['step_median_s']:>10.1f} {1 / r['step_mean_s']:>8.2f}",
