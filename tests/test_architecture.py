@@ -11,7 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 
-CORE = {"torch", "kymatio", "numpy", "scipy", "common", "trainables.core"}
+CORE = {"torch", "kymatio", "numpy", "scipy", "numba", "common", "trainables.core"}  # numba: core/kernels.py
 RULES = {  # layer: (allowed at module top, also allowed inside functions)
     "common": ({"common"}, set()),
     "trainables/core": (CORE, set()),
