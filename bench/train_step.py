@@ -251,7 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--steps", type=int, default=5, help="rounds: timed steps per arm (SCRAPL arms: surrogate steps for the rest)"
     )
-    ap.add_argument("--real-steps", type=int, default=2, help="SCRAPL arms: real steps timed as a check")
+    ap.add_argument(
+        "--real-steps",
+        type=int,
+        default=2,
+        help="SCRAPL arms: real steps timed as a check (one per round, at most --steps)",
+    )
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--path-every", type=int, default=1, help="SCRAPL arms: time every k-th path (all by default)")
     ap.add_argument("--threads", type=int, default=1)

@@ -3,12 +3,13 @@
 On a CPU the complex modulus ``|z| + eps`` is bound by memory traffic, and torch computes it in five
 passes over the array (square, add, clamp, sqrt, add), its backward ``z * (g / r)`` in two. One loop each
 reads every input once and writes the output once: 8x faster for the modulus of a (10, 65536) array in
-cache, and -12 % on a granular path step at batch 32 (A/B in one process, issue 12).
+cache, and -14 % on a path step at granular batch 32 and tiny batch 4 (A/B in one process, issue 12).
 
-Used only for contiguous-able CPU tensors of float32/complex64 or float64/complex128, and only where no
-graph is recorded (the kernels are not differentiable; a backward that must be differentiated again, as
-θ-IS's Hessian-vector products, stays in torch ops). Without numba (a CUDA machine with a minimal
-environment) ``AVAILABLE`` is False and the callers use torch ops. Values may differ from the torch
+For CPU tensors of float32/complex64 or float64/complex128 (copied first if not contiguous). The kernels
+are not differentiable: the caller (``jtfs._Modulus``) runs them inside an autograd Function and uses the
+backward kernel only when that backward is not differentiated again (θ-IS's Hessian-vector products keep
+the torch ops). Without numba (a CUDA machine with a minimal environment) ``AVAILABLE`` is False and the
+caller uses torch ops. Values may differ from the torch
 formula by one float32 rounding (the compiler may fuse a*a + b*b into one multiply-add).
 """
 
