@@ -94,7 +94,7 @@ def worker(args: argparse.Namespace) -> dict:
     # lazy: the driver only spawns the measuring subprocesses; --help stays fast
     import torch
 
-    from trainables.core import JTFSLoss, SCRAPLLoss
+    from trainables.core import JTFSLoss, SCRAPLLoss, chunking
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -163,6 +163,8 @@ def worker(args: argparse.Namespace) -> dict:
         "scrapl_path_step_iqr_s": hi - lo,
         "scrapl_path_step_min_s": min(per_path),
         "scrapl_path_step_max_s": max(per_path),
+        "cpu_vendor": chunking.cpu_vendor(),  # the engine's chunk of examples on a CPU depends on it
+        "chunk_elements": jtfs.CHUNK_ELEMENTS,
     }
     if stages:
         for name in ("first_order", "second_order", "frequential"):

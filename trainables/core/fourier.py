@@ -56,6 +56,56 @@ def rfft(x: Tensor) -> Tensor:
     return _RFFT.apply(x)
 
 
+class _RowBands(torch.autograd.Function):
+    """``out[..., r, k, :] = G[..., k, :] * w[r, k, :]``: a per-row filter over a shared input, where row ``r``'s
+    weights are zero outside its band ``[a, b)`` of bins.
+
+    The first order's wavelets are each nonzero on one band of 28-30 % of their bins. The forward is the
+    broadcast multiply (one pass; computing band by band and zero-filling the rest was 2x slower), but the
+    backward sums the rows over their bands only (``_RowBandsAdjoint``), where autograd's backward of the
+    broadcast multiply made the full ``(..., R, width, 2)`` product and summed it over every row: 2.3x faster
+    at tiny batch 4. Twice differentiable (θ-IS Hessian-vector products): the adjoint's backward is this map.
+    """
+
+    @staticmethod
+    def forward(ctx, G: Tensor, weight: Tensor, bands: tuple[tuple[int, int], ...]) -> Tensor:
+        ctx.save_for_backward(weight)
+        ctx.bands = bands
+        return G.unsqueeze(-3) * weight
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        (weight,) = ctx.saved_tensors
+        return _RowBandsAdjoint.apply(g, weight, ctx.bands), None, None
+
+
+class _RowBandsAdjoint(torch.autograd.Function):
+    """The adjoint of ``_RowBands``: ``out[..., k, :] = sum_r g[..., r, k, :] * w[r, k, :]`` over the bands."""
+
+    @staticmethod
+    def forward(ctx, g: Tensor, weight: Tensor, bands: tuple[tuple[int, int], ...]) -> Tensor:
+        ctx.save_for_backward(weight)
+        ctx.bands = bands
+        out = g.new_zeros(*g.shape[:-3], *g.shape[-2:])
+        for r, (a, b) in enumerate(bands):
+            out[..., a:b, :].addcmul_(g[..., r, a:b, :], weight[r, a:b])
+        return out
+
+    @staticmethod
+    def backward(ctx, h: Tensor):
+        (weight,) = ctx.saved_tensors
+        return _RowBands.apply(h, weight, ctx.bands), None, None
+
+
+def row_bands(weight: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """``[a, b)`` per row of ``weight`` ``(R, width, 2)``: from its first to its last nonzero bin (``(0, 0)``: none)."""
+    bands = []
+    for row in np.abs(weight).max(axis=-1):
+        nz = np.flatnonzero(row)
+        bands.append((int(nz[0]), int(nz[-1]) + 1) if len(nz) else (0, 0))
+    return tuple(bands)
+
+
 def half_spectrum_index(L: int, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where full-spectrum ``bins`` of a real length-``L`` signal live in its ``rfft``: the source
     bin and whether it must be conjugated (the upper half mirrors the lower one)."""
@@ -87,6 +137,8 @@ class SparseDecimation(nn.Module):
     The needed bins are read as slices (conjugation folded into the weights).
     """
 
+    BANDED = 0.6  # per-row bands covering at most this share of the block are computed band by band
+
     def __init__(self, h: np.ndarray, d: int, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         h = np.asarray(h, dtype=float)
@@ -113,8 +165,12 @@ class SparseDecimation(nn.Module):
                 weight[r, slot, :, 0] = w
                 weight[r, slot, :, 1] = np.where(conj[u], -w, w)
         self.n_blocks = len(blocks)
-        # Per-row filters over a single shared block broadcast instead of selecting rows.
+        # Per-row filters over a single shared block broadcast instead of selecting rows, each over its band of
+        # nonzero bins when the bands cover at most BANDED of the block (_RowBands).
         self.broadcast = self.per_row and self.n_blocks == 1
+        self.bands = row_bands(weight[:, 0]) if self.broadcast else None
+        if self.bands is not None and sum(b - a for a, b in self.bands) > self.BANDED * len(rows) * width:
+            self.bands = None
         if not self.per_row:
             select, weight = select[0], weight[0]
         self.runs = contiguous_runs(src)
@@ -130,6 +186,8 @@ class SparseDecimation(nn.Module):
             for a, n, step in self.runs
         ]
         G = torch.view_as_real(parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1))  # (..., n_blocks * width, 2)
+        if self.bands is not None:  # (..., width, 2) -> (..., R, width, 2)
+            return torch.view_as_complex(_RowBands.apply(G, self.weight.squeeze(1), self.bands))
         G = G.unflatten(-2, (self.n_blocks, self.width))  # (..., n_blocks, width, 2)
         if self.broadcast:
             G = G.unsqueeze(-4)  # (..., 1, 1, width, 2) against (R, 1, width, 2)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from trainables.core import kernels
+from trainables.core import chunking, kernels
 from trainables.core.filters import periodize_sum
 from trainables.core.fourier import TOL, SparseDecimation, filter_matrix, lowpass_matrix, rfft
 from trainables.core.settings import JTFSSettings
@@ -88,19 +88,19 @@ class JTFSPaths(nn.Module):
     one path. Paths are indexed ``p = (n2 - n2_min) * (2K+1) + n_fr`` (notes §3).
 
     ``batch_chunk``: examples computed together. On a CPU the stages are bound by memory traffic: a
-    stage's arrays must stay in cache (one example at a time is 3x faster than the whole batch for the
-    finest first-order rows on the granular config), while the coarse rows' arrays are so small that
+    stage's arrays must stay in cache (on AMD EPYC, one example at a time is 3x faster than the whole batch
+    for the finest first-order rows on the granular config), while the coarse rows' arrays are so small that
     per-operation overhead dominates unless many examples share each operation. ``None`` (default)
     picks, on a CPU, the chunk of each row group and of the frequential stage from its arrays' size
-    (``CHUNK_ELEMENTS`` per chunk), and the whole batch on other devices (a GPU wants it at once); an
-    integer is used for every stage. The values do not depend on it.
+    (``CHUNK_ELEMENTS`` per chunk, measured per CPU vendor: ``chunking``), and the whole batch on other
+    devices (a GPU wants it at once); an integer is used for every stage. The values do not depend on it.
     """
 
     # Elements of one frequential-stage block (rows x time samples): time is cut into blocks this size.
     FREQUENTIAL_BLOCK = 2**18
-    # Elements (examples x rows x time samples) of a stage's chunk of examples on a CPU (``batch_chunk``):
-    # measured on the granular config, 2**18 is within a few percent of the best chunk of every row group.
-    CHUNK_ELEMENTS = 2**18
+    # Elements (examples x rows x time samples) of a stage's chunk of examples on a CPU (``batch_chunk``),
+    # measured per CPU vendor (``chunking``): 2**18 on AMD EPYC, 2**21 on Intel Xeon.
+    CHUNK_ELEMENTS = chunking.chunk_elements()
 
     def __init__(
         self,
