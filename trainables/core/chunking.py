@@ -8,8 +8,8 @@ a path step at 1 thread, issue 12):
   row group at granular batch 32; the whole batch at once was 3x slower on the finest first-order rows.
 * Intel Xeon, Sapphire Rapids (L2 2 MiB per core, L3 105 MiB): larger chunks win. Against ``2**18``,
   ``2**21`` took -25 % per path step at granular batch 32 (10 paths), ``2**22`` -21 % and ``2**24`` -3 %;
-  at tiny batch 4, where ``2**20`` and up is the whole batch, -11 to -15 %. MKL's batched FFTs and
-  numba's modulus both run faster per element on the larger arrays there.
+  at tiny batch 4, where ``2**20`` and up is the whole batch, -11 to -15 %. In microbenchmarks there, MKL's
+  batched FFT and numba's modulus ran faster per element on the larger arrays.
 
 Any other vendor keeps ``2**18``. The values do not depend on the chunk, only the speed.
 """
