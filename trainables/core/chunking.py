@@ -38,4 +38,5 @@ def cpu_vendor(cpuinfo: str | None = None) -> str | None:
 
 def chunk_elements(vendor: str | None = None) -> int:
     """Elements (examples x rows x samples) per chunk for this machine's CPU vendor (module docstring)."""
-    return MEASURED.get(cpu_vendor() if vendor is None else vendor, DEFAULT)
+    vendor = cpu_vendor() if vendor is None else vendor
+    return DEFAULT if vendor is None else MEASURED.get(vendor, DEFAULT)

@@ -138,6 +138,8 @@ class SparseDecimation(nn.Module):
     The needed bins are read as slices (conjugation folded into the weights).
     """
 
+    weight: Tensor  # buffers (registered in __init__)
+    select: Tensor
     BANDED = 0.6  # per-row filters whose bands cover at most this share of the block take _RowBands' backward
 
     def __init__(self, h: np.ndarray, d: int, dtype: torch.dtype = torch.float32) -> None:
@@ -188,7 +190,7 @@ class SparseDecimation(nn.Module):
         ]
         G = torch.view_as_real(parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1))  # (..., n_blocks * width, 2)
         if self.bands is not None:  # (..., width, 2) -> (..., R, width, 2)
-            return torch.view_as_complex(_RowBands.apply(G, self.weight.squeeze(1), self.bands))
+            return torch.view_as_complex(_RowBands.apply(G, self.weight[:, 0], self.bands))
         G = G.unflatten(-2, (self.n_blocks, self.width))  # (..., n_blocks, width, 2)
         if self.broadcast:
             G = G.unsqueeze(-4)  # (..., 1, 1, width, 2) against (R, 1, width, 2)
