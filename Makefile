@@ -59,16 +59,18 @@ browser:
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && \
 	    command -v chromium >/dev/null; }
 
-# The one-shot loader tests read real drum kits (WAV, FLAC, AIFF): Debian's hydrogen-data, installed with
-# apt when missing (as root directly, otherwise through sudo); nothing happens when it is already there.
-KITS := /usr/share/hydrogen/data/drumkits/TR808EmulationKit
+# The one-shot loader tests read real drum kits (WAV, FLAC, AIFF): Debian's hydrogen-data (2 kits) and
+# hydrogen-drumkits (the other kits the tests name, e.g. Audiophob), installed with apt when either is missing
+# (as root directly, otherwise through sudo); nothing happens when both are there.
+KITS := /usr/share/hydrogen/data/drumkits
 sample-kits:
-	@test -d $(KITS) || { \
-	    echo "installing Debian's hydrogen-data (drum kits) for the one-shot loader tests ..."; \
+	@test -d $(KITS)/TR808EmulationKit -a -d $(KITS)/Audiophob || { \
+	    echo "installing Debian's hydrogen-data and hydrogen-drumkits (drum kits) for the one-shot loader tests ..."; \
 	    SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends hydrogen-data >/dev/null && \
-	    test -d $(KITS); }
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	        hydrogen-data hydrogen-drumkits >/dev/null && \
+	    test -d $(KITS)/TR808EmulationKit -a -d $(KITS)/Audiophob; }
 
 # The MLflow-on-PostgreSQL tests (tests/e2e/test_mlflow_postgres.py) start a throwaway cluster of Debian's
 # PostgreSQL server (initdb in a temporary folder): `postgresql` installed with apt when no server binaries

@@ -1,6 +1,6 @@
 """The one-shot folder loader: generated files of mixed formats, rates and channels (alignment, resampling,
 mono, long tails cut), bad files named with their reason, the printed summary, and a real library
-(Debian's hydrogen-data kits)."""
+(Debian's hydrogen-data and hydrogen-drumkits kits)."""
 
 from pathlib import Path
 
@@ -235,8 +235,8 @@ def test_summary_says_what_the_loader_understood(good_folder):
 
 
 def test_a_real_mixed_format_library_loads(hydrogen_kits):
-    """Debian's hydrogen-data: 856 WAV/FLAC/AIFF files (one .wav is AIFF inside), 22.05-48 kHz, mono and
-    stereo, up to 12 s. At least 98 % load; the rest are refused with a reason."""
+    """Debian's hydrogen-data and hydrogen-drumkits: 856 WAV/FLAC/AIFF files (one .wav is AIFF inside),
+    22.05-48 kHz, mono and stereo, up to 12 s. At least 98 % load; the rest are refused with a reason."""
     files = list_audio_files(hydrogen_kits)
     folder = load_oneshot_folder(hydrogen_kits, skip_bad=True)
     assert len(files) >= 800 and len(folder) + len(folder.skipped) == len(files)
