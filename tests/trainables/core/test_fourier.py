@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainables.core.fourier import SparseDecimation, contiguous_runs, row_bands
+from trainables.core.fourier import BandPlan, SparseDecimation, contiguous_runs, row_bands
 
 
 @pytest.mark.parametrize(
@@ -84,5 +84,63 @@ def test_row_bands_are_twice_differentiable():
     module = SparseDecimation(narrow_rows(64), 0, torch.float64)
     assert module.bands is not None
     H = torch.randn(2, 33, dtype=torch.complex128, generator=torch.Generator().manual_seed(3), requires_grad=True)
+    assert torch.autograd.gradcheck(module, (H,))
+    assert torch.autograd.gradgradcheck(module, (H,))
+
+
+def test_band_plan_by_hand():
+    """L = 8, no decimation: the full spectrum's bins 0..7 are read from the half spectrum as 0..4 then 3, 2, 1
+    backwards (runs (0, 5, +1), (3, 3, -1)). A band over bins [2, 7) splits at the mirror: bins 2..4 read forwards
+    from bin 2, bins 5..6 backwards from bin 3; bins 0, 1 and 7 are gaps."""
+    w = np.zeros((1, 8, 2))
+    w[0, 2:7] = 1.0
+    plan = BandPlan(w, np.array([0]), [(0, 5, 1), (3, 3, -1)], n_in=5)
+    assert plan.segments == ((0, 2, 5, 2, 1), (0, 5, 7, 3, -1))
+    assert plan.disjoint and plan.gaps == ((0, 2), (7, 8))
+    G = torch.arange(10.0).reshape(5, 2)  # half-spectrum bin k = (2k, 2k + 1)
+    got = plan.gather(G, torch.as_tensor(w))
+    want = torch.tensor([[0, 0], [0, 0], [4, 5], [6, 7], [8, 9], [6, 7], [4, 5], [0, 0]], dtype=got.dtype)
+    torch.testing.assert_close(got, want)
+    # the adjoint: bins 2 and 3 are read twice (forwards and from the mirror), bin 4 once, bins 0 and 1 never
+    want_adjoint = torch.tensor([[0, 0], [0, 0], [2, 2], [2, 2], [1, 1]], dtype=got.dtype)
+    torch.testing.assert_close(plan.scatter(torch.ones(8, 2), torch.as_tensor(w)), want_adjoint)
+
+
+SEGMENT_CASES = [(40.0, 6.0, 2), (0.0, 5.0, 3), (128.0, 4.0, 2), (40.0, 2.0, 1), (120.0, 2.0, 1)]
+
+
+def test_band_plans_cover_disjoint_and_overlapping_slots():
+    """The cases below exercise both of ``gather``'s ways: slots whose bands overlap in the output (aliasing) add
+    up, disjoint ones are written straight into the output."""
+    kinds = {SparseDecimation(gaussian(256, c, w), d, torch.float64).plan.disjoint for c, w, d in SEGMENT_CASES}
+    assert kinds == {True, False}
+
+
+@pytest.mark.parametrize("centre, width, d", SEGMENT_CASES)
+def test_shared_filters_gather_with_the_plain_values_and_gradients(monkeypatch, centre, width, d):
+    """A shared filter's forward through its ``BandPlan`` gives the plain forward's values and gradients
+    (``SEGMENTS`` False: concatenate the blocks, multiply every slot, sum)."""
+    L = 256
+    h = gaussian(L, centre, width)
+    banded = SparseDecimation(h, d, torch.float64)
+    monkeypatch.setattr(SparseDecimation, "SEGMENTS", False)
+    plain = SparseDecimation(h, d, torch.float64)
+    assert banded.plan is not None and plain.plan is None
+    u = torch.from_numpy(np.random.default_rng(4).standard_normal((2, 3, L))).requires_grad_(True)
+    out = []
+    for module in (banded, plain):
+        y = module(torch.fft.rfft(u))
+        g = torch.randn(y.shape, dtype=y.dtype, generator=torch.Generator().manual_seed(5))
+        out.append((y.detach(), torch.autograd.grad((y * g.conj()).real.sum(), u)[0]))
+    torch.testing.assert_close(out[0][0], out[1][0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(out[0][1], out[1][1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("centre, width, d", [(40.0, 6.0, 2), (120.0, 2.0, 1)])
+def test_band_plans_are_twice_differentiable(centre, width, d):
+    """gradcheck and gradgradcheck through ``gather`` (θ-IS differentiates its backward again)."""
+    module = SparseDecimation(gaussian(64, centre / 4, width / 4), d, torch.float64)
+    assert module.plan is not None
+    H = torch.randn(2, 33, dtype=torch.complex128, generator=torch.Generator().manual_seed(6), requires_grad=True)
     assert torch.autograd.gradcheck(module, (H,))
     assert torch.autograd.gradgradcheck(module, (H,))
