@@ -56,46 +56,49 @@ def rfft(x: Tensor) -> Tensor:
     return _RFFT.apply(x)
 
 
-class _RowBands(torch.autograd.Function):
-    """``out[..., r, k, :] = G[..., k, :] * w[r, k, :]``: a per-row filter over a shared input, where row ``r``'s
-    weights are zero outside its band ``[a, b)`` of bins.
+def linear_pair(name: str, apply_map, apply_adjoint):
+    """Two autograd Functions for a linear map ``y = apply_map(x, weight, plan)`` and its adjoint
+    ``apply_adjoint(g, weight, plan)``, each the other's backward, so both are differentiable any number of times
+    (θ-IS differentiates a backward again for its Hessian-vector products). ``weight`` (a tensor) and ``plan``
+    (anything) are constants: neither gets a gradient."""
 
-    The first order's wavelets are each nonzero on one band of 28-30 % of their bins. The forward is the
-    broadcast multiply (one pass; computing band by band and zero-filling the rest was 2x slower), but the
-    backward sums the rows over their bands only (``_RowBandsAdjoint``), where autograd's backward of the
-    broadcast multiply made the full ``(..., R, width, 2)`` product and summed it over every row. Forward +
-    backward of the finest row group at tiny batch 4: 6.4 -> 4.4 ms (alternating rounds in one process); a
-    tiny path step -3.5 %. Twice differentiable (θ-IS Hessian-vector products): the adjoint's backward is this map.
-    """
+    functions: dict[str, type[torch.autograd.Function]] = {}
 
-    @staticmethod
-    def forward(ctx, G: Tensor, weight: Tensor, bands: tuple[tuple[int, int], ...]) -> Tensor:
-        ctx.save_for_backward(weight)
-        ctx.bands = bands
-        return G.unsqueeze(-3) * weight
+    def function(kind: str, apply, partner: str) -> type[torch.autograd.Function]:
+        class Linear(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x: Tensor, weight: Tensor, plan) -> Tensor:
+                ctx.save_for_backward(weight)
+                ctx.plan = plan
+                return apply(x, weight, plan)
 
-    @staticmethod
-    def backward(ctx, g: Tensor):
-        (weight,) = ctx.saved_tensors
-        return _RowBandsAdjoint.apply(g, weight, ctx.bands), None, None
+            @staticmethod
+            def backward(ctx, g: Tensor):
+                (weight,) = ctx.saved_tensors
+                return functions[partner].apply(g, weight, ctx.plan), None, None
+
+        Linear.__name__ = Linear.__qualname__ = kind  # what profiles and autograd graphs show
+        functions[kind] = Linear
+        return Linear
+
+    return function(name, apply_map, f"{name}Adjoint"), function(f"{name}Adjoint", apply_adjoint, name)
 
 
-class _RowBandsAdjoint(torch.autograd.Function):
-    """The adjoint of ``_RowBands``: ``out[..., k, :] = sum_r g[..., r, k, :] * w[r, k, :]`` over the bands."""
+def _row_bands_adjoint(g: Tensor, weight: Tensor, bands: tuple[tuple[int, int], ...]) -> Tensor:
+    out = g.new_zeros(*g.shape[:-3], *g.shape[-2:])
+    for r, (a, b) in enumerate(bands):
+        out[..., a:b, :].addcmul_(g[..., r, a:b, :], weight[r, a:b])
+    return out
 
-    @staticmethod
-    def forward(ctx, g: Tensor, weight: Tensor, bands: tuple[tuple[int, int], ...]) -> Tensor:
-        ctx.save_for_backward(weight)
-        ctx.bands = bands
-        out = g.new_zeros(*g.shape[:-3], *g.shape[-2:])
-        for r, (a, b) in enumerate(bands):
-            out[..., a:b, :].addcmul_(g[..., r, a:b, :], weight[r, a:b])
-        return out
 
-    @staticmethod
-    def backward(ctx, h: Tensor):
-        (weight,) = ctx.saved_tensors
-        return _RowBands.apply(h, weight, ctx.bands), None, None
+# ``out[..., r, k, :] = G[..., k, :] * w[r, k, :]``: a per-row filter over a shared input, where row ``r``'s weights
+# are zero outside its band ``[a, b)`` of bins (``row_bands``). The first order's wavelets are each nonzero on one
+# band of 28-30 % of their bins. The forward is the broadcast multiply (one pass; computing band by band and
+# zero-filling the rest was 2x slower), but the backward (the adjoint) sums the rows over their bands only, where
+# autograd's backward of the broadcast multiply made the full ``(..., R, width, 2)`` product and summed it over
+# every row. Forward + backward of the finest row group at tiny batch 4: 6.4 -> 4.4 ms (alternating rounds in one
+# process); a tiny path step -3.5 %.
+_RowBands, _RowBandsAdjoint = linear_pair("RowBands", lambda G, w, bands: G.unsqueeze(-3) * w, _row_bands_adjoint)
 
 
 def row_bands(weight: np.ndarray) -> tuple[tuple[int, int], ...]:
@@ -171,34 +174,8 @@ class BandPlan:
         return out
 
 
-class _Gather(torch.autograd.Function):
-    """``BandPlan.gather`` with its adjoint as backward; twice differentiable (the adjoint's backward is this map)."""
-
-    @staticmethod
-    def forward(ctx, G: Tensor, weight: Tensor, plan: BandPlan) -> Tensor:
-        ctx.save_for_backward(weight)
-        ctx.plan = plan
-        return plan.gather(G, weight)
-
-    @staticmethod
-    def backward(ctx, g: Tensor):
-        (weight,) = ctx.saved_tensors
-        return _Scatter.apply(g, weight, ctx.plan), None, None
-
-
-class _Scatter(torch.autograd.Function):
-    """``BandPlan.scatter`` with ``gather`` as backward."""
-
-    @staticmethod
-    def forward(ctx, g: Tensor, weight: Tensor, plan: BandPlan) -> Tensor:
-        ctx.save_for_backward(weight)
-        ctx.plan = plan
-        return plan.scatter(g, weight)
-
-    @staticmethod
-    def backward(ctx, h: Tensor):
-        (weight,) = ctx.saved_tensors
-        return _Gather.apply(h, weight, ctx.plan), None, None
+# ``BandPlan.gather`` with its adjoint ``scatter`` as backward
+_Gather, _Scatter = linear_pair("Gather", lambda G, w, plan: plan.gather(G, w), lambda g, w, plan: plan.scatter(g, w))
 
 
 def half_spectrum_index(L: int, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
